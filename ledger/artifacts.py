@@ -1,0 +1,33 @@
+"""The committed contract artifacts: ABI and bytecode, loaded once per process."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .abi import ContractABI
+from .compiler import ARTIFACTS_DIR
+from .errors import ArtifactError
+
+
+@dataclass(frozen=True)
+class ContractType:
+    """A deployable contract: its name, ABI and creation bytecode."""
+
+    name: str
+    abi: ContractABI
+    bytecode: bytes
+
+
+@lru_cache(maxsize=None)
+def load_contract(name: str, directory: Path = ARTIFACTS_DIR) -> ContractType:
+    path = directory / f"{name}.json"
+    try:
+        artifact = json.loads(path.read_text(encoding="utf-8"))
+        return ContractType(name, ContractABI(artifact["abi"]), bytes.fromhex(artifact["bytecode"][2:]))
+    except FileNotFoundError:
+        raise ArtifactError(f"no artifact for contract {name!r} at {path}") from None
+    except (ValueError, KeyError) as exc:
+        raise ArtifactError(f"malformed artifact {path}: {exc}") from None

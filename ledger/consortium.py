@@ -1,0 +1,303 @@
+"""The consortium: nodes, their CA and gateway, and the path of a transaction from
+a node through the gateway, the engine and the validators' seals into the store.
+
+Scenario code talks to this module (nodes, contracts, tickets), never to the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from eth_hash.auto import keccak
+import rlp
+
+from .abi import ContractABI, CustomError, decode_error
+from .artifacts import load_contract
+from .ca import ConsortiumCA
+from .engine import Engine, ExecutedBlock, SignedTx
+from .errors import LedgerError, PilotLedgerError
+from .gateway import Gateway
+from .keys import Account
+from .membership import Membership
+from .node import Node
+from .policy import DEPLOY
+from .roles import Role
+from .sealer import make_seals
+from .store import EventRecord, LedgerStore, RefusalRecord, TxRecord
+
+CALL_GAS = 2_000_000
+DEPLOY_GAS = 8_000_000
+GENESIS_REFUSALS_DIGEST = b"\0" * 32
+
+
+@dataclass(frozen=True)
+class Call:
+    """A contract function call, encoded and ready for a node to sign."""
+
+    contract: str
+    function: str
+    to: bytes
+    data: bytes
+    gas: int
+
+
+@dataclass(eq=False)
+class Contract:
+    """A deployed contract: encode calls for nodes to send, or read its state."""
+
+    name: str
+    address: bytes
+    abi: ContractABI
+    consortium: "Consortium" = field(repr=False)
+
+    def call(self, function: str, *args: Any, gas: int = CALL_GAS) -> Call:
+        return Call(self.name, function, self.address, self.abi.encode_call(function, args), gas)
+
+    def view(self, function: str, *args: Any) -> Any:
+        """Reads state at the head block; a revert raises with its decoded reason."""
+        ok, output = self.consortium.engine.call(self.address, self.abi.encode_call(function, args))
+        if not ok:
+            error = self.consortium.decode_error(output)
+            raise PilotLedgerError(f"{self.name}.{function} reverted: {error.name} {error.args}")
+        return self.abi.decode_output(function, output)
+
+
+@dataclass(eq=False)
+class Ticket:
+    """What became of one submission. Resolved when its block is committed."""
+
+    node: str
+    contract: str
+    function: str
+    label: str | None
+    status: str = "pending"  # pending, committed, reverted, refused
+    reason: str | None = None  # gateway reason code, or the contract's custom error
+    detail: dict = field(default_factory=dict)
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    contract_address: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "committed"
+
+    @property
+    def refused(self) -> bool:
+        return self.status in ("refused", "reverted")
+
+    def event(self, name: str) -> dict:
+        """The arguments of the first event `name` this transaction emitted."""
+        for event_name, args in self.events:
+            if event_name == name:
+                return args
+        raise LedgerError(f"{self.contract}.{self.function} ({self.status}, {self.reason}) emitted no {name}")
+
+
+@dataclass
+class _Pending:
+    ticket: Ticket
+    tx: SignedTx
+    node: str
+
+
+class Consortium:
+    """One chain's consortium: its nodes, CA, gateway, engine and ledger store."""
+
+    def __init__(
+        self, name: str, seed: int, genesis_time: int, engine: Engine, store: LedgerStore, ca: ConsortiumCA
+    ) -> None:
+        self.name = name
+        self.seed = seed
+        self.engine = engine
+        self.store = store
+        self.ca = ca
+        self.time = genesis_time
+        self.nodes: dict[str, Node] = {}
+        self.contracts: dict[str, Contract] = {}
+        self.membership = Membership()
+        self.gateway = Gateway(ca, self.membership)
+        self.on_block: Callable[[ExecutedBlock], None] | None = None
+        self._by_address: dict[bytes, Contract] = {}
+        self._errors: dict[bytes, CustomError] = {}
+        self._nonces: dict[bytes, int] = {}
+        self._pending: list[_Pending] = []
+        self._refused: list[RefusalRecord] = []
+        self._refusal_seq = 0
+        self._refusals_digest = GENESIS_REFUSALS_DIGEST
+        self._head = engine.head()
+        self._founders: list[tuple[bytes, bytes, int]] = []
+
+    # ------------------------------------------------------------------ nodes
+
+    def add_node(
+        self,
+        name: str,
+        organisation: str,
+        roles: Role,
+        *,
+        founding: bool = True,
+        cert_days: int = 730,
+        ca: ConsortiumCA | None = None,
+    ) -> Node:
+        """A node with a key derived from the seed and a certificate from `ca` (the consortium's by default).
+
+        A founding node is a member from genesis; any other joins only through governance."""
+        if name in self.nodes:
+            raise LedgerError(f"node {name!r} already exists")
+        account = Account.derive(self.seed, f"{self.name}/node/{name}")
+        certificate = (ca or self.ca).issue(name, organisation, account.private_key, self.time - 86400,
+                                            self.time + cert_days * 86400)
+        node = Node(name, organisation, roles, account, certificate, self)
+        self.nodes[name] = node
+        if founding:
+            if self.store.head() is not None:
+                raise LedgerError("founding members are fixed once the chain has blocks")
+            self.membership.found(node.address, "0x" + node.org_id.hex(), roles)
+            self._founders.append((node.address, node.org_id, int(roles)))
+        return node
+
+    def client_account(self, label: str) -> Account:
+        """A client (investor) account with a key derived from the seed."""
+        return Account.derive(self.seed, f"{self.name}/client/{label}")
+
+    def founding_members(self) -> tuple[list[bytes], list[bytes], list[int]]:
+        """The founding members as PermissionRegistry's constructor takes them."""
+        return ([a for a, _, _ in self._founders], [o for _, o, _ in self._founders], [r for _, _, r in self._founders])
+
+    def genesis_meta(self) -> dict[str, object]:
+        """What a verifier needs to start from genesis: the chain and its founding members."""
+        return {
+            "chain": self.name,
+            "chain_id": self.engine.chain_id,
+            "engine": self.engine.name,
+            "seed": self.seed,
+            "genesis_hash": "0x" + self._head.hash.hex(),
+            "genesis_time": self._head.timestamp,
+            "founders": [
+                {"address": "0x" + a.hex(), "org_id": "0x" + o.hex(), "roles": r} for a, o, r in self._founders
+            ],
+        }
+
+    # -------------------------------------------------------------- contracts
+
+    def contract(self, name: str) -> Contract:
+        try:
+            return self.contracts[name]
+        except KeyError:
+            raise LedgerError(f"contract {name} is not deployed on {self.name}") from None
+
+    def decode_error(self, output: bytes):
+        return decode_error(output, self._errors)
+
+    def _register(self, name: str, address: bytes) -> Contract:
+        contract = Contract(name, address, load_contract(name).abi, self)
+        self.contracts[name] = contract
+        self._by_address[address] = contract
+        self._errors.update(contract.abi.errors)
+        return contract
+
+    # ------------------------------------------------------------ submissions
+
+    def advance(self, seconds: int) -> None:
+        """Moves the consortium's clock; the next block is stamped at least this late."""
+        self.time += seconds
+
+    def submit(self, node: Node, call: Call, *, signer: Account | None = None, label: str | None = None) -> Ticket:
+        """Passes `call` through the gateway; admitted calls are signed and queued for the next block."""
+        signer = signer or node.account
+        ticket = Ticket(node.name, call.contract, call.function, label)
+        admission = self.gateway.admit(node, call.contract, call.function, signer, self.time)
+        if not admission.admitted:
+            self._refuse(ticket, signer, admission.reason, admission.detail)
+            return ticket
+        nonce = self._nonces.get(signer.address, 0)
+        tx = self.engine.sign(signer.private_key, nonce, call.to, call.data, call.gas)
+        self._nonces[signer.address] = nonce + 1
+        ticket.tx_hash = tx.hash
+        self._pending.append(_Pending(ticket, tx, node.name))
+        return ticket
+
+    def deploy(self, node: Node, name: str, *args: Any, label: str | None = None) -> Ticket:
+        """Deploys contract `name` from the committed artifacts; its address is known at once."""
+        contract_type = load_contract(name)
+        address = keccak(rlp.encode([node.address, self._nonces.get(node.address, 0)]))[-20:]
+        data = contract_type.bytecode + contract_type.abi.encode_constructor(args)
+        ticket = self.submit(node, Call(name, DEPLOY, b"", data, DEPLOY_GAS), label=label)
+        if ticket.status == "pending":
+            ticket.contract_address = address
+            self._register(name, address)
+        return ticket
+
+    def _refuse(self, ticket: Ticket, signer: Account, reason: str, detail: str) -> None:
+        self._refusal_seq += 1
+        body = f"{self._refusal_seq}|{ticket.node}|{signer.address.hex()}|{ticket.contract}|{ticket.function}|{reason}"
+        self._refusals_digest = keccak(self._refusals_digest + body.encode())
+        self._refused.append(
+            RefusalRecord(self._refusal_seq, ticket.node, signer.address, ticket.contract, ticket.function,
+                          ticket.label, reason, detail, self._refusals_digest)
+        )
+        ticket.status, ticket.reason, ticket.detail = "refused", reason, {"detail": detail}
+
+    # ----------------------------------------------------------------- blocks
+
+    @property
+    def head(self) -> ExecutedBlock:
+        return self._head
+
+    def commit(self) -> ExecutedBlock | None:
+        """Executes the queued transactions as one block, seals it and stores it.
+
+        Returns None when nothing was submitted or refused since the last block."""
+        if not self._pending and not self._refused:
+            return None
+        pending, refused = self._pending, self._refused
+        self._pending, self._refused = [], []
+        self.time = max(self.time, self._head.timestamp + 1)
+        block = self.engine.execute_block([p.tx for p in pending], self.time)
+
+        txs, events, created, decoded = [], [], [], []
+        log_index = 0
+        for index, (p, outcome) in enumerate(zip(pending, block.outcomes)):
+            ticket = p.ticket
+            ticket.block_number = block.number
+            error = None
+            if outcome.success:
+                ticket.status = "committed"
+                if ticket.function == DEPLOY:
+                    created.append((outcome.contract_address, ticket.contract))
+            else:
+                error = self.decode_error(outcome.output)
+                ticket.status, ticket.reason, ticket.detail = "reverted", error.name, error.args
+                if ticket.function == DEPLOY:
+                    self._unregister(ticket.contract_address)
+            for log in outcome.logs:
+                contract = self._by_address.get(log.address)
+                named = contract.abi.decode_event(log.topics, log.data) if contract else None
+                if named:
+                    ticket.events.append(named)
+                    decoded.append((contract.name, *named))
+                events.append(EventRecord(log_index, p.tx.hash, log.address, contract and contract.name,
+                                          named and named[0], named and named[1], b"".join(log.topics), log.data))
+                log_index += 1
+            txs.append(TxRecord(
+                p.tx.hash, index, p.node, p.tx.sender, p.tx.nonce, p.tx.to, ticket.contract, ticket.function,
+                ticket.label, p.tx.raw, int(outcome.success), outcome.gas_used, outcome.contract_address,
+                outcome.output, error and error.name, error and error.args,
+            ))
+
+        validators = self.membership.validators()
+        in_force = set(validators)
+        signers = [n.account for n in self.nodes.values() if n.address in in_force]
+        seals = make_seals(block.hash, self._refusals_digest, sorted(signers, key=lambda a: a.address))
+        self.store.append_block(block, self._refusals_digest, txs, events, seals, refused, created)
+        self.membership.apply(decoded)
+        self._head = block
+        if self.on_block:
+            self.on_block(block)
+        return block
+
+    def _unregister(self, address: bytes | None) -> None:
+        contract = self._by_address.pop(address, None)
+        if contract and self.contracts.get(contract.name) is contract:
+            del self.contracts[contract.name]

@@ -1,0 +1,128 @@
+"""The embedded engine: py-evm, one MiningChain in memory, a batch of transactions
+per block, gas set explicitly on each transaction, signatures through coincurve."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from eth import constants
+from eth.chains.base import MiningChain
+from eth.db.atomic import AtomicDB
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+import rlp
+
+from ..errors import LedgerError
+from .base import ExecutedBlock, Log, SignedTx, TxOutcome
+
+# A permissioned chain charges no fee: base fee 0 and gas price 0, as on a
+# free-gas Besu network. Gas is still metered and limited per transaction.
+GAS_PRICE = 0
+BLOCK_GAS_LIMIT = 2_000_000_000
+VM = ShanghaiVM
+EXTRA_DATA = b"pilotledger"
+
+
+class PyEvmEngine:
+    """py-evm running the Shanghai rules (the artifacts' evmVersion)."""
+
+    name = "pyevm"
+
+    def __init__(self, chain_id: int, genesis_timestamp: int) -> None:
+        self.chain_id = chain_id
+        chain_class = MiningChain.configure(
+            __name__="PilotLedgerChain", vm_configuration=((constants.GENESIS_BLOCK_NUMBER, VM),), chain_id=chain_id
+        )
+        genesis = {
+            "difficulty": 0,
+            "gas_limit": BLOCK_GAS_LIMIT,
+            "timestamp": genesis_timestamp,
+            "base_fee_per_gas": 0,
+            "extra_data": EXTRA_DATA,
+            "coinbase": constants.ZERO_ADDRESS,
+            "nonce": b"\0" * 8,
+        }
+        self._chain = chain_class.from_genesis(AtomicDB(), genesis)
+        self._builder = VM.get_transaction_builder()
+        self._signing_keys: dict[bytes, keys.PrivateKey] = {}
+
+    def sign(self, private_key: bytes, nonce: int, to: bytes, data: bytes, gas: int) -> SignedTx:
+        key = self._signing_keys.get(private_key)
+        if key is None:
+            key = self._signing_keys[private_key] = keys.PrivateKey(private_key)
+        unsigned = self._builder.create_unsigned_transaction(
+            nonce=nonce, gas_price=GAS_PRICE, gas=gas, to=to, value=0, data=data
+        )
+        tx = unsigned.as_signed_transaction(key, chain_id=self.chain_id)
+        return SignedTx(tx.encode(), tx.hash, key.public_key.to_canonical_address(), nonce, to, data, tx)
+
+    def decode(self, raw: bytes) -> SignedTx:
+        """A transaction from its wire form (for replaying a stored ledger)."""
+        tx = self._builder.decode(raw)
+        return SignedTx(raw, tx.hash, tx.sender, tx.nonce, tx.to, tx.data, tx)
+
+    def execute_block(self, txs: Sequence[SignedTx], timestamp: int) -> ExecutedBlock:
+        chain = self._chain
+        parent = chain.get_canonical_head()
+        if timestamp <= parent.timestamp:
+            raise LedgerError(f"block timestamp {timestamp} is not after its parent's {parent.timestamp}")
+        chain.set_header_timestamp(timestamp)
+        try:
+            result, receipts, computations = chain.mine_all([tx.native for tx in txs])
+        except Exception as exc:  # py-evm rejects an invalid transaction for the whole block
+            chain.header = chain.create_header_from_parent(parent)
+            raise LedgerError(f"engine refused the block: {exc}") from exc
+        outcomes = []
+        cumulative = 0
+        for tx, receipt, computation in zip(txs, receipts, computations):
+            gas_used, cumulative = receipt.gas_used - cumulative, receipt.gas_used
+            created = computation.msg.storage_address if not tx.to and computation.is_success else None
+            outcomes.append(
+                TxOutcome(
+                    success=computation.is_success,
+                    gas_used=gas_used,
+                    logs=tuple(
+                        Log(log.address, tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
+                        for log in receipt.logs
+                    ),
+                    output=computation.output,
+                    contract_address=created,
+                )
+            )
+        return self._executed(result.imported_block.header, tuple(outcomes))
+
+    def call(self, to: bytes, data: bytes, sender: bytes = constants.ZERO_ADDRESS) -> tuple[bool, bytes]:
+        """Runs a read-only call on the head state: (success, return or revert data)."""
+        head = self._chain.get_canonical_head()
+        unsigned = self._builder.create_unsigned_transaction(
+            nonce=self._chain.get_vm(head).state.get_nonce(sender),
+            gas_price=GAS_PRICE,
+            gas=BLOCK_GAS_LIMIT // 10,
+            to=to,
+            value=0,
+            data=data,
+        )
+        with self._chain.get_vm(head).in_costless_state() as state:
+            computation = state.costless_execute_transaction(SpoofTransaction(unsigned, from_=sender))
+        return computation.is_success, computation.output
+
+    def head(self) -> ExecutedBlock:
+        return self._executed(self._chain.get_canonical_head(), ())
+
+    def storage_at(self, address: bytes, slot: int) -> int:
+        return self._chain.get_vm().state.get_storage(address, slot)
+
+    @staticmethod
+    def _executed(header, outcomes: tuple[TxOutcome, ...]) -> ExecutedBlock:
+        header_rlp = rlp.encode(header)
+        return ExecutedBlock(
+            number=header.block_number,
+            hash=header.hash,
+            parent_hash=header.parent_hash,
+            state_root=header.state_root,
+            timestamp=header.timestamp,
+            gas_used=header.gas_used,
+            header_rlp=header_rlp,
+            outcomes=outcomes,
+        )

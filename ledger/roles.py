@@ -1,0 +1,39 @@
+"""Role bits and member status, mirroring contracts/access/Roles.sol and PermissionRegistry."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.IntFlag):
+    ADMIN = 1 << 0
+    VALIDATOR = 1 << 1
+    KYC_AGENT = 1 << 2
+    PLATFORM = 1 << 3
+    FUND_MANAGER = 1 << 4
+    CUSTODIAN = 1 << 5
+    INVESTOR_AGENT = 1 << 6
+    REGULATOR = 1 << 7
+    CASH_ISSUER = 1 << 8
+
+    @classmethod
+    def names(cls, mask: int) -> list[str]:
+        return [r.name for r in cls if mask & r]
+
+
+NO_ROLE = Role(0)
+
+
+class MemberStatus(enum.IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    REVOKED = 3
+
+
+class GovernanceAction(enum.IntEnum):
+    ADD_MEMBER = 0
+    SET_ROLES = 1
+    SUSPEND = 2
+    REACTIVATE = 3
+    REVOKE = 4

@@ -1,0 +1,206 @@
+"""The ledger store: one SQLite file per chain, append-only and hash-chained.
+
+Each block is written with its transactions, receipts, decoded events, seals and
+the refusals recorded with it in one SQLite transaction, so a run killed at any
+moment leaves whole blocks only. Triggers refuse every UPDATE and DELETE."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .engine import ExecutedBlock
+from .errors import LedgerError
+from .sealer import Seal
+
+TABLES = {
+    "meta": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
+    "blocks": """number INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, parent_hash BLOB NOT NULL,
+        state_root BLOB NOT NULL, timestamp INTEGER NOT NULL, gas_used INTEGER NOT NULL,
+        tx_count INTEGER NOT NULL, refusals_digest BLOB NOT NULL, header_rlp BLOB NOT NULL""",
+    "transactions": """hash BLOB PRIMARY KEY, block_number INTEGER NOT NULL REFERENCES blocks(number),
+        tx_index INTEGER NOT NULL, node TEXT NOT NULL, sender BLOB NOT NULL, nonce INTEGER NOT NULL,
+        to_address BLOB, contract TEXT, function TEXT, label TEXT, raw BLOB NOT NULL""",
+    "receipts": """tx_hash BLOB PRIMARY KEY REFERENCES transactions(hash), status INTEGER NOT NULL,
+        gas_used INTEGER NOT NULL, contract_address BLOB, output BLOB NOT NULL, error TEXT, error_args TEXT""",
+    "events": """block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash BLOB NOT NULL,
+        address BLOB NOT NULL, contract TEXT, name TEXT, args TEXT, topics BLOB NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (block_number, log_index)""",
+    "seals": """block_number INTEGER NOT NULL REFERENCES blocks(number), validator BLOB NOT NULL,
+        signature BLOB NOT NULL, PRIMARY KEY (block_number, validator)""",
+    "refusals": """seq INTEGER PRIMARY KEY, block_number INTEGER NOT NULL, node TEXT NOT NULL, signer BLOB NOT NULL,
+        contract TEXT NOT NULL, function TEXT NOT NULL, label TEXT, reason TEXT NOT NULL, detail TEXT NOT NULL,
+        digest BLOB NOT NULL""",
+    "contracts": "address BLOB PRIMARY KEY, name TEXT NOT NULL, block_number INTEGER NOT NULL",
+}
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    hash: bytes
+    tx_index: int
+    node: str
+    sender: bytes
+    nonce: int
+    to: bytes
+    contract: str | None
+    function: str | None
+    label: str | None
+    raw: bytes
+    status: int
+    gas_used: int
+    contract_address: bytes | None
+    output: bytes
+    error: str | None
+    error_args: dict | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    log_index: int
+    tx_hash: bytes
+    address: bytes
+    contract: str | None
+    name: str | None
+    args: dict | None
+    topics: bytes
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RefusalRecord:
+    seq: int
+    node: str
+    signer: bytes
+    contract: str
+    function: str
+    label: str | None
+    reason: str
+    detail: str
+    digest: bytes
+
+
+def _schema() -> str:
+    statements = [f"CREATE TABLE IF NOT EXISTS {name} ({columns});" for name, columns in TABLES.items()]
+    for name in TABLES:
+        for op in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
+                f"BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+            )
+    statements.append("CREATE INDEX IF NOT EXISTS tx_block ON transactions(block_number);")
+    statements.append("CREATE INDEX IF NOT EXISTS refusal_block ON refusals(block_number);")
+    return "\n".join(statements)
+
+
+class LedgerStore:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        if not create and not path.exists():
+            raise LedgerError(f"no ledger at {path}")
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if create:
+            self._db.executescript(_schema())
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------ write
+
+    def write_meta(self, values: dict[str, object]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()]
+            )
+
+    def append_block(
+        self,
+        block: ExecutedBlock,
+        refusals_digest: bytes,
+        txs: Sequence[TxRecord],
+        events: Sequence[EventRecord],
+        seals: Sequence[Seal],
+        refusals: Sequence[RefusalRecord],
+        contracts: Sequence[tuple[bytes, str]] = (),
+    ) -> None:
+        head = self.head()
+        expected_number, expected_parent = (head[0] + 1, head[1]) if head else (block.number, block.parent_hash)
+        if block.number != expected_number or block.parent_hash != expected_parent:
+            raise LedgerError(f"block {block.number} does not extend the stored head {head and head[0]}")
+        n = block.number
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?,?)",
+                (n, block.hash, block.parent_hash, block.state_root, block.timestamp, block.gas_used,
+                 len(txs), refusals_digest, block.header_rlp),
+            )
+            self._db.executemany(
+                "INSERT INTO transactions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(t.hash, n, t.tx_index, t.node, t.sender, t.nonce, t.to or None, t.contract, t.function, t.label, t.raw)
+                 for t in txs],
+            )
+            self._db.executemany(
+                "INSERT INTO receipts VALUES (?,?,?,?,?,?,?)",
+                [(t.hash, t.status, t.gas_used, t.contract_address, t.output, t.error,
+                  None if t.error_args is None else json.dumps(t.error_args)) for t in txs],
+            )
+            self._db.executemany(
+                "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)",
+                [(n, e.log_index, e.tx_hash, e.address, e.contract, e.name,
+                  None if e.args is None else json.dumps(e.args), e.topics, e.data) for e in events],
+            )
+            self._db.executemany(
+                "INSERT INTO seals VALUES (?,?,?)", [(n, s.validator, s.signature) for s in seals]
+            )
+            self._db.executemany(
+                "INSERT INTO refusals VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(r.seq, n, r.node, r.signer, r.contract, r.function, r.label, r.reason, r.detail, r.digest)
+                 for r in refusals],
+            )
+            self._db.executemany("INSERT INTO contracts VALUES (?,?,?)", [(a, name, n) for a, name in contracts])
+
+    # ------------------------------------------------------------------- read
+
+    def meta(self) -> dict[str, object]:
+        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    def head(self) -> tuple[int, bytes] | None:
+        row = self._db.execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        return self._db.execute(sql, params).fetchall()
+
+    def blocks(self) -> Iterator[tuple]:
+        """(number, hash, parent_hash, state_root, timestamp, refusals_digest, header_rlp), in order."""
+        yield from self._db.execute(
+            "SELECT number, hash, parent_hash, state_root, timestamp, refusals_digest, header_rlp "
+            "FROM blocks ORDER BY number"
+        )
+
+    def seals(self, block_number: int) -> list[Seal]:
+        rows = self._db.execute(
+            "SELECT validator, signature FROM seals WHERE block_number = ? ORDER BY validator", (block_number,)
+        )
+        return [Seal(v, s) for v, s in rows]
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
