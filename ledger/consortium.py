@@ -22,12 +22,13 @@ from .membership import Membership
 from .node import Node
 from .policy import DEPLOY
 from .roles import Role
-from .sealer import make_seals
+from .sealer import link_refusal, make_seals
 from .store import EventRecord, LedgerStore, RefusalRecord, TxRecord
 
 CALL_GAS = 2_000_000
 DEPLOY_GAS = 8_000_000
 GENESIS_REFUSALS_DIGEST = b"\0" * 32
+BLOCK_TIME = 5  # seconds between blocks when the scenario does not move the clock further
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,8 @@ class Consortium:
 
     def _refuse(self, ticket: Ticket, signer: Account, reason: str, detail: str) -> None:
         self._refusal_seq += 1
-        body = f"{self._refusal_seq}|{ticket.node}|{signer.address.hex()}|{ticket.contract}|{ticket.function}|{reason}"
-        self._refusals_digest = keccak(self._refusals_digest + body.encode())
+        self._refusals_digest = link_refusal(self._refusals_digest, self._refusal_seq, ticket.node, signer.address,
+                                             ticket.contract, ticket.function, reason)
         self._refused.append(
             RefusalRecord(self._refusal_seq, ticket.node, signer.address, ticket.contract, ticket.function,
                           ticket.label, reason, detail, self._refusals_digest)
@@ -245,6 +246,11 @@ class Consortium:
     def head(self) -> ExecutedBlock:
         return self._head
 
+    @property
+    def pending(self) -> int:
+        """Transactions queued for the next block."""
+        return len(self._pending)
+
     def commit(self) -> ExecutedBlock | None:
         """Executes the queued transactions as one block, seals it and stores it.
 
@@ -253,7 +259,7 @@ class Consortium:
             return None
         pending, refused = self._pending, self._refused
         self._pending, self._refused = [], []
-        self.time = max(self.time, self._head.timestamp + 1)
+        self.time = max(self.time, self._head.timestamp + BLOCK_TIME)
         block = self.engine.execute_block([p.tx for p in pending], self.time)
 
         txs, events, created, decoded = [], [], [], []

@@ -19,6 +19,13 @@ def quorum(validator_count: int) -> int:
     return (2 * validator_count + 2) // 3
 
 
+def link_refusal(previous_digest: bytes, seq: int, node: str, signer: bytes, contract: str, function: str,
+                 reason: str) -> bytes:
+    """The running digest of refusals after one more: what a block's seals cover of them."""
+    body = f"{seq}|{node}|{signer.hex()}|{contract}|{function}|{reason}".encode()
+    return keccak(previous_digest + body)
+
+
 def seal_message(block_hash: bytes, refusals_digest: bytes) -> bytes:
     return keccak(SEAL_DOMAIN + block_hash + refusals_digest)
 

@@ -1,0 +1,40 @@
+"""Opening a chain in a run directory: engine, SQLite store, CA and consortium,
+laid out as RUN_DIR/<chain>/ledger.sqlite and RUN_DIR/<chain>/certs/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from .ca import ConsortiumCA, certificate_pem
+from .consortium import Consortium
+from .engine import make_engine
+from .errors import LedgerError
+from .store import LedgerStore
+
+LEDGER_FILE = "ledger.sqlite"
+
+
+def open_chain(run_dir: Path, name: str, seed: int, chain_id: int, genesis_time: int, engine: str = "pyevm",
+               ca_name: str | None = None) -> Consortium:
+    """A new, empty chain `name` under `run_dir`, with its own consortium CA."""
+    chain_dir = run_dir / name
+    if (chain_dir / LEDGER_FILE).exists():
+        raise LedgerError(f"chain {name} already exists in {run_dir}")
+    chain_dir.mkdir(parents=True, exist_ok=True)
+    store = LedgerStore(chain_dir / LEDGER_FILE, create=True)
+    ca = ConsortiumCA(seed, ca_name or f"{name} consortium", genesis_time - 86400)
+    return Consortium(name, seed, genesis_time, make_engine(engine, chain_id, genesis_time), store, ca)
+
+
+def write_certificates(consortium: Consortium, run_dir: Path) -> Path:
+    """Writes the CA certificate, every node's certificate and the current CRL as PEM files."""
+    certs = run_dir / consortium.name / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    (certs / "ca.pem").write_bytes(certificate_pem(consortium.ca.certificate))
+    for node in consortium.nodes.values():
+        (certs / f"{node.name}.pem").write_bytes(certificate_pem(node.certificate))
+
+    (certs / "crl.pem").write_bytes(consortium.ca.crl(consortium.time).public_bytes(serialization.Encoding.PEM))
+    return certs

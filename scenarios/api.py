@@ -1,0 +1,141 @@
+"""The scenario API: what every scenario, ours or a pilot team's, is written against.
+
+A scenario is a class with a `name`, a `title`, its `options` and a `run(ctx)`
+method. Through the ScenarioContext it opens chains (each a Consortium of nodes),
+submits calls through nodes, commits blocks, plants violations and reports
+progress. It never touches an engine directly, so it runs on any engine."""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ClassVar
+
+from ledger.chain import open_chain
+from ledger.consortium import Consortium, Ticket
+from ledger.errors import ConfigError
+
+CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
+REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits
+
+
+@dataclass(frozen=True)
+class Option:
+    """A size or knob of a scenario, given on the command line as --NAME VALUE."""
+
+    name: str
+    default: int
+    help: str
+    minimum: int = 0
+
+    def check(self, value: int) -> int:
+        if value < self.minimum:
+            raise ConfigError(f"--{self.name.replace('_', '-')} must be at least {self.minimum}, got {value}")
+        return value
+
+
+@dataclass
+class Planted:
+    """One known violation, recorded as ground truth."""
+
+    id: int
+    kind: str
+    detect: str  # CHAIN or REGULATOR
+    expected: str | None  # the reason the chain must give (CHAIN only)
+    description: str
+    ticket: Ticket | None = None
+    subject: dict = field(default_factory=dict)
+
+    @property
+    def caught(self) -> bool:
+        """Caught by the chain: refused with exactly the reason it was planted to trigger."""
+        return (
+            self.detect == CHAIN and self.ticket is not None and self.ticket.refused
+            and self.ticket.reason == self.expected
+        )
+
+    def to_json(self) -> dict:
+        ticket = self.ticket
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "detect": self.detect,
+            "expected": self.expected,
+            "description": self.description,
+            "outcome": None if ticket is None else {
+                "status": ticket.status,
+                "reason": ticket.reason,
+                "node": ticket.node,
+                "call": f"{ticket.contract}.{ticket.function}",
+                "tx_hash": "0x" + ticket.tx_hash.hex() if ticket.tx_hash else None,
+                "block": ticket.block_number,
+            },
+            "caught": self.caught if self.detect == CHAIN else None,
+            "subject": self.subject,
+        }
+
+
+class ScenarioContext:
+    """What a running scenario gets: its seed, options, chains, ground truth and progress."""
+
+    def __init__(self, seed: int, options: dict[str, int], run_dir: Path, engine: str = "pyevm",
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.seed = seed
+        self.options = options
+        self.run_dir = run_dir
+        self.engine = engine
+        self.rng = random.Random(seed)
+        self.chains: dict[str, Consortium] = {}
+        self.planted: list[Planted] = []
+        self.expected_steps = 0
+        self._progress = progress
+
+    def open_chain(self, name: str, chain_id: int, genesis_time: int, ca_name: str | None = None) -> Consortium:
+        """A new chain in this run, with its own consortium, CA, engine and store."""
+        consortium = open_chain(self.run_dir, name, self.seed, chain_id, genesis_time, self.engine, ca_name)
+        self.chains[name] = consortium
+        return consortium
+
+    def plant(self, kind: str, expected: str, ticket: Ticket, description: str, **subject) -> Planted:
+        """Records a violation the chain must refuse with reason `expected`."""
+        return self._record(Planted(len(self.planted) + 1, kind, CHAIN, expected, description, ticket, subject))
+
+    def plant_for_regulator(self, kind: str, description: str, **subject) -> Planted:
+        """Records a violation that passes the chain and is left for the regulator's audits."""
+        return self._record(Planted(len(self.planted) + 1, kind, REGULATOR, None, description, None, subject))
+
+    def _record(self, planted: Planted) -> Planted:
+        self.planted.append(planted)
+        return planted
+
+    def progress(self, steps: int = 1) -> None:
+        if self._progress:
+            self._progress(steps)
+
+
+class Scenario(ABC):
+    """Base of every scenario. Subclasses set the class attributes and implement run()."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    @classmethod
+    def resolve_options(cls, given: dict[str, int | None]) -> dict[str, int]:
+        """Defaults filled in, values checked; unknown names are a ConfigError."""
+        known = {o.name: o for o in cls.options}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ConfigError(f"scenario {cls.name} has no option --{unknown[0].replace('_', '-')}")
+        return {n: o.check(o.default if given.get(n) is None else given[n]) for n, o in known.items()}
+
+    @classmethod
+    def expected_steps(cls, options: dict[str, int]) -> int:
+        """How many progress steps run() will report, for the progress bar."""
+        return 1
+
+    @abstractmethod
+    def run(self, ctx: ScenarioContext) -> None:
+        """Runs the business, plants violations, commits every block."""

@@ -1,0 +1,90 @@
+"""Runs a scenario into a run directory and sums up what happened."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from ledger.chain import write_certificates
+from ledger.summary import chain_summary
+
+from .api import CHAIN, REGULATOR, ScenarioContext
+from .registry import get_scenario
+
+RUNS_ROOT = Path("runs")
+
+
+def fresh_run_dir(root: Path, scenario: str, seed: int) -> Path:
+    """RUNS/<scenario>-seed<N>, or the first free -2, -3 ... beside it: an old run is never overwritten."""
+    base = root / f"{scenario}-seed{seed}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: Path | None = None,
+                 engine: str = "pyevm", progress: Callable[[int], None] | None = None,
+                 on_start: Callable[[int], None] | None = None) -> dict:
+    """Runs scenario `name` and returns its summary (also written to RUN_DIR/run.json)."""
+    scenario_class = get_scenario(name)
+    resolved = scenario_class.resolve_options(options)
+    run_dir = run_dir or fresh_run_dir(RUNS_ROOT, name, seed)
+    run_dir.mkdir(parents=True, exist_ok=False)
+    ctx = ScenarioContext(seed, resolved, run_dir, engine, progress)
+    if on_start:
+        on_start(scenario_class.expected_steps(resolved))
+    started = time.perf_counter()
+    try:
+        scenario_class().run(ctx)
+    finally:
+        for consortium in ctx.chains.values():
+            write_certificates(consortium, run_dir)
+    elapsed = time.perf_counter() - started
+    summary = summarize(name, seed, resolved, engine, run_dir, ctx, elapsed)
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (run_dir / "ground_truth.json").write_text(
+        json.dumps([p.to_json() for p in ctx.planted], indent=2) + "\n", encoding="utf-8")
+    for consortium in ctx.chains.values():
+        consortium.store.close()
+    return summary
+
+
+def summarize(name: str, seed: int, options: dict, engine: str, run_dir: Path, ctx: ScenarioContext,
+              elapsed: float) -> dict:
+    chains = {n: chain_summary(c.store) for n, c in ctx.chains.items()}
+    primary = next(iter(chains.values()))
+    by_reason: dict[str, int] = {}
+    for chain in chains.values():
+        for reason, count in chain["refused_by_reason"].items():
+            by_reason[reason] = by_reason.get(reason, 0) + count
+    refused = sum(by_reason.values())
+    executed = sum(c["transactions"] for c in chains.values())
+    on_chain = [p for p in ctx.planted if p.detect == CHAIN]
+    planted_refused = sum(1 for p in on_chain if p.ticket is not None and p.ticket.refused)
+    return {
+        "scenario": name,
+        "seed": seed,
+        "engine": engine,
+        "options": options,
+        "run_dir": str(run_dir),
+        "blocks": sum(c["blocks"] for c in chains.values()),
+        "transactions": executed + sum(c["gateway_refused"] for c in chains.values()),
+        "committed": sum(c["committed"] for c in chains.values()),
+        "refused": refused,
+        "refused_by_reason": dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "unexpected_refusals": refused - planted_refused,
+        "planted": len(ctx.planted),
+        "planted_for_chain": len(on_chain),
+        "planted_for_regulator": sum(1 for p in ctx.planted if p.detect == REGULATOR),
+        "caught": sum(1 for p in on_chain if p.caught),
+        "missed": [f"{p.kind} (expected {p.expected}, got {p.ticket.reason if p.ticket else None})"
+                   for p in on_chain if not p.caught],
+        "head_hash": primary["head_hash"],
+        "chains": chains,
+        "elapsed_seconds": round(elapsed, 3),
+        "tx_per_second": round(executed / elapsed, 1) if elapsed else None,
+    }
