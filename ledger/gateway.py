@@ -84,6 +84,6 @@ class Gateway:
         if member.roles & needed != needed:
             return Admission(ROLE_MISSING, f"{contract}.{function} needs {needed.name}")
 
-        if signer is not node.account and signer.address not in node.clients:
+        if signer.address != node.address and signer.address not in node.clients:
             return Admission(SIGNER_NOT_HELD, f"{node.name} does not hold 0x{signer.address.hex()}")
         return ADMITTED

@@ -52,6 +52,10 @@ PRODUCT_KINDS = ("National Social Security Fund Portfolio", "Enterprise Annuity 
                  "Registered Private Equity Fund", "Securities Asset Management Plan")
 
 
+class _NobodyFree(Exception):
+    """Every holder a planted violation could use is in a pending transfer this round."""
+
+
 @dataclass(eq=False)
 class Investor:
     label: str
@@ -332,8 +336,13 @@ class _ShareTransferRun:
         self.credit(fund, investor, account, amount, investor.units)
 
     def subscribe(self) -> None:
+        small = [f for f in self.funds if f.cap < 100]
         for investor in [i for i in self.investors if i.eligible and i is not self.deep]:
             funds = self.rng.sample(self.funds, min(len(self.funds), self.rng.choice((1, 1, 2))))
+            # Small funds fill up first, so that their caps are within reach of the planted breach.
+            filling = [f for f in small if f.units + investor.units <= f.soft_cap]
+            if filling and not any(f in filling for f in funds):
+                funds[0] = min(filling, key=lambda f: f.units)
             for fund in funds:
                 if fund.units + investor.units > fund.soft_cap:
                     continue
@@ -518,14 +527,16 @@ class _ShareTransferRun:
         total = self.opts["transfers"]
         batch = self.opts["batch"]
         planned_rounds = max(1, -(-total // batch))
-        plant_rounds = dict(zip(self.rng.sample(range(planned_rounds), min(planned_rounds, len(self.PLANTS))),
-                                self.PLANTS))
+        plant_rounds: dict[int, list[str]] = {}
+        for kind in self.PLANTS:
+            plant_rounds.setdefault(self.rng.randrange(planned_rounds), []).append(kind)
         requested = 0
         requested_last: list[PendingTransfer] = []
         approved_last: list[PendingTransfer] = []
-        freeze_case = None
+        freeze_case, froze = None, False
         r = 0
-        while r < planned_rounds or requested < total or requested_last or approved_last or freeze_case:
+        while (r < planned_rounds or requested < total or requested_last or approved_last or freeze_case
+               or plant_rounds or not froze):
             # Settle what was approved last round; the unapproved plant is settled unapproved.
             for t in approved_last:
                 call = self.shares.call("settleTransfer", t.request_id)
@@ -562,15 +573,22 @@ class _ShareTransferRun:
                     break
                 requested += 1
                 new.append(t)
-            if r in plant_rounds:
-                kind = plant_rounds[r]
-                made = getattr(self, f"plant_{kind}")(owners, eligible)
+            for kind in plant_rounds.pop(r, ()):
+                try:
+                    made = getattr(self, f"plant_{kind}")(owners, eligible)
+                except _NobodyFree:
+                    made = False
                 if isinstance(made, PendingTransfer):
                     new.append(made)
+                elif made is False:  # nobody free to plant it with this round: try the next one
+                    plant_rounds.setdefault(r + 1, []).append(kind)
             if freeze_case is not None:
                 freeze_case = self.advance_freeze(freeze_case, eligible, owners)
-            elif r == planned_rounds // 2:
-                freeze_case = self.start_freeze(owners)
+            elif r >= planned_rounds // 2 and not froze:
+                try:
+                    freeze_case, froze = self.start_freeze(owners), True
+                except _NobodyFree:
+                    pass
 
             self.commit()
             # Book what settled; release everything that is finished.
@@ -597,7 +615,7 @@ class _ShareTransferRun:
                 if (amount >= minimum and fund.by_identity[investor.id] == amount and fund.idle(investor.id)
                         and address not in self.frozen):
                     return fund, investor, account
-        raise LedgerError("no idle holder left to plant a violation with")
+        raise _NobodyFree()
 
     def plant_unqualified_transferee(self, owners, eligible) -> None:
         fund, seller, account = self.idle_seller(self.transferable_funds(), owners)
@@ -643,13 +661,12 @@ class _ShareTransferRun:
                        "a partial transfer that would leave the seller under the 1,000,000 CNY minimum",
                        fund=fund.id, remaining=expected_left)
 
-    def plant_unapproved(self, owners, eligible) -> PendingTransfer | None:
-        for _ in range(50):
-            t = self.new_transfer(owners, eligible)
-            if t is not None:
-                t.fate = "unapproved"
-                return t
-        return None
+    def plant_unapproved(self, owners, eligible) -> PendingTransfer | bool:
+        t = self.new_transfer(owners, eligible)
+        if t is None:
+            return False
+        t.fate = "unapproved"
+        return t
 
     def start_freeze(self, owners) -> dict:
         """A court freezes a whole holding; the holder then tries to sell, and the court orders it handed over."""

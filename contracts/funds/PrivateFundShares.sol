@@ -239,6 +239,8 @@ contract PrivateFundShares {
         permissions.requireRole(msg.sender, Roles.REGULATOR);
         _fund(fundId);
         uint256 frozen = frozenOf[fundId][account];
+        // Releasing part of a whole freeze leaves the rest of the current holding frozen.
+        if (frozen == WHOLE && amount != WHOLE) frozen = balanceOf[fundId][account];
         frozen = amount >= frozen ? 0 : frozen - amount;
         frozenOf[fundId][account] = frozen;
         emit Unfrozen(fundId, account, frozen, orderHash);
@@ -317,6 +319,11 @@ contract PrivateFundShares {
         Fund storage f = _funds[fundId];
         bytes32 fromId = identities.identityOf(from);
         balanceOf[fundId][from] -= amount;
+        if (identities.identityOf(to) == fromId) {
+            // Between accounts of one identity: the holder and its units do not change.
+            balanceOf[fundId][to] += amount;
+            return;
+        }
         uint256 left = identityBalanceOf[fundId][fromId] - amount;
         identityBalanceOf[fundId][fromId] = left;
         if (left == 0) {

@@ -95,23 +95,22 @@ class PyEvmEngine:
     def call(self, to: bytes, data: bytes, sender: bytes = constants.ZERO_ADDRESS) -> tuple[bool, bytes]:
         """Runs a read-only call on the head state: (success, return or revert data)."""
         head = self._chain.get_canonical_head()
+        # Like eth_call on "latest": the head's state and the head's timestamp, never the wall clock.
+        header = self._chain.create_header_from_parent(head, timestamp=head.timestamp)
+        state = self._chain.get_vm(header).state
         unsigned = self._builder.create_unsigned_transaction(
-            nonce=self._chain.get_vm(head).state.get_nonce(sender),
-            gas_price=GAS_PRICE,
-            gas=BLOCK_GAS_LIMIT // 10,
-            to=to,
-            value=0,
-            data=data,
+            nonce=state.get_nonce(sender), gas_price=GAS_PRICE, gas=BLOCK_GAS_LIMIT // 10, to=to, value=0, data=data
         )
-        with self._chain.get_vm(head).in_costless_state() as state:
-            computation = state.costless_execute_transaction(SpoofTransaction(unsigned, from_=sender))
+        computation = state.costless_execute_transaction(SpoofTransaction(unsigned, from_=sender))
         return computation.is_success, computation.output
 
     def head(self) -> ExecutedBlock:
         return self._executed(self._chain.get_canonical_head(), ())
 
-    def storage_at(self, address: bytes, slot: int) -> int:
-        return self._chain.get_vm().state.get_storage(address, slot)
+    @property
+    def chain(self) -> MiningChain:
+        """The underlying py-evm chain (for baselines and tools that need py-evm itself)."""
+        return self._chain
 
     @staticmethod
     def _executed(header, outcomes: tuple[TxOutcome, ...]) -> ExecutedBlock:

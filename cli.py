@@ -1,0 +1,209 @@
+"""pilotledger's command line.
+
+    python cli.py run scenario share_transfer [--seed N] [--json]
+    python cli.py run scenario --list
+    python cli.py verify RUN_DIR [--json]
+    python cli.py contracts check | build
+
+A bad argument or input gives one line on stderr and exit code 2; a failed
+verification or check exits 1; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ledger.engine import ENGINES
+from ledger.errors import ConfigError, PilotLedgerError
+from scenarios.registry import SCENARIOS, get_scenario, scenario_names
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def table(rows: list[tuple[str, object]], indent: int = 2) -> str:
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"{' ' * indent}{k.ljust(width)}  {v}" for k, v in rows)
+
+
+@click.group(context_settings=CONTEXT)
+def cli() -> None:
+    """pilotledger: a permissioned-ledger simulator for capital-market blockchain pilots."""
+
+
+# ----------------------------------------------------------------------- run
+
+
+@cli.group(context_settings=CONTEXT)
+def run() -> None:
+    """Run things on the ledger."""
+
+
+def scenario_options(command):
+    """Adds every scenario's own options (sizes and knobs), each defaulting to the scenario's value."""
+    seen: dict[str, str] = {}
+    for scenario in SCENARIOS.values():
+        for option in scenario.options:
+            seen.setdefault(option.name, f"{option.help} ({scenario.name}: {option.default})")
+    for name, help_text in sorted(seen.items(), reverse=True):
+        command = click.option(f"--{name.replace('_', '-')}", name, type=int, default=None, help=help_text)(command)
+    return command
+
+
+@run.command("scenario", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed: same seed, same chain, byte for byte.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Where to write the run (default: runs/NAME-seedN).")
+@click.option("--engine", type=click.Choice(ENGINES), default="pyevm", show_default=True, help="Execution engine.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
+@scenario_options
+def run_scenario_command(name, seed, run_dir, engine, as_json, list_only, **options) -> None:
+    """Run scenario NAME: the business, planted violations, and a summary of what the chain refused."""
+    from scenarios.runner import run_scenario
+
+    if list_only:
+        rows = [{"name": n, "title": SCENARIOS[n].title,
+                 "options": {o.name: o.default for o in SCENARIOS[n].options}} for n in scenario_names()]
+        click.echo(json.dumps(rows, indent=2) if as_json else table([(r["name"], r["title"]) for r in rows], 0))
+        return
+    if name is None:
+        raise click.UsageError("name a scenario, or use --list")
+    scenario = get_scenario(name)
+    known = {o.name for o in scenario.options}
+    given = {k: v for k, v in options.items() if v is not None}
+    scenario.resolve_options({k: v for k, v in given.items() if k in known})  # fail fast on bad values
+    if set(given) - known:
+        raise ConfigError(f"scenario {name} has no option --{sorted(set(given) - known)[0].replace('_', '-')}")
+    if run_dir is not None and run_dir.exists():
+        raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
+
+    bar = None
+
+    def on_start(total: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=total, label=f"{name} (seed {seed})", file=sys.stderr, show_eta=False)
+        bar.__enter__()
+
+    def progress(steps: int) -> None:
+        if bar is not None and bar.pos + steps < bar.length:
+            bar.update(steps)
+
+    try:
+        summary = run_scenario(name, seed, given, run_dir, engine, progress, on_start)
+    finally:
+        if bar is not None:
+            bar.update(bar.length - bar.pos)
+            bar.__exit__(None, None, None)
+    click.echo(json.dumps(summary, indent=2) if as_json else render_summary(summary))
+
+
+def render_summary(s: dict) -> str:
+    rows: list[tuple[str, object]] = [
+        ("blocks", s["blocks"]),
+        ("transactions", f"{s['transactions']} ({s['committed']} committed, {s['refused']} refused)"),
+    ]
+    rows += [(f"  {reason}", count) for reason, count in s["refused_by_reason"].items()]
+    rows += [
+        ("planted violations", f"{s['planted']} ({s['planted_for_chain']} for the chain, "
+                               f"{s['planted_for_regulator']} left for the regulator)"),
+        ("caught by the chain", f"{s['caught']} / {s['planted_for_chain']}"),
+        ("unexpected refusals", s["unexpected_refusals"]),
+        ("head hash", s["head_hash"]),
+        ("run directory", s["run_dir"]),
+        ("throughput", f"{s['tx_per_second']} tx/s ({s['elapsed_seconds']} s)"),
+    ]
+    missed = [("missed", m) for m in s["missed"]]
+    return f"{s['scenario']}  seed {s['seed']}  engine {s['engine']}\n" + table(rows + missed)
+
+
+# -------------------------------------------------------------------- verify
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def verify(run_dir: Path, as_json: bool) -> None:
+    """Verify every chain in RUN_DIR: hash chain, refusal digests and validator seals."""
+    from ledger.verify import verify_run
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run directory at {run_dir}")
+    results = verify_run(run_dir)
+    if not results:
+        raise ConfigError(f"{run_dir} holds no ledger")
+    verified = all(r.verified for r in results)
+    if as_json:
+        click.echo(json.dumps({"verified": verified, "chains": [r.to_json() for r in results]}, indent=2))
+    else:
+        for r in results:
+            state = "verified" if r.verified else "NOT verified"
+            click.echo(f"{r.chain}: {state}, {r.blocks} blocks, {r.transactions} transactions, {r.refusals} refusals")
+            for problem in r.problems:
+                click.echo(f"  {problem}")
+    if not verified:
+        sys.exit(1)
+
+
+# ----------------------------------------------------------------- contracts
+
+
+@cli.group(context_settings=CONTEXT)
+def contracts() -> None:
+    """Build or check the committed contract artifacts (needs Node.js and `npm ci --prefix contracts`)."""
+
+
+@contracts.command("check", context_settings=CONTEXT)
+def contracts_check() -> None:
+    """Recompile with the pinned solc and fail if any committed artifact is stale."""
+    from ledger.compiler import SOLC_VERSION, stale_artifacts
+
+    problems = stale_artifacts()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo("artifacts are stale; run: python cli.py contracts build", err=True)
+        sys.exit(1)
+    click.echo(f"artifacts match a fresh compile with solc {SOLC_VERSION}")
+
+
+@contracts.command("build", context_settings=CONTEXT)
+def contracts_build() -> None:
+    """Recompile the contracts and rewrite their artifacts."""
+    from ledger.compiler import ARTIFACTS_DIR, build_artifacts
+
+    for name in build_artifacts():
+        click.echo(f"wrote {ARTIFACTS_DIR / name}.json")
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI and turns every expected failure into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except PilotLedgerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
