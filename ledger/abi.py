@@ -134,9 +134,6 @@ class ContractABI:
                 args[name] = next(plain)
         return event.name, {k: to_jsonable(v) for k, v in args.items()}
 
-    def decode_error(self, data: bytes) -> DecodedError:
-        return decode_error(data, self.errors)
-
 
 def decode_error(data: bytes, errors: Mapping[bytes, CustomError]) -> DecodedError:
     """Why a call reverted: one of `errors` (by selector), Error(string) or Panic(uint256)."""

@@ -48,10 +48,6 @@ class Account:
     def address(self) -> bytes:
         return address_of_public_key(self._key.public_key)
 
-    @property
-    def public_key(self) -> PublicKey:
-        return self._key.public_key
-
     def sign_hash(self, message_hash: bytes) -> bytes:
         """A 65-byte recoverable signature (r, s, recovery id) over a 32-byte hash."""
         return self._key.sign_recoverable(message_hash, hasher=None)

@@ -54,12 +54,6 @@ class Membership:
             elif name == "StatusChanged":
                 self._members[_address(args["account"])].status = MemberStatus(args["status"])
 
-    def snapshot(self) -> dict[str, dict]:
-        return {
-            "0x" + a.hex(): {"org": m.org_id, "roles": Role.names(m.roles), "status": m.status.name}
-            for a, m in sorted(self._members.items())
-        }
-
 
 def _address(value: str) -> bytes:
     return bytes.fromhex(value[2:])

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
 
+from ledger.ca import ConsortiumCA
 from ledger.consortium import Consortium, Ticket
 from ledger.errors import LedgerError
 from ledger.keys import Account
@@ -201,8 +202,6 @@ class _ShareTransferRun:
         # Nodes that are not members: one certified by the consortium CA but never voted in,
         # one certified by a CA the consortium does not trust.
         self.outsider = add("FINTECH-X", "Unlicensed Fintech Platform", Role(0), founding=False)
-        from ledger.ca import ConsortiumCA
-
         rogue_ca = ConsortiumCA(self.ctx.seed, "Self-Signed Rogue CA", GENESIS_TIME - DAY)
         self.rogue = add("ROGUE", "Rogue Node", Role.PLATFORM, founding=False, ca=rogue_ca)
         self.latecomer = add("HD-WEALTH", "Haidian Wealth Partners", Role.INVESTOR_AGENT | Role.KYC_AGENT,
