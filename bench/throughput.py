@@ -23,6 +23,8 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from eth.vm.forks.shanghai import ShanghaiVM  # noqa: E402
+
 from ledger.engine.pyevm import PyEvmEngine  # noqa: E402
 from scenarios.api import ScenarioContext  # noqa: E402
 from scenarios.share_transfer import CHAIN_ID, GENESIS_TIME, ShareTransfer  # noqa: E402
@@ -48,8 +50,7 @@ def stored_blocks(ctx: ScenarioContext) -> list[tuple[int, list[bytes]]]:
 
 def run_raw(blocks: list[tuple[int, list[bytes]]]) -> tuple[float, int, bytes]:
     """Mines the pre-signed transactions on a bare py-evm chain; returns (seconds, txs, head hash)."""
-    engine = PyEvmEngine(CHAIN_ID, GENESIS_TIME)
-    chain = engine.chain
+    chain = PyEvmEngine(CHAIN_ID, GENESIS_TIME, vm=ShanghaiVM).chain  # stock py-evm
     builder = chain.get_vm().get_transaction_builder()
     decoded = [(ts, [builder.decode(raw) for raw in raws]) for ts, raws in blocks]
     count = 0

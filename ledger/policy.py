@@ -41,6 +41,52 @@ GATEWAY_POLICY: dict[str, dict[str, Role]] = {
         "unfreeze": Role.REGULATOR,
         "forcedTransfer": Role.REGULATOR,
     },
+    # Deployed by the futures exchange's node, which runs the warehouse-receipt platform.
+    # transfer, pledge and requestCancellation are signed by the holder (a member's account
+    # or a client account its node holds) and markExpired by any member: no role needed.
+    "WarehouseReceipt": {
+        DEPLOY: Role.FUTURES_EXCHANGE,
+        "declareStock": Role.WAREHOUSE,
+        "inspectStock": Role.FUTURES_EXCHANGE,
+        "correctDeclaration": Role.FUTURES_EXCHANGE,
+        "issue": Role.WAREHOUSE,
+        "register": Role.FUTURES_EXCHANGE,
+        "deliver": Role.FUTURES_EXCHANGE,
+        "split": Role.WAREHOUSE,
+        "merge": Role.WAREHOUSE,
+        "cancel": Role.WAREHOUSE,
+        "release": Role.LENDER,
+        "enforce": Role.LENDER,
+    },
+    # Regional equity market business chain, deployed by the equity center's node.
+    # allot and cancelOffering are open to the company's issuer or the center, and
+    # checkOverdue to anyone: the contracts check those, the gateway needs no role.
+    "AccountLinkage": {
+        DEPLOY: Role.EQUITY_CENTER,
+        "linkAccount": Role.DEPOSITORY,
+        "unlinkAccount": Role.DEPOSITORY,
+    },
+    "EquityMarket": {
+        DEPLOY: Role.EQUITY_CENTER,
+        "listCompany": Role.EQUITY_CENTER,
+        "delistCompany": Role.EQUITY_CENTER,
+        "openOffering": Role.LISTED_COMPANY,
+        "subscribe": Role.INVESTOR_AGENT,
+        "transferShares": Role.INVESTOR_AGENT,
+    },
+    "Disclosure": {
+        DEPLOY: Role.EQUITY_CENTER,
+        "setSchedule": Role.EQUITY_CENTER,
+        "setDocument": Role.LISTED_COMPANY,
+        "removeDocument": Role.LISTED_COMPANY,
+    },
+    # Regulatory chain, deployed by the regulator's node. anchor and report are sent by the
+    # chain's registered reporter, holding PLATFORM or EQUITY_CENTER: checked on chain.
+    "ReportRegistry": {
+        DEPLOY: Role.REGULATOR,
+        "registerChain": Role.REGULATOR,
+        "setReporter": Role.REGULATOR,
+    },
 }
 
 

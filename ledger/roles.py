@@ -15,6 +15,13 @@ class Role(enum.IntFlag):
     INVESTOR_AGENT = 1 << 6
     REGULATOR = 1 << 7
     CASH_ISSUER = 1 << 8
+    FUTURES_EXCHANGE = 1 << 9
+    WAREHOUSE = 1 << 10
+    LENDER = 1 << 11
+    TRADER = 1 << 12
+    EQUITY_CENTER = 1 << 13
+    LISTED_COMPANY = 1 << 14
+    DEPOSITORY = 1 << 15
 
     @classmethod
     def names(cls, mask: int) -> list[str]:

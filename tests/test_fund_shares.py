@@ -136,7 +136,7 @@ def record(chain, fund: int) -> tuple:
 
 
 def status(chain, rid: int) -> int:
-    return chain.shares.view("request", rid)[5]
+    return chain.shares.view("request", rid)[2]
 
 
 def propose(chain, action: GovernanceAction, account: bytes, org_id: bytes = b"\0" * 32, roles: int = 0) -> int:
@@ -383,8 +383,8 @@ def test_request_transfer_records_request(chain, held):
     assert t.event("TransferRequested") == {"requestId": 1, "fundId": fund, "from": h(alice.address),
                                             "to": h(bob.address), "amount": MIN, "price": 1_200_000}
     r = chain.shares.view("request", 1)
-    assert (r[0], r[1].lower(), r[2].lower(), r[3], r[4], r[5]) == (
-        fund, h(alice.address), h(bob.address), MIN, 1_200_000, REQUESTED)
+    assert (r[0].lower(), r[1], r[2], r[3].lower(), r[4], r[5]) == (
+        h(alice.address), fund, REQUESTED, h(bob.address), MIN, 1_200_000)
     assert shares(chain, fund, alice) == 3 * MIN  # nothing moves before settlement
 
 

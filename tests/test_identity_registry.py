@@ -189,3 +189,11 @@ def test_is_qualified_view_follows_the_chain_clock(chain):
     register(chain, "tick")  # one more block, stamped after the expiry
     assert chain.consortium.head.timestamp > T0 + 30 * DAY
     assert not chain.identities.view("isQualified", alice)
+
+
+def test_standing_gives_kind_and_qualification_in_one_call(chain):
+    alice = register(chain, "alice", PERSON, T0 + 365 * DAY)
+    pool = register(chain, "pool", VEHICLE)
+    assert chain.identities.view("standing", alice) == (PERSON, True)
+    assert chain.identities.view("standing", pool) == (VEHICLE, False)
+    assert chain.identities.view("standing", ident("nobody")) == (0, False)

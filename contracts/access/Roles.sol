@@ -14,4 +14,11 @@ library Roles {
     uint256 internal constant INVESTOR_AGENT = 1 << 6;
     uint256 internal constant REGULATOR = 1 << 7;
     uint256 internal constant CASH_ISSUER = 1 << 8;
+    uint256 internal constant FUTURES_EXCHANGE = 1 << 9;
+    uint256 internal constant WAREHOUSE = 1 << 10;
+    uint256 internal constant LENDER = 1 << 11;
+    uint256 internal constant TRADER = 1 << 12;
+    uint256 internal constant EQUITY_CENTER = 1 << 13;
+    uint256 internal constant LISTED_COMPANY = 1 << 14;
+    uint256 internal constant DEPOSITORY = 1 << 15;
 }

@@ -35,13 +35,14 @@ contract PrivateFundShares {
         uint256 totalShares;
     }
 
+    /// @dev Packed into three storage slots: a request is written once per transfer.
     struct TransferRequest {
-        uint256 fundId;
         address from;
-        address to;
-        uint256 amount;
-        uint256 price;
+        uint64 fundId;
         RequestStatus status;
+        address to;
+        uint128 amount;
+        uint128 price;
     }
 
     /// @notice Freezing this amount freezes a holding whole, including shares received later.
@@ -163,13 +164,14 @@ contract PrivateFundShares {
 
     /// @notice Asks to transfer `amount` shares from the caller to `to` for `price` yuan.
     /// @return requestId The request, to be approved by the fund's manager.
-    function requestTransfer(uint256 fundId, address to, uint256 amount, uint256 price)
+    function requestTransfer(uint256 fundId, address to, uint128 amount, uint128 price)
         external
         returns (uint256 requestId)
     {
         _checkTransfer(fundId, msg.sender, to, amount);
         requestId = ++requestCount;
-        _requests[requestId] = TransferRequest(fundId, msg.sender, to, amount, price, RequestStatus.Requested);
+        // fundId fits: _checkTransfer found the fund, and fund ids count up from 1.
+        _requests[requestId] = TransferRequest(msg.sender, uint64(fundId), RequestStatus.Requested, to, amount, price);
         emit TransferRequested(requestId, fundId, msg.sender, to, amount, price);
     }
 
@@ -210,10 +212,10 @@ contract PrivateFundShares {
         TransferRequest storage r = _request(requestId);
         if (r.status == RequestStatus.Requested) revert TransferNotApproved(requestId);
         if (r.status != RequestStatus.Approved) revert InvalidRequestStatus(requestId, r.status);
-        uint32 units = _checkTransfer(r.fundId, r.from, r.to, r.amount);
+        (bytes32 fromId, bytes32 toId, uint32 units) = _checkTransfer(r.fundId, r.from, r.to, r.amount);
         r.status = RequestStatus.Settled;
         cash.transferFrom(r.to, r.from, r.price);
-        _move(r.fundId, r.from, r.to, r.amount, units);
+        _move(r.fundId, r.from, r.to, fromId, toId, r.amount, units);
         emit TransferSettled(requestId, r.fundId, r.from, r.to, r.amount, r.price);
     }
 
@@ -254,9 +256,10 @@ contract PrivateFundShares {
         if (amount == 0) revert ZeroAmount();
         uint256 balance = balanceOf[fundId][from];
         if (balance < amount) revert InsufficientShares(from, balance, amount);
+        bytes32 fromId = identities.identityOf(from);
         bytes32 toId = _identityOf(to);
-        uint32 units = identityBalanceOf[fundId][toId] == 0 ? _units(toId, 0, false) : 0;
-        _move(fundId, from, to, amount, units);
+        uint32 units = identityBalanceOf[fundId][toId] == 0 ? _units(toId, 0, false, 0) : 0;
+        _move(fundId, from, to, fromId, toId, amount, units);
         uint256 frozen = frozenOf[fundId][from];
         if (frozen != WHOLE && frozen > balance - amount) frozenOf[fundId][from] = balance - amount;
         emit ForcedTransfer(fundId, from, to, amount, orderHash);
@@ -264,8 +267,13 @@ contract PrivateFundShares {
 
     // --------------------------------------------------------------- internal
 
-    /// @dev Every rule a voluntary transfer must meet; returns the units the transferee adds.
-    function _checkTransfer(uint256 fundId, address from, address to, uint256 amount) private view returns (uint32) {
+    /// @dev Every rule a voluntary transfer must meet; returns both identities and the units
+    /// the transferee adds.
+    function _checkTransfer(uint256 fundId, address from, address to, uint256 amount)
+        private
+        view
+        returns (bytes32 fromId, bytes32 toId, uint32 units)
+    {
         Fund storage f = _fund(fundId);
         if (block.timestamp < f.lockupEnd) revert LockupActive(fundId, f.lockupEnd);
         if (amount == 0) revert ZeroAmount();
@@ -274,9 +282,9 @@ contract PrivateFundShares {
         uint256 frozen = frozenOf[fundId][from];
         if (frozen == WHOLE || balance - amount < frozen) revert SharesFrozen(from, frozen);
 
-        bytes32 fromId = _identityOf(from);
-        bytes32 toId = _identityOf(to);
-        if (fromId == toId) return 0;
+        fromId = _identityOf(from);
+        toId = _identityOf(to);
+        if (fromId == toId) return (fromId, toId, 0);
         uint256 remaining = identityBalanceOf[fundId][fromId] - amount;
         if (remaining != 0 && remaining < minimumInvestment) {
             revert BelowMinimumHolding(fromId, remaining, minimumInvestment);
@@ -285,7 +293,7 @@ contract PrivateFundShares {
         if (received < minimumInvestment) revert BelowMinimumHolding(toId, received, minimumInvestment);
 
         uint32 released = remaining == 0 ? holderUnitsOf[fundId][fromId] : 0;
-        return _admit(fundId, f, toId, released);
+        units = _admit(fundId, f, toId, released);
     }
 
     /// @dev Qualification and cap for `id` joining the fund; 0 units when it already holds.
@@ -294,32 +302,41 @@ contract PrivateFundShares {
             if (!identities.isQualified(id)) revert TransfereeNotQualified(id);
             return 0;
         }
-        units = _units(id, 0, true);
+        units = _units(id, 0, true, 0);
         uint256 wouldBe = uint256(f.holderUnits) - released + units;
         if (wouldBe > f.cap) revert InvestorCapExceeded(fundId, f.cap, wouldBe);
     }
 
     /// @dev Holder units of `id`, looking through unregistered vehicles and, when asked,
-    /// checking the qualification of every identity on the way.
-    function _units(bytes32 id, uint8 depth, bool qualify) private view returns (uint32 units) {
-        if (qualify && !identities.isQualified(id)) revert TransfereeNotQualified(id);
-        if (identities.kindOf(id) != IdentityRegistry.Kind.UnregisteredVehicle) return 1;
+    /// checking the qualification of every identity on the way. `vehicle` is the vehicle
+    /// that declared `id` (0 for the transferee itself).
+    function _units(bytes32 id, uint8 depth, bool qualify, bytes32 vehicle) private view returns (uint32 units) {
+        (IdentityRegistry.Kind kind, bool qualified) = identities.standing(id);
+        if (qualify && !qualified) {
+            if (vehicle == bytes32(0)) revert TransfereeNotQualified(id);
+            revert UltimateInvestorNotQualified(vehicle, id);
+        }
+        if (kind != IdentityRegistry.Kind.UnregisteredVehicle) return 1;
         if (depth >= maxLookThroughDepth) revert LookThroughTooDeep(id, maxLookThroughDepth);
         (bytes32[] memory investors,) = identities.investorsOf(id);
         if (investors.length == 0) revert VehicleWithoutInvestors(id);
         for (uint256 i = 0; i < investors.length; i++) {
-            if (qualify && !identities.isQualified(investors[i])) {
-                revert UltimateInvestorNotQualified(id, investors[i]);
-            }
-            units += _units(investors[i], depth + 1, qualify);
+            units += _units(investors[i], depth + 1, qualify, id);
         }
     }
 
-    function _move(uint256 fundId, address from, address to, uint256 amount, uint32 units) private {
+    function _move(
+        uint256 fundId,
+        address from,
+        address to,
+        bytes32 fromId,
+        bytes32 toId,
+        uint256 amount,
+        uint32 units
+    ) private {
         Fund storage f = _funds[fundId];
-        bytes32 fromId = identities.identityOf(from);
         balanceOf[fundId][from] -= amount;
-        if (identities.identityOf(to) == fromId) {
+        if (toId == fromId) {
             // Between accounts of one identity: the holder and its units do not change.
             balanceOf[fundId][to] += amount;
             return;
@@ -332,7 +349,7 @@ contract PrivateFundShares {
             f.holderUnits -= released;
             emit HolderExited(fundId, fromId, released, f.holderUnits);
         }
-        _credit(fundId, f, to, identities.identityOf(to), amount, units);
+        _credit(fundId, f, to, toId, amount, units);
     }
 
     function _credit(uint256 fundId, Fund storage f, address account, bytes32 id, uint256 amount, uint32 units)

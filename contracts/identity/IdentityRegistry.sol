@@ -103,6 +103,12 @@ contract IdentityRegistry {
         return _identities[id].qualifiedUntil >= block.timestamp;
     }
 
+    /// @notice The kind of identity `id` and whether it is qualified now, in one call.
+    function standing(bytes32 id) external view returns (Kind kind, bool qualified) {
+        Identity storage record = _identities[id];
+        return (record.kind, record.qualifiedUntil >= block.timestamp);
+    }
+
     /// @notice The declared investors of vehicle `vehicle` and their shares in basis points.
     function investorsOf(bytes32 vehicle) external view returns (bytes32[] memory, uint16[] memory) {
         return (_investors[vehicle], _sharesBps[vehicle]);
