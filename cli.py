@@ -3,6 +3,7 @@
     python cli.py run scenario share_transfer [--seed N] [--json]
     python cli.py run scenario --list
     python cli.py verify RUN_DIR [--json]
+    python cli.py audit RUN_DIR [--node NODE] [--json]
     python cli.py contracts check | build
 
 A bad argument or input gives one line on stderr and exit code 2; a failed
@@ -143,6 +144,48 @@ def verify(run_dir: Path, as_json: bool) -> None:
             state = "verified" if r.verified else "NOT verified"
             click.echo(f"{r.chain}: {state}, {r.blocks} blocks, {r.transactions} transactions, {r.refusals} refusals")
             for problem in r.problems:
+                click.echo(f"  {problem}")
+    if not verified:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------- audit
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--node", help="Audit this node's own copies (RUN_DIR/<chain>/nodes/NODE/) instead of the chains'.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
+    """Audit a run's ledgers: verify, re-execute every block from genesis, check signatures,
+    permissions at each height and the anchors on the regulatory chain."""
+    from ledger.audit import audit_run, ledger_copies
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run directory at {run_dir}")
+    copies = ledger_copies(run_dir, node)
+    if not copies:
+        raise ConfigError(f"{run_dir} holds no ledger" + (f" copy of node {node}" if node else ""))
+    if as_json:
+        audits = audit_run(run_dir, node)
+    else:
+        with click.progressbar(length=sum(blocks for _, _, blocks in copies), label="re-executing",
+                               file=sys.stderr) as bar:
+            audits = audit_run(run_dir, node, progress=bar.update)
+    verified = all(a.verified for a in audits)
+    if as_json:
+        click.echo(json.dumps({
+            "verified": verified, "node": node,
+            "blocks": sum(a.blocks for a in audits), "transactions": sum(a.transactions for a in audits),
+            "problems": [f"{a.chain}: {p}" for a in audits for p in a.problems],
+            "chains": [a.to_json() for a in audits],
+        }, indent=2))
+    else:
+        for a in audits:
+            state = "verified" if a.verified else "NOT verified"
+            anchors = f", {a.anchors_checked} anchors matched" if a.anchors_checked and a.verified else ""
+            click.echo(f"{a.chain}: {state}, {a.blocks} blocks re-executed, {a.transactions} transactions{anchors}")
+            for problem in a.problems:
                 click.echo(f"  {problem}")
     if not verified:
         sys.exit(1)

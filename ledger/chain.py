@@ -28,6 +28,15 @@ def open_chain(run_dir: Path, name: str, seed: int, chain_id: int, genesis_time:
     return Consortium(name, seed, genesis_time, make_engine(engine, chain_id, genesis_time), store, ca)
 
 
+def write_node_copies(consortium: Consortium, run_dir: Path) -> None:
+    """Gives every member node its own copy of the chain's ledger, RUN_DIR/<chain>/nodes/<NODE>/ledger.sqlite,
+    so that one node's copy can be audited, or damaged, on its own. A node that never became a member
+    never held the ledger."""
+    for node in consortium.nodes.values():
+        if consortium.membership.get(node.address) is not None:
+            consortium.store.copy_to(run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE)
+
+
 def write_certificates(consortium: Consortium, run_dir: Path) -> Path:
     """Writes the CA certificate, every node's certificate and the current CRL as PEM files."""
     certs = run_dir / consortium.name / "certs"

@@ -32,6 +32,9 @@ class Membership:
     def get(self, address: bytes) -> MemberRecord | None:
         return self._members.get(address)
 
+    def members(self) -> Iterable[tuple[bytes, MemberRecord]]:
+        return self._members.items()
+
     def status(self, address: bytes) -> MemberStatus:
         record = self._members.get(address)
         return record.status if record else MemberStatus.NONE

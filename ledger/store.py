@@ -110,6 +110,17 @@ class LedgerStore:
     def close(self) -> None:
         self._db.close()
 
+    def copy_to(self, path: Path) -> None:
+        """Writes a consistent copy of the whole ledger to a new file at `path`."""
+        if path.exists():
+            raise LedgerError(f"a ledger already exists at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(path)
+        try:
+            self._db.backup(target)
+        finally:
+            target.close()
+
     # ------------------------------------------------------------------ write
 
     def write_meta(self, values: dict[str, object]) -> None:

@@ -39,12 +39,12 @@ class Verification:
 def verify_chain(chain_dir: Path) -> Verification:
     store = LedgerStore(chain_dir / LEDGER_FILE)
     try:
-        return _verify(store, chain_dir.name)
+        return verify_store(store, chain_dir.name)
     finally:
         store.close()
 
 
-def _verify(store: LedgerStore, name: str) -> Verification:
+def verify_store(store: LedgerStore, name: str) -> Verification:
     result = Verification(name)
     meta = store.meta()
     membership = Membership()

@@ -58,6 +58,11 @@ class PyEvmEngine:
         tx = unsigned.as_signed_transaction(key, chain_id=self.chain_id)
         return SignedTx(tx.encode(), tx.hash, key.public_key.to_canonical_address(), nonce, to, data, tx)
 
+    def decode(self, raw: bytes) -> SignedTx:
+        """A transaction from its wire form; the sender is recovered from its signature."""
+        tx = self._builder.decode(raw)
+        return SignedTx(raw, tx.hash, tx.sender, tx.nonce, tx.to, tx.data, tx)
+
     def execute_block(self, txs: Sequence[SignedTx], timestamp: int) -> ExecutedBlock:
         chain = self._chain
         parent = chain.get_canonical_head()

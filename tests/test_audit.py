@@ -1,0 +1,129 @@
+"""Regulator audits of node copies: a whole copy passes; each tampering or fault drill
+is named at its first bad block, in Python and through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ledger.audit import audit_run
+from ledger.chain import LEDGER_FILE
+from scenarios.runner import run_scenario
+
+CHAIN = "fund_platform"
+NODE = "HX-SEC"
+ROOT = Path(__file__).resolve().parent.parent
+TRIGGERS = ("blocks", "transactions", "receipts", "events", "seals", "refusals")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("audit") / "run"
+    run_scenario("share_transfer", 11, {"investors": 60, "transfers": 40}, run_dir)
+    return run_dir
+
+
+@pytest.fixture
+def run(finished_run: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the finished run, free to damage."""
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    return copy
+
+
+def damage(run: Path, *statements: str, node: str = NODE) -> None:
+    db = sqlite3.connect(run / CHAIN / "nodes" / node / LEDGER_FILE)
+    for table in TRIGGERS:
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+    for statement in statements:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+def problems(run: Path, node: str = NODE) -> list[str]:
+    [audit] = audit_run(run, node)
+    return audit.problems
+
+
+def mid_block(run: Path) -> int:
+    db = sqlite3.connect(run / CHAIN / LEDGER_FILE)
+    number = db.execute("SELECT MAX(number) FROM blocks").fetchone()[0] // 2
+    db.close()
+    return number
+
+
+def test_every_node_copy_of_a_finished_run_passes(run: Path) -> None:
+    nodes = sorted(p.name for p in (run / CHAIN / "nodes").iterdir())
+    assert "CSRC-BJ" in nodes and "ROGUE" not in nodes  # a node that never joined holds no copy
+    for node in nodes:
+        [audit] = audit_run(run, node)
+        assert audit.verified, (node, audit.problems)
+        assert audit.blocks > 10 and audit.transactions > 300
+
+
+def test_changed_transaction_byte(run: Path) -> None:
+    n = mid_block(run)
+    damage(run, f"UPDATE transactions SET raw = CAST(substr(raw, 1, 40) || x'ff' || substr(raw, 42) AS BLOB) "
+                f"WHERE block_number = {n} AND tx_index = 0")
+    [problem] = problems(run)
+    assert problem.startswith(f"block {n}: transaction ")
+
+
+def test_removed_block(run: Path) -> None:
+    n = mid_block(run)
+    damage(run, f"DELETE FROM seals WHERE block_number = {n}", f"DELETE FROM events WHERE block_number = {n}",
+           f"DELETE FROM refusals WHERE block_number = {n}",
+           f"DELETE FROM receipts WHERE tx_hash IN (SELECT hash FROM transactions WHERE block_number = {n})",
+           f"DELETE FROM transactions WHERE block_number = {n}", f"DELETE FROM blocks WHERE number = {n}")
+    assert problems(run) == [f"block {n + 1}: expected block {n} (a block is missing)"]
+
+
+def test_forged_seal(run: Path) -> None:
+    n = mid_block(run)
+    damage(run, f"UPDATE seals SET signature = zeroblob(65) WHERE block_number = {n}")
+    [problem] = problems(run)
+    assert problem.startswith(f"block {n}: ")
+
+
+def test_changed_state_value_in_a_receipt(run: Path) -> None:
+    n = mid_block(run)
+    damage(run, f"UPDATE receipts SET gas_used = gas_used + 1 WHERE tx_hash = "
+                f"(SELECT hash FROM transactions WHERE block_number = {n} AND tx_index = 0)")
+    [problem] = problems(run)
+    assert problem.startswith(f"block {n}: transaction ") and "receipt differs" in problem
+
+
+def test_changed_event_data(run: Path) -> None:
+    n = mid_block(run)
+    damage(run, f"UPDATE events SET data = CAST(x'00' || data AS BLOB) WHERE block_number = {n} AND log_index = 0")
+    assert problems(run) == [f"block {n}: events differ from re-execution"]
+
+
+def test_damage_to_one_copy_leaves_the_others_whole(run: Path) -> None:
+    damage(run, f"UPDATE events SET data = x'00' WHERE block_number = {mid_block(run)}")
+    assert problems(run)
+    assert problems(run, "CSRC-BJ") == []
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True)
+
+
+def test_cli_audit_table_json_and_exit_codes(run: Path) -> None:
+    ok = cli("audit", str(run))
+    assert ok.returncode == 0 and "fund_platform: verified" in ok.stdout
+    damage(run, f"UPDATE events SET data = x'00' WHERE block_number = {mid_block(run)}")
+    bad = cli("audit", str(run), "--node", NODE, "--json")
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["verified"] is False and report["problems"][0].startswith("fund_platform: block ")
+    assert {"verified", "blocks", "transactions", "problems"} <= set(report)
+    missing = cli("audit", str(run), "--node", "NOBODY")
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("holds no ledger copy of node NOBODY")
