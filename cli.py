@@ -4,6 +4,7 @@
     python cli.py run scenario --list
     python cli.py verify RUN_DIR [--json]
     python cli.py audit RUN_DIR [--node NODE] [--json]
+    python cli.py view RUN_DIR NODE [--as VIEWER] [--json]
     python cli.py contracts check | build
 
 A bad argument or input gives one line on stderr and exit code 2; a failed
@@ -189,6 +190,48 @@ def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
                 click.echo(f"  {problem}")
     if not verified:
         sys.exit(1)
+
+
+# ---------------------------------------------------------------------- view
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("node")
+@click.option("--chain", help="The chain to look at (default: the run's only, or first, chain).")
+@click.option("--as", "viewer", help="Whose keys open the private data (default: NODE itself; "
+                                      "the regulator's node opens every node's).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_json: bool) -> None:
+    """NODE's audit view: what it submitted, what was refused and why, the membership changes
+    that touched it, and the personal data it holds (sealed unless the viewer may open it)."""
+    from ledger.chain import LEDGER_FILE
+    from ledger.views import node_view
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run directory at {run_dir}")
+    chains = sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
+    if not chains:
+        raise ConfigError(f"{run_dir} holds no ledger")
+    v = node_view(run_dir, chain or chains[0], node, viewer)
+    if as_json:
+        click.echo(json.dumps(v, indent=2))
+        return
+    sub, data = v["submitted"], v["private_data"]
+    click.echo(f"{v['node']} on {v['chain']} ({v['address']}), seen as {v['viewer']}")
+    click.echo(table([("submitted", sub["transactions"]), ("committed", sub["committed"]),
+                      ("refused", len(v["refused"])), ("membership changes", len(v["membership"])),
+                      ("private records", f"{data['records']} ({data['opened']} opened)")]))
+    for call, count in sub["by_call"].items():
+        click.echo(f"    {count:6d}  {call}")
+    for r in v["refused"]:
+        click.echo(f"  refused  block {r['block']}  {r['call']}  {r['where']}:{r['reason']}")
+    for m in v["membership"]:
+        click.echo(f"  member   block {m['block']}  {m['event']}  {m.get('status', '')}{' '.join(m.get('roles', []))}")
+    for item in data["items"][:20]:
+        shown = "sealed" if item["sealed"] else (
+            f"{item['personal'].get('name', '')}  hash on chain {'matches' if item['matches_chain'] else 'DIFFERS'}")
+        click.echo(f"  private  {item['identity'][:18]}…  {shown}")
 
 
 # ----------------------------------------------------------------- contracts

@@ -16,6 +16,8 @@ from typing import Callable, ClassVar
 from ledger.chain import open_chain
 from ledger.consortium import Consortium, Ticket
 from ledger.errors import ConfigError
+from ledger.node import Node
+from ledger.privacy import PRIVATE_FILE, PrivateStore
 
 CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
 REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits
@@ -89,14 +91,29 @@ class ScenarioContext:
         self.rng = random.Random(seed)
         self.chains: dict[str, Consortium] = {}
         self.planted: list[Planted] = []
+        self.extra: dict[str, object] = {}  # figures of the scenario's own, added to the run's summary
         self.expected_steps = 0
         self._progress = progress
+        self._private: dict[tuple[str, str], PrivateStore] = {}
 
     def open_chain(self, name: str, chain_id: int, genesis_time: int, ca_name: str | None = None) -> Consortium:
         """A new chain in this run, with its own consortium, CA, engine and store."""
         consortium = open_chain(self.run_dir, name, self.seed, chain_id, genesis_time, self.engine, ca_name)
         self.chains[name] = consortium
         return consortium
+
+    def private_store(self, chain: Consortium, owner: Node, regulator: Node) -> PrivateStore:
+        """`owner`'s private store on `chain`, sealing personal data for it and for `regulator`."""
+        key = (chain.name, owner.name)
+        if key not in self._private:
+            path = self.run_dir / chain.name / "nodes" / owner.name / PRIVATE_FILE
+            self._private[key] = PrivateStore(path, self.seed, chain.name, owner.name, regulator.name)
+        return self._private[key]
+
+    def close(self) -> None:
+        for store in self._private.values():
+            store.close()
+        self._private.clear()
 
     def plant(self, kind: str, expected: str, ticket: Ticket, description: str, **subject) -> Planted:
         """Records a violation the chain must refuse with reason `expected`."""

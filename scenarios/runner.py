@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ledger.chain import write_certificates
+from ledger.chain import write_certificates, write_node_copies
+from ledger.errors import LedgerError
 from ledger.summary import chain_summary
 
 from .api import CHAIN, REGULATOR, ScenarioContext
@@ -41,6 +42,7 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
     try:
         scenario_class().run(ctx)
     finally:
+        ctx.close()
         for consortium in ctx.chains.values():
             write_certificates(consortium, run_dir)
     elapsed = time.perf_counter() - started
@@ -49,6 +51,7 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
     (run_dir / "ground_truth.json").write_text(
         json.dumps([p.to_json() for p in ctx.planted], indent=2) + "\n", encoding="utf-8")
     for consortium in ctx.chains.values():
+        write_node_copies(consortium, run_dir)
         consortium.store.close()
     return summary
 
@@ -65,7 +68,7 @@ def summarize(name: str, seed: int, options: dict, engine: str, run_dir: Path, c
     executed = sum(c["transactions"] for c in chains.values())
     on_chain = [p for p in ctx.planted if p.detect == CHAIN]
     planted_refused = sum(1 for p in on_chain if p.ticket is not None and p.ticket.refused)
-    return {
+    summary = {
         "scenario": name,
         "seed": seed,
         "engine": engine,
@@ -88,3 +91,7 @@ def summarize(name: str, seed: int, options: dict, engine: str, run_dir: Path, c
         "elapsed_seconds": round(elapsed, 3),
         "tx_per_second": round(executed / elapsed, 1) if elapsed else None,
     }
+    clash = sorted(set(ctx.extra) & set(summary))
+    if clash:
+        raise LedgerError(f"scenario {name} adds a summary figure {clash[0]!r} that the runner already reports")
+    return {**summary, **ctx.extra}

@@ -13,7 +13,6 @@ the summary as unexpected.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
@@ -23,6 +22,7 @@ from ledger.consortium import Consortium, Ticket
 from ledger.errors import LedgerError
 from ledger.keys import Account
 from ledger.node import Node
+from ledger.privacy import data_hash
 from ledger.roles import GovernanceAction, Role
 
 from .api import Option, Scenario, ScenarioContext
@@ -268,9 +268,10 @@ class _ShareTransferRun:
         """KYC by the investor's agent: salted hash on chain, accounts linked, wallet funded and approved."""
         agent = investor.agent
         salt = keccak(f"salt/{self.ctx.seed}/{investor.label}".encode())
-        data_hash = keccak(salt + json.dumps(investor.personal, sort_keys=True).encode())
+        self.ctx.private_store(self.chain, agent, self.regulator).put(investor.id, salt, investor.personal)
         until = GENESIS_TIME + 2 * 365 * DAY if investor.qualified else 0
-        agent.send(self.identities.call("registerIdentity", investor.id, data_hash, investor.kind, until))
+        agent.send(self.identities.call("registerIdentity", investor.id, data_hash(salt, investor.personal),
+                                        investor.kind, until))
         for account in investor.accounts:
             agent.send(self.identities.call("linkAccount", account.address, investor.id))
             self.custodian.send(self.cash.call("mint", account.address, 200_000_000))

@@ -1,0 +1,113 @@
+"""A node's audit view: what it submitted, what was refused and why, the membership
+and role changes that touched it, and the personal data in its private store, which
+opens only for the node itself and for the regulator."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from .chain import LEDGER_FILE
+from .errors import ConfigError
+from .membership import Membership
+from .privacy import PRIVATE_FILE, data_hash, privacy_key, read_records
+from .roles import MemberStatus, Role
+from .store import LedgerStore
+
+MEMBERSHIP_EVENTS = ("MemberAdded", "RolesChanged", "StatusChanged")
+
+
+def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -> dict:
+    """`node`'s view of `chain`, as seen by `viewer` (the node itself by default)."""
+    path = run_dir / chain / LEDGER_FILE
+    if not path.exists():
+        raise ConfigError(f"no chain {chain!r} in {run_dir}")
+    store = LedgerStore(path)
+    try:
+        meta = store.meta()
+        address = _address_of(store, meta, node)
+        if address is None:
+            raise ConfigError(f"{node} never was a member of {chain}")
+        viewer = viewer or node
+        return {
+            "chain": chain,
+            "node": node,
+            "address": "0x" + address.hex(),
+            "viewer": viewer,
+            "submitted": _submitted(store, node),
+            "refused": _refused(store, node),
+            "membership": _membership_changes(store, address),
+            "private_data": _private_data(run_dir / chain / "nodes" / node / PRIVATE_FILE, store,
+                                          int(meta["seed"]), chain, viewer),
+        }
+    finally:
+        store.close()
+
+
+def _address_of(store: LedgerStore, meta: dict, node: str) -> bytes | None:
+    membership = Membership()
+    for founder in meta.get("founders", []):
+        membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+    membership.apply((c, n, json.loads(a)) for c, n, a in store.query(
+        "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' AND name = 'MemberAdded' "
+        "ORDER BY block_number, log_index"))
+    org = "0x" + node.encode().ljust(32, b"\0").hex()
+    return next((a for a, m in membership.members() if m.org_id == org), None)
+
+
+def _submitted(store: LedgerStore, node: str) -> dict:
+    rows = store.query(
+        "SELECT t.contract, t.function, r.status, r.error FROM transactions t JOIN receipts r ON r.tx_hash = t.hash "
+        "WHERE t.node = ?", (node,))
+    calls = Counter(f"{contract}.{function}" for contract, function, _, _ in rows)
+    return {"transactions": len(rows), "committed": sum(1 for *_, status, _ in rows if status),
+            "by_call": dict(sorted(calls.items()))}
+
+
+def _refused(store: LedgerStore, node: str) -> list[dict]:
+    gateway = [{"where": "gateway", "block": b, "call": f"{c}.{f}", "reason": r, "detail": d}
+               for b, c, f, r, d in store.query(
+                   "SELECT block_number, contract, function, reason, detail FROM refusals WHERE node = ? ORDER BY seq",
+                   (node,))]
+    contract = [{"where": "contract", "block": b, "call": f"{c}.{f}", "reason": e, "detail": json.loads(a or "{}")}
+                for b, c, f, e, a in store.query(
+                    "SELECT t.block_number, t.contract, t.function, r.error, r.error_args FROM transactions t "
+                    "JOIN receipts r ON r.tx_hash = t.hash WHERE t.node = ? AND r.status = 0 "
+                    "ORDER BY t.block_number, t.tx_index", (node,))]
+    return sorted(gateway + contract, key=lambda r: r["block"])
+
+
+def _membership_changes(store: LedgerStore, address: bytes) -> list[dict]:
+    changes = []
+    for block, name, args in store.query(
+            "SELECT block_number, name, args FROM events WHERE contract = 'PermissionRegistry' "
+            f"AND name IN {MEMBERSHIP_EVENTS} ORDER BY block_number, log_index"):
+        a = json.loads(args)
+        if a["account"].lower() != "0x" + address.hex():
+            continue
+        change = {"block": block, "event": name}
+        if "roles" in a:
+            change["roles"] = Role.names(a["roles"])
+        if "status" in a:
+            change["status"] = MemberStatus(a["status"]).name.lower()
+        changes.append(change)
+    return changes
+
+
+def _private_data(path: Path, store: LedgerStore, seed: int, chain: str, viewer: str) -> dict:
+    if not path.exists():
+        return {"records": 0, "opened": 0, "items": []}
+    on_chain = {json.loads(a)["id"].lower(): json.loads(a)["dataHash"].lower() for (a,) in store.query(
+        "SELECT args FROM events WHERE contract = 'IdentityRegistry' AND name = 'IdentityRegistered'")}
+    key = privacy_key(seed, chain, viewer)
+    items = []
+    for record in read_records(path):
+        identity = "0x" + record.identity.hex()
+        personal = record.open(key)
+        item = {"identity": identity, "sealed": personal is None}
+        if personal is not None:
+            item["personal"] = personal
+            item["matches_chain"] = on_chain.get(identity) == "0x" + data_hash(record.salt, personal).hex()
+        items.append(item)
+    return {"records": len(items), "opened": sum(1 for i in items if not i["sealed"]), "items": items}
