@@ -46,12 +46,15 @@ def run() -> None:
 
 def scenario_options(command):
     """Adds every scenario's own options (sizes and knobs), each defaulting to the scenario's value."""
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, bool]] = {}
     for scenario in SCENARIOS.values():
         for option in scenario.options:
-            seen.setdefault(option.name, f"{option.help} ({scenario.name}: {option.default})")
-    for name, help_text in sorted(seen.items(), reverse=True):
-        command = click.option(f"--{name.replace('_', '-')}", name, type=int, default=None, help=help_text)(command)
+            text = f"{option.help} ({scenario.name})" if option.flag else \
+                f"{option.help} ({scenario.name}: {option.default})"
+            seen.setdefault(option.name, (text, option.flag))
+    for name, (help_text, flag) in sorted(seen.items(), reverse=True):
+        kind = {"is_flag": True, "flag_value": 1} if flag else {"type": int}
+        command = click.option(f"--{name.replace('_', '-')}", name, default=None, help=help_text, **kind)(command)
     return command
 
 
@@ -115,6 +118,17 @@ def render_summary(s: dict) -> str:
         ("caught by the chain", f"{s['caught']} / {s['planted_for_chain']}"),
         ("unexpected refusals", s["unexpected_refusals"]),
         ("head hash", s["head_hash"]),
+    ]
+    if len(s["chains"]) > 1:
+        rows += [(f"  chain {name}", f"{c['blocks']} blocks, head {c['head_hash']}") for name, c in s["chains"].items()]
+    if "anchors" in s:
+        rows.append(("regulatory chain", f"{s['anchors']} anchors (to block {s['anchored_height']}), "
+                                         f"{s['reports_filed']} reports"))
+    if "exit_drill" in s:
+        e = s["exit_drill"]
+        rows.append(("exit drill", f"paused at block {e['paused_at_block']}, {e['holdings']} holdings in the "
+                                   f"signed snapshot, {len(e['lost'])} lost"))
+    rows += [
         ("run directory", s["run_dir"]),
         ("throughput", f"{s['tx_per_second']} tx/s ({s['elapsed_seconds']} s)"),
     ]
@@ -232,6 +246,36 @@ def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_jso
         shown = "sealed" if item["sealed"] else (
             f"{item['personal'].get('name', '')}  hash on chain {'matches' if item['matches_chain'] else 'DIFFERS'}")
         click.echo(f"  private  {item['identity'][:18]}…  {shown}")
+
+
+# -------------------------------------------------------------------- report
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write the HTML (default: RUN_DIR/report.html).")
+def report(run_dir: Path, out: Path | None) -> None:
+    """Write one self-contained HTML report on RUN_DIR for the regulator: the audit, per-node views,
+    refusals by reason, planted violations against what was caught, and charts."""
+    from ledger.audit import ledger_copies
+    from ledger.report import write_report
+
+    bar = None
+
+    def progress(blocks: int) -> None:
+        nonlocal bar
+        if bar is None:             # opened by the audit's first block, after the run has been read
+            total = sum(n for _, _, n in ledger_copies(run_dir))
+            bar = click.progressbar(length=total, label="re-executing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(blocks)
+
+    try:
+        path = write_report(run_dir, out, progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(path)
 
 
 # ----------------------------------------------------------------- contracts

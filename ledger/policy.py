@@ -37,6 +37,8 @@ GATEWAY_POLICY: dict[str, dict[str, Role]] = {
         "rejectTransfer": Role.FUND_MANAGER,
         "cancelTransfer": Role.INVESTOR_AGENT,
         "settleTransfer": Role.PLATFORM,
+        "pause": Role.PLATFORM,
+        "unpause": Role.PLATFORM,
         "freeze": Role.REGULATOR,
         "unfreeze": Role.REGULATOR,
         "forcedTransfer": Role.REGULATOR,

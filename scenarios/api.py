@@ -31,6 +31,7 @@ class Option:
     default: int
     help: str
     minimum: int = 0
+    flag: bool = False  # given as a bare --NAME, meaning 1
 
     def check(self, value: int) -> int:
         if value < self.minimum:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ledger.errors import ConfigError
 
 from .api import Scenario
+from .regional_equity import RegionalEquity
 from .share_transfer import ShareTransfer
+from .warehouse_receipt import WarehouseReceipts
 
-SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (ShareTransfer,)}
+SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in (ShareTransfer, WarehouseReceipts, RegionalEquity)}
 
 
 def scenario_names() -> list[str]:

@@ -26,6 +26,7 @@ from ledger.privacy import data_hash
 from ledger.roles import GovernanceAction, Role
 
 from .api import Option, Scenario, ScenarioContext
+from .share_exit import wind_down
 
 GENESIS_TIME = 1641916800  # 2022-01-12 00:00 Beijing time
 CHAIN_ID = 20221
@@ -133,11 +134,13 @@ class ShareTransfer(Scenario):
         Option("investors", 150, "investor identities onboarded", 60),
         Option("transfers", 1000, "share transfers requested", 0),
         Option("batch", 40, "transfer requests per block", 1),
+        Option("exit_drill", 0, "wind the platform down at the end: pause, signed snapshot of every holding, "
+                                "register export, check that no holding was lost", flag=True),
     )
 
     @classmethod
     def expected_steps(cls, options: dict[str, int]) -> int:
-        return 12 + options["transfers"] // options["batch"] + 3
+        return 12 + options["transfers"] // options["batch"] + 3 + 2 * options["exit_drill"]
 
     def run(self, ctx: ScenarioContext) -> None:
         _ShareTransferRun(ctx).run()
@@ -170,6 +173,8 @@ class _ShareTransferRun:
         self.membership_drills()
         self.trade()
         self.commit()
+        if self.opts["exit_drill"]:
+            self.ctx.extra["exit_drill"] = wind_down(self)
 
     def commit(self) -> None:
         if self.chain.commit() is not None:
@@ -529,7 +534,10 @@ class _ShareTransferRun:
         planned_rounds = max(1, -(-total // batch))
         plant_rounds: dict[int, list[str]] = {}
         for kind in self.PLANTS:
-            plant_rounds.setdefault(self.rng.randrange(planned_rounds), []).append(kind)
+            # The cap breach goes first, while the small funds are still as full as subscription left
+            # them: trading can only thin them out.
+            round_ = self.rng.randrange(planned_rounds)
+            plant_rounds.setdefault(0 if kind == "cap_breach" else round_, []).append(kind)
         requested = 0
         requested_last: list[PendingTransfer] = []
         approved_last: list[PendingTransfer] = []
@@ -680,7 +688,11 @@ class _ShareTransferRun:
     def advance_freeze(self, case: dict, eligible, owners) -> dict | None:
         fund, holder, account = case["fund"], case["holder"], case["account"]
         if case["stage"] == 1:
-            buyer = next(i for i in eligible if fund.by_identity.get(i.id, 0) and fund.idle(i.id))
+            # The buyer, later the creditor, is best an idle holder of the fund; else any idle investor.
+            idle = [i for i in eligible if i is not holder and fund.idle(i.id)]
+            buyer = next((i for i in idle if fund.by_identity.get(i.id, 0)), idle[0] if idle else None)
+            if buyer is None:  # everyone is in a pending transfer: try next round
+                return case
             t = self.request(fund, holder, account, buyer, fund.holdings[account.address], fate=None)
             self.ctx.plant("frozen_shares", "SharesFrozen", t.ticket, "a holder sells shares frozen by a court order",
                            fund=fund.id, order="0x" + case["order"].hex())

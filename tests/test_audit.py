@@ -36,8 +36,8 @@ def run(finished_run: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def damage(run: Path, *statements: str, node: str = NODE) -> None:
-    db = sqlite3.connect(run / CHAIN / "nodes" / node / LEDGER_FILE)
+def damage(run: Path, *statements: str, chain: str = CHAIN, node: str = NODE) -> None:
+    db = sqlite3.connect(run / chain / "nodes" / node / LEDGER_FILE)
     for table in TRIGGERS:
         db.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         db.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
@@ -127,3 +127,52 @@ def test_cli_audit_table_json_and_exit_codes(run: Path) -> None:
     assert {"verified", "blocks", "transactions", "problems"} <= set(report)
     missing = cli("audit", str(run), "--node", "NOBODY")
     assert missing.returncode == 2 and missing.stderr.strip().endswith("holds no ledger copy of node NOBODY")
+
+
+def test_block_sealed_by_a_revoked_validator(tmp_path: Path) -> None:
+    """The manager validator is revoked by governance; a later block carrying its seal fails the audit."""
+    from conftest import build_chain
+    from ledger.roles import GovernanceAction
+    from ledger.sealer import make_seals
+
+    chain = build_chain(tmp_path / "run")
+    manager = chain.manager
+    pid = chain.send(chain.platform, chain.registry, "propose", GovernanceAction.REVOKE, manager.address,
+                     b"\0" * 32, 0).event("ProposalCreated")["id"]
+    assert chain.send(chain.regulator, chain.registry, "vote", pid).ok
+    revoked = chain.send(chain.custodian, chain.registry, "execute", pid)
+    assert revoked.ok
+    later = chain.send(chain.platform, chain.registry, "propose", GovernanceAction.SUSPEND, chain.agent.address,
+                       b"\0" * 32, 0)
+    assert later.ok
+    store = chain.consortium.store
+    store.copy_to(tmp_path / "run" / "test_chain" / "nodes" / "AUDITED" / LEDGER_FILE)
+    block_hash, digest = store.query("SELECT hash, refusals_digest FROM blocks WHERE number = ?",
+                                     (later.block_number,))[0]
+    store.close()
+    [forged] = make_seals(block_hash, digest, [manager.account])
+    damage(tmp_path / "run", f"UPDATE seals SET validator = x'{forged.validator.hex()}', "
+                             f"signature = x'{forged.signature.hex()}' WHERE block_number = {later.block_number} "
+                             f"AND validator = (SELECT MIN(validator) FROM seals WHERE block_number = "
+                             f"{later.block_number})", chain="test_chain", node="AUDITED")
+    [audit] = audit_run(tmp_path / "run", "AUDITED")
+    assert audit.problems == [f"block {later.block_number}: seal by 0x{manager.address.hex()}, "
+                              "who is not a validator at this height"]
+
+
+def test_business_chain_rewritten_after_anchoring(tmp_path: Path) -> None:
+    """A node swaps in a history of its own: internally whole (hash chain, seals, re-execution all
+    pass), but it no longer matches the anchors on the regulatory chain."""
+    small = {"investors": 60, "transfers": 40, "anchor_interval": 5}
+    run_scenario("regional_equity", 9, small, tmp_path / "real")
+    run_scenario("regional_equity", 9, {**small, "transfers": 45}, tmp_path / "rewritten")
+    copy = tmp_path / "real" / "equity_market" / "nodes" / "HX-SEC" / LEDGER_FILE
+    copy.unlink()
+    shutil.copy(tmp_path / "rewritten" / "equity_market" / LEDGER_FILE, copy)
+    audits = {a.chain: a for a in audit_run(tmp_path / "real", "HX-SEC")}
+    [problem] = audits["equity_market"].problems
+    assert problem.startswith("block ") and ("differs from the anchored" in problem or "events differ" in problem)
+    assert set(audits) == {"equity_market"}  # HX-SEC is no node of the regulatory chain
+    whole = {a.chain: a for a in audit_run(tmp_path / "real", "CSRC-BJ")}
+    assert whole["equity_market"].verified and whole["equity_market"].anchors_checked > 3
+    assert whole["regulatory"].verified

@@ -856,3 +856,38 @@ def test_manager_stripped_of_role_is_refused_on_chain_then_by_gateway(chain):
     t = chain.send(chain.manager, chain.shares, "createFund", CONTRACTUAL, chain.custodian.address, T0)
     assert t.status == "refused" and t.reason == "ROLE_MISSING"
     assert chain.shares.view("fundCount") == 0
+
+
+# ------------------------------------------------------------------ pause
+
+NOTICE = b"pilot exit notice 2022-09".ljust(32, b"\0")
+
+
+def test_pause_stops_business_but_not_the_regulator(chain, held):
+    fund, _, alice, _, bob = held
+    rid = approved(chain, fund, alice, bob, MIN)
+    pending = requested(chain, fund, alice, bob, MIN)
+    t = ok(chain.send(chain.platform, chain.shares, "pause", NOTICE))
+    assert t.event("Paused") == {"platform": h(chain.platform.address), "noticeHash": h(NOTICE)}
+    assert chain.shares.view("paused") is True
+    assert reverted(settle(chain, rid), "PlatformPaused")
+    assert reverted(approve(chain, pending), "PlatformPaused")
+    assert reverted(request(chain, fund, alice, bob, MIN), "PlatformPaused")
+    assert reverted(subscribe(chain, fund, bob, MIN), "PlatformPaused")
+    assert reverted(chain.send(chain.manager, chain.shares, "createFund", CONTRACTUAL, chain.custodian.address, T0),
+                    "PlatformPaused")
+    ok(cancel(chain, pending, alice))  # winding down: open requests can still be withdrawn
+    ok(freeze(chain, fund, alice, MIN))
+    ok(forced(chain, fund, alice, bob, MIN))
+    assert shares(chain, fund, bob) == MIN
+    assert reverted(chain.send(chain.platform, chain.shares, "pause", NOTICE), "PlatformPaused")
+    t = ok(chain.send(chain.platform, chain.shares, "unpause", NOTICE))
+    assert t.event("Unpaused") == {"platform": h(chain.platform.address), "noticeHash": h(NOTICE)}
+    ok(settle(chain, rid))
+    assert reverted(chain.send(chain.platform, chain.shares, "unpause", NOTICE), "PlatformNotPaused")
+
+
+def test_only_the_platform_pauses(chain):
+    t = chain.send(chain.manager, chain.shares, "pause", NOTICE)
+    assert t.refused and t.reason == "ROLE_MISSING"
+    assert chain.shares.view("paused") is False

@@ -55,6 +55,9 @@ contract PrivateFundShares {
     uint8 public immutable maxLookThroughDepth;
     uint32[4] private _capByForm;
 
+    /// @notice True once the platform winds the pilot down: business stops, the regulator's
+    /// freezes and forced transfers still work, and every holding stays readable.
+    bool public paused;
     uint256 public fundCount;
     uint256 public requestCount;
     mapping(uint256 => Fund) private _funds;
@@ -68,6 +71,8 @@ contract PrivateFundShares {
         uint256 indexed fundId, address indexed manager, address custodian, LegalForm form, uint32 cap, uint64 lockupEnd
     );
     event OfferingClosed(uint256 indexed fundId);
+    event Paused(address indexed platform, bytes32 noticeHash);
+    event Unpaused(address indexed platform, bytes32 noticeHash);
     event Subscribed(uint256 indexed fundId, address indexed account, bytes32 indexed identity, uint256 amount);
     event HolderEntered(uint256 indexed fundId, bytes32 indexed identity, uint32 units, uint32 fundUnits);
     event HolderExited(uint256 indexed fundId, bytes32 indexed identity, uint32 units, uint32 fundUnits);
@@ -104,6 +109,8 @@ contract PrivateFundShares {
     error TransferNotApproved(uint256 requestId);
     error InvalidRequestStatus(uint256 requestId, RequestStatus status);
     error ZeroAmount();
+    error PlatformPaused();
+    error PlatformNotPaused();
 
     /// @param capByForm Investor caps by legal form: contractual, joint-stock, LP, LLC.
     constructor(
@@ -122,11 +129,30 @@ contract PrivateFundShares {
         maxLookThroughDepth = maxLookThroughDepth_;
     }
 
+    // ----------------------------------------------------------------- pause
+
+    /// @notice The platform stops all business under a notice (its hash), e.g. to wind the pilot down.
+    function pause(bytes32 noticeHash) external {
+        permissions.requireRole(msg.sender, Roles.PLATFORM);
+        if (paused) revert PlatformPaused();
+        paused = true;
+        emit Paused(msg.sender, noticeHash);
+    }
+
+    /// @notice The platform resumes business under a notice (its hash).
+    function unpause(bytes32 noticeHash) external {
+        permissions.requireRole(msg.sender, Roles.PLATFORM);
+        if (!paused) revert PlatformNotPaused();
+        paused = false;
+        emit Unpaused(msg.sender, noticeHash);
+    }
+
     // ------------------------------------------------------------------ funds
 
     /// @notice Creates a fund managed by the caller, with its cap set by its legal form.
     /// @return fundId The new fund's id.
     function createFund(LegalForm form, address custodian, uint64 lockupEnd) external returns (uint256 fundId) {
+        _whenNotPaused();
         permissions.requireRole(msg.sender, Roles.FUND_MANAGER);
         if (!permissions.hasRole(custodian, Roles.CUSTODIAN)) revert NotCustodian(custodian);
         fundId = ++fundCount;
@@ -149,6 +175,7 @@ contract PrivateFundShares {
     /// @notice Subscribes `amount` yuan, paid in settlement cash to the fund's custodian.
     /// The caller must have approved this contract on SettlementCash.
     function subscribe(uint256 fundId, uint256 amount) external {
+        _whenNotPaused();
         Fund storage f = _fund(fundId);
         if (!f.offeringOpen) revert OfferingIsClosed(fundId);
         bytes32 id = _identityOf(msg.sender);
@@ -168,6 +195,7 @@ contract PrivateFundShares {
         external
         returns (uint256 requestId)
     {
+        _whenNotPaused();
         _checkTransfer(fundId, msg.sender, to, amount);
         requestId = ++requestCount;
         // fundId fits: _checkTransfer found the fund, and fund ids count up from 1.
@@ -177,6 +205,7 @@ contract PrivateFundShares {
 
     /// @notice The manager of the request's fund approves it for settlement.
     function approveTransfer(uint256 requestId) external {
+        _whenNotPaused();
         TransferRequest storage r = _pending(requestId);
         _onlyManager(r.fundId);
         r.status = RequestStatus.Approved;
@@ -208,6 +237,7 @@ contract PrivateFundShares {
     /// @notice The platform settles an approved request: shares against cash, both or neither.
     /// Every transfer rule is checked again, since the state may have moved since the request.
     function settleTransfer(uint256 requestId) external {
+        _whenNotPaused();
         permissions.requireRole(msg.sender, Roles.PLATFORM);
         TransferRequest storage r = _request(requestId);
         if (r.status == RequestStatus.Requested) revert TransferNotApproved(requestId);
@@ -362,6 +392,10 @@ contract PrivateFundShares {
         }
         identityBalanceOf[fundId][id] += amount;
         balanceOf[fundId][account] += amount;
+    }
+
+    function _whenNotPaused() private view {
+        if (paused) revert PlatformPaused();
     }
 
     function _onlyManager(uint256 fundId) private view returns (Fund storage f) {
