@@ -91,7 +91,7 @@ def run_naive(ctx: ScenarioContext, blocks: list[tuple[int, list[bytes]]],
               limit: int | None) -> tuple[float, int, bool]:
     """Replays the same calls through web3 + EthereumTesterProvider, one transaction per call;
     returns (seconds, transactions, whether every receipt's status matched the ledger's)."""
-    from eth_tester import EthereumTester
+    from eth_tester import EthereumTester, PyEVMBackend
     from eth_tester.exceptions import TransactionFailed
     from web3 import EthereumTesterProvider, Web3
     from web3.exceptions import ContractLogicError, Web3RPCError
@@ -100,8 +100,17 @@ def run_naive(ctx: ScenarioContext, blocks: list[tuple[int, list[bytes]]],
     keys = {n.account.address: n.account.private_key for n in consortium.nodes.values()}
     for node in consortium.nodes.values():
         keys.update({a: acct.private_key for a, acct in node.clients.items()})
-    tester = EthereumTester()
+    # The naive chain keeps the scenario's clock (eth-tester would stamp blocks with the wall clock),
+    # so that lock-ups and qualification expiries fall the same way and every call has the same outcome.
+    genesis = PyEVMBackend.generate_genesis_params(overrides={"timestamp": GENESIS_TIME})
+    backend = PyEVMBackend(genesis_parameters=genesis)
+    tester = EthereumTester(backend=backend)
     w3 = Web3(EthereumTesterProvider(tester))
+
+    def keep_clock(timestamp: int) -> None:
+        latest = backend.chain.get_canonical_head().timestamp
+        backend.chain.header = backend.chain.header.copy(timestamp=max(timestamp, latest + 1))
+
     funder = w3.eth.accounts[0]
     builder = PyEvmEngine(CHAIN_ID, GENESIS_TIME, vm=ShanghaiVM).chain.get_vm().get_transaction_builder()
     names = stored_calls(ctx)
@@ -111,6 +120,7 @@ def run_naive(ctx: ScenarioContext, blocks: list[tuple[int, list[bytes]]],
     # web3 user's code would hold; each event's ABI by its topic.
     for sender in sorted({tx.sender for _, tx, _, _ in calls}):
         address = tester.add_account("0x" + keys[sender].hex())
+        keep_clock(GENESIS_TIME)
         w3.eth.send_transaction({"from": funder, "to": address, "value": 10**21})
     abis = {name: json.loads((ARTIFACTS_DIR / f"{name}.json").read_text())["abi"] for name in consortium.contracts}
     contracts, events, prepared = {}, {}, []
@@ -133,8 +143,7 @@ def run_naive(ctx: ScenarioContext, blocks: list[tuple[int, list[bytes]]],
     statuses = []
     started = time.perf_counter()
     for timestamp, sender, gas, call in prepared:
-        if timestamp > w3.eth.get_block("latest")["timestamp"] + 1:
-            tester.time_travel(timestamp)
+        keep_clock(timestamp)
         try:
             tx_hash = call.transact({"from": sender})  # web3 estimates gas first, as a naive client does
         except (ContractLogicError, Web3RPCError, TransactionFailed, ValueError):

@@ -46,6 +46,9 @@ PROGRAMS = {
     "shifts and comparisons": bytes.fromhex("600160ff1b6101001b60011c6002600110600260011114601016" "5f5260205ff3"),
     "invalid opcode": bytes.fromhex("600160020c"),
     "calldata and revert": bytes.fromhex("5f3560e01c5f5260205ffd"),
+    "memory and call context": bytes.fromhex("335f52" "60205150" "365f52" "5f35602052" "34604052" "5f51606052"
+                                             "60805ff3"),
+    "MSTORE and MLOAD on an empty stack": bytes.fromhex("5f52"),
 }
 
 

@@ -21,8 +21,8 @@ from eth.vm.forks.shanghai.state import ShanghaiState
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode import _FastOpcode
 from eth.vm.opcode_values import (
-    ADD, AND, DUP1, DUP16, EQ, GT, ISZERO, JUMP, JUMPDEST, JUMPI, LT, NOT, OR, POP, PUSH0, PUSH1, PUSH32, SHL, SHR,
-    STOP, SUB, SWAP1, SWAP16, XOR,
+    ADD, AND, CALLDATALOAD, CALLDATASIZE, CALLER, CALLVALUE, DUP1, DUP16, EQ, GT, ISZERO, JUMP, JUMPDEST, JUMPI, LT,
+    MLOAD, MSTORE, NOT, OR, POP, PUSH0, PUSH1, PUSH32, SHL, SHR, STOP, SUB, SWAP1, SWAP16, XOR,
 )
 
 from .tries import NodeCachingAccountDB
@@ -30,6 +30,8 @@ from .tries import NodeCachingAccountDB
 STACK_LIMIT = 1024
 NO_RESULT = object()
 WORD = 2**256 - 1
+
+CONTEXT_PUSHES = frozenset((CALLER, CALLVALUE, CALLDATASIZE))
 
 # Two-operand opcodes as py-evm's logic computes them: (top of stack, next) -> result.
 BINARY = {
@@ -108,6 +110,7 @@ def _run(computation) -> None:
     stack = computation._stack.values
     push, pop = stack.append, stack.pop
     meter = computation._gas_meter
+    memory = computation._memory
     pc = 0
     while True:
         op = code[pc] if pc < end else STOP
@@ -176,6 +179,22 @@ def _run(computation) -> None:
             if len(stack) >= STACK_LIMIT:
                 raise FullStack("Stack limit reached")
             push(b"")  # as py-evm's push0 does
+        elif op == MSTORE and len(stack) >= 2 and _as_int(stack[-1]) + 32 <= len(memory._bytes):
+            start = _as_int(pop())  # within memory already: no expansion, so no gas beyond the fixed cost
+            value = pop()
+            memory._bytes[start:start + 32] = value.to_bytes(32, "big") if value.__class__ is int \
+                else value.rjust(32, b"\x00")[-32:]
+        elif op == MLOAD and stack and _as_int(stack[-1]) + 32 <= len(memory._bytes):
+            start = _as_int(pop())
+            push(bytes(memory._bytes[start:start + 32]))
+        elif op in CONTEXT_PUSHES:
+            if len(stack) >= STACK_LIMIT:
+                raise FullStack("Stack limit reached")
+            message = computation.msg
+            push(message.sender if op == CALLER else message.value if op == CALLVALUE else len(message.data))
+        elif op == CALLDATALOAD and stack:
+            start = _as_int(pop())
+            push(computation.msg.data_as_bytes[start:start + 32].ljust(32, b"\x00").lstrip(b"\x00"))
         else:
             stream.program_counter = pc
             fn.logic_fn(computation)

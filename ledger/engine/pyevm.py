@@ -11,10 +11,12 @@ from eth.abc import VirtualMachineAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.vm.spoof import SpoofTransaction
-from eth_keys import keys
+from coincurve import PrivateKey
+from eth_hash.auto import keccak
 import rlp
 
 from ..errors import LedgerError
+from ..keys import address_of_public_key
 from .base import ExecutedBlock, Log, SignedTx, TxOutcome
 from .interpreter import FastShanghaiVM
 
@@ -46,17 +48,21 @@ class PyEvmEngine:
         }
         self._chain = chain_class.from_genesis(AtomicDB(), genesis)
         self._builder = vm.get_transaction_builder()
-        self._signing_keys: dict[bytes, keys.PrivateKey] = {}
+        self._signing_keys: dict[bytes, PrivateKey] = {}
 
     def sign(self, private_key: bytes, nonce: int, to: bytes, data: bytes, gas: int) -> SignedTx:
+        # EIP-155 signing straight through coincurve: py-evm's own path builds and validates an
+        # unsigned transaction object first and signs through eth-keys, several times slower.
         key = self._signing_keys.get(private_key)
         if key is None:
-            key = self._signing_keys[private_key] = keys.PrivateKey(private_key)
-        unsigned = self._builder.create_unsigned_transaction(
-            nonce=nonce, gas_price=GAS_PRICE, gas=gas, to=to, value=0, data=data
-        )
-        tx = unsigned.as_signed_transaction(key, chain_id=self.chain_id)
-        return SignedTx(tx.encode(), tx.hash, key.public_key.to_canonical_address(), nonce, to, data, tx)
+            key = self._signing_keys[private_key] = PrivateKey(private_key)
+        unsigned = rlp.encode([nonce, GAS_PRICE, gas, to, 0, data, self.chain_id, 0, 0])
+        signature = key.sign_recoverable(keccak(unsigned), hasher=None)
+        v = signature[64] + 35 + 2 * self.chain_id
+        tx = self._builder.new_transaction(nonce, GAS_PRICE, gas, to, 0, data, v,
+                                           int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"))
+        raw = tx.encode()
+        return SignedTx(raw, keccak(raw), address_of_public_key(key.public_key), nonce, to, data, tx)
 
     def decode(self, raw: bytes) -> SignedTx:
         """A transaction from its wire form; the sender is recovered from its signature."""
