@@ -5,6 +5,8 @@
     python cli.py verify RUN_DIR [--json]
     python cli.py audit RUN_DIR [--node NODE] [--json]
     python cli.py view RUN_DIR NODE [--as VIEWER] [--json]
+    python cli.py report RUN_DIR [--out FILE]
+    python cli.py query ubo|holders RUN_DIR ENTITY [--json]
     python cli.py contracts check | build
 
 A bad argument or input gives one line on stderr and exit code 2; a failed
@@ -276,6 +278,101 @@ def report(run_dir: Path, out: Path | None) -> None:
         if bar is not None:
             bar.__exit__(None, None, None)
     click.echo(path)
+
+
+# --------------------------------------------------------------------- query
+
+
+@cli.group(context_settings=CONTEXT)
+def query() -> None:
+    """Penetrating-supervision (look-through) queries on a run, from its audit index
+    (RUN_DIR/index.sqlite, built from the ledgers' events when missing or older than them).
+
+    \b
+    ENTITY is one of:
+      fund:N               fund N on the fund platform (e.g. fund:3)
+      company:CODE         a company by its code (e.g. company:BJEE-880001; a bare CODE works too)
+      company:0x<64 hex>   a company by its id
+      identity:0x<64 hex>  an identity, e.g. a vehicle (ubo only)
+      0x<64 hex>           a company id if one matches, else an identity
+    """
+
+
+def _short(identity: str) -> str:
+    return f"{identity[:12]}…"
+
+
+def _open_index(run_dir: Path):
+    from ledger.lookthrough import open_index
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run directory at {run_dir}")
+    return open_index(run_dir)
+
+
+@query.command("ubo", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("entity")
+@click.option("--limit", type=int, default=50, show_default=True, help="Owners shown in the table (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def query_ubo(run_dir: Path, entity: str, limit: int, as_json: bool) -> None:
+    """Ultimate beneficial owners of ENTITY (a fund, a company or a vehicle) through any depth of
+    nesting: effective percentages (products along each path, summed over paths), the paths, and
+    cycles (reported, not followed)."""
+    from ledger.lookthrough import ubo
+
+    with _open_index(run_dir) as index:
+        u = ubo(index, entity)
+    if as_json:
+        click.echo(json.dumps(u, indent=2))
+        return
+    click.echo(f"ultimate beneficial owners of {u['label']} ({u['entity']})")
+    click.echo(table([("owners", u["owner_count"]), ("total", f"{u['total_pct']:.4f}%"),
+                      ("unattributed", f"{u['unattributed_pct']:.4f}% (declared bps short of 10,000)"),
+                      ("deepest path", f"{u['max_depth']} levels"), ("cycles", len(u["cycles"]))]))
+    shown = u["owners"] if limit <= 0 else u["owners"][:limit]
+    for o in shown:
+        flag = "  (vehicle that declared no investors)" if o["undeclared_vehicle"] else ""
+        via = " > ".join(_short(v) for v in o["paths"][0]["via"]) if o["paths"] else ""
+        paths = f"  via {via}" if via else "  direct"
+        more = f" (+{o['path_count'] - 1} more paths)" if o["path_count"] > 1 else ""
+        click.echo(f"  {o['effective_pct']:10.4f}%  {_short(o['identity'])}  {o['kind_name']}{flag}{paths}{more}")
+    if len(shown) < len(u["owners"]):
+        click.echo(f"  … {len(u['owners']) - len(shown)} more (--limit 0 or --json for all)")
+    for c in u["cycles"]:
+        click.echo(f"  CYCLE  {' > '.join(_short(v) for v in c['cycle'])}  ({c['pct_at_cycle']:.4f}% not followed)")
+
+
+@query.command("holders", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("entity")
+@click.option("--limit", type=int, default=50, show_default=True, help="Counted investors shown (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def query_holders(run_dir: Path, entity: str, limit: int, as_json: bool) -> None:
+    """Look-through investor count of ENTITY (a fund or a company) against its legal cap: who is
+    counted and why (direct holder, or looked through vehicle X), and every breach."""
+    from ledger.lookthrough import holders
+
+    with _open_index(run_dir) as index:
+        h = holders(index, entity)
+    if as_json:
+        click.echo(json.dumps(h, indent=2))
+        return
+    state = f"BREACH (+{h['breaches'][0]['excess']})" if h["breach"] else "within the cap"
+    click.echo(f"look-through holders of {h['label']} ({h['entity']})")
+    click.echo(table([("counted", f"{h['count']} / cap {h['cap']}: {state}"),
+                      ("direct holders", h["direct_holders"]),
+                      ("on chain", f"{h['holders_on_chain']} (contract rule, recomputed: "
+                                   f"{h['units_by_contract_rule']})"),
+                      ("counted twice or more", len(h["overlaps"])), ("cycles", len(h["cycles"]))]))
+    shown = h["counted"] if limit <= 0 else h["counted"][:limit]
+    for c in shown:
+        r = c["reasons"][0]
+        why = "looked through " + " > ".join(_short(v) for v in r["via"]) if r["via"] else r["reason"]
+        more = f" (+{c['routes'] - 1} more routes)" if c["routes"] > 1 else ""
+        click.echo(f"  {_short(c['identity'])}  {c['kind_name']:22s}  {why}{more}")
+    if len(shown) < len(h["counted"]):
+        click.echo(f"  … {len(h['counted']) - len(shown)} more (--limit 0 or --json for all)")
 
 
 # ----------------------------------------------------------------- contracts
