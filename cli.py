@@ -7,6 +7,8 @@
     python cli.py view RUN_DIR NODE [--as VIEWER] [--json]
     python cli.py report RUN_DIR [--out FILE]
     python cli.py query ubo|holders RUN_DIR ENTITY [--json]
+    python cli.py query exposure RUN_DIR PERSON | receipt RUN_DIR RECEIPT [--json]
+    python cli.py query receipts|disclosures RUN_DIR --anomalies [--json]
     python cli.py contracts check | build
 
 A bad argument or input gives one line on stderr and exit code 2; a failed
@@ -373,6 +375,126 @@ def query_holders(run_dir: Path, entity: str, limit: int, as_json: bool) -> None
         click.echo(f"  {_short(c['identity'])}  {c['kind_name']:22s}  {why}{more}")
     if len(shown) < len(h["counted"]):
         click.echo(f"  … {len(h['counted']) - len(shown)} more (--limit 0 or --json for all)")
+
+
+@query.command("exposure", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("person")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def query_exposure(run_dir: Path, person: str, as_json: bool) -> None:
+    """One identity's exposure across every chain of the run: holdings in funds and companies,
+    direct and through vehicles (effective amounts and percentages), warehouse receipts held,
+    pledges given or taken, and consortium roles. PERSON is an identity id (0x + 64 hex) or an
+    account address (0x + 40 hex)."""
+    from ledger.lookthrough import exposure
+
+    with _open_index(run_dir) as index:
+        x = exposure(index, run_dir, person)
+    if as_json:
+        click.echo(json.dumps(x, indent=2))
+        return
+    click.echo(f"exposure of {x['person']} ({x['kind_name']})")
+    click.echo(table([("identities", ", ".join(x["identities"]) or "-"),
+                      ("accounts", ", ".join(x["accounts"]) or "-"),
+                      ("holdings", len(x["holdings"])), ("receipts held", len(x["receipts_held"])),
+                      ("pledges", len(x["pledges"])), ("member roles", len(x["roles"]))]))
+    for h in x["holdings"]:
+        click.echo(f"  {h['effective_pct']:10.4f}%  {h['label']:14s}  {h['effective_amount']:,.0f} effective "
+                   f"({h['routes']} route{'s' if h['routes'] > 1 else ''})")
+    for r in x["routes"]:
+        if r["via"]:
+            click.echo(f"      {r['label']}: via {' > '.join(_short(v) for v in r['via'])}  "
+                       f"{r['effective_pct']:.4f}%")
+    for r in x["receipts_held"]:
+        pledged = f"  pledged to {r['pledged_to']}" if r["pledged_to"] else ""
+        click.echo(f"  receipt {r['id']:>5}  {r['warehouse_org'] or r['warehouse']}  {r['commodity']} "
+                   f"{r['quantity']} {r['unit']}{pledged}")
+    for p in x["pledges"]:
+        lender = p["lender_org"] or p["lender"]
+        click.echo(f"  pledge   {p['receipt']:>5}  as {p['role']}  {p['amount']:,} to {lender}  "
+                   f"{p['status']} (block {p['pledged']['block']})")
+    for m in x["roles"]:
+        click.echo(f"  member   {m['chain']}: {m.get('org', '?')} {'|'.join(m['roles'])} ({m.get('status', '?')})")
+
+
+@query.command("receipt", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("receipt_id", metavar="RECEIPT")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def query_receipt(run_dir: Path, receipt_id: str, as_json: bool) -> None:
+    """A warehouse receipt's chain of custody (RECEIPT is its id number): issue, registration, each
+    transfer and delivery with block and time, split and merge lineage, cancellation or expiry,
+    and its pledges (lender, amount, term, release / enforcement / lapse)."""
+    from ledger.lookthrough import receipt
+
+    r = receipt(run_dir, receipt_id)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(f"receipt {r['receipt']} on {r['chain']}: {r['state']}")
+    lineage = (f"split from {r['parent']}" if r["parent"] else f"merged from {r['sources']}" if r["sources"]
+               else "issued")
+    click.echo(table([("warehouse", r["warehouse_org"] or r["warehouse"]),
+                      ("goods", f"{r['commodity']} {r['grade']} {r['quantity']} {r['unit']} at {r['location']}"),
+                      ("inspection cert", r["inspection_cert"]), ("expiry", r["expiry"]),
+                      ("holder", f"{r['holder']} {r['holder_org'] or ''}".rstrip()),
+                      ("lineage", lineage + (f"; split into {r['children']}" if r["children"] else "")
+                       + (f"; merged into {r['merged_into']}" if r["merged_into"] else "")),
+                      ("pledges", len(r["pledges"])), ("refused calls", len(r["refused_calls"]))]))
+    for h in r["custody"]:
+        detail = ", ".join(f"{k}={v}" for k, v in h.items()
+                           if k not in ("event", "what", "chain", "block", "time", "tx_hash"))
+        click.echo(f"  block {h['block']:>5}  t={h['time']}  {h['what']:24s}  {detail}")
+    for p in r["pledges"]:
+        click.echo(f"  pledge  {p['amount']:,} to {p['lender_org'] or p['lender']} until {p['term_end']}: "
+                   f"{p['status']}" + (f" at block {p['ended']['block']}" if p["ended"] else ""))
+    for x in r["refused_calls"]:
+        click.echo(f"  REFUSED block {x['block']}  {x['function']} by {x['node']}: {x['error']}")
+
+
+def _echo_anomalies(title: str, result: dict) -> None:
+    click.echo(f"{title}: {len(result['anomalies'])} anomal{'y' if len(result['anomalies']) == 1 else 'ies'} "
+               f"for the regulator, {len(result['refused_on_chain'])} refused on chain")
+    for a in result["anomalies"]:
+        click.echo(f"  {a['kind']:22s}  {a['detail']}")
+        click.echo(f"  {'':22s}  expected {a['expected']}; found {a['found']}")
+    if result["refused_on_chain"]:
+        click.echo("refused on chain")
+        for a in result["refused_on_chain"]:
+            click.echo(f"  {a['kind']:28s}  block {a['block']:>5}  {a.get('detail') or a['error']}")
+
+
+@query.command("receipts", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--anomalies", is_flag=True, required=True, help="List the receipt market's anomalies.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def query_receipts(run_dir: Path, anomalies: bool, as_json: bool) -> None:
+    """The warehouse receipt market's anomalies: one lot receipted on one inspection certificate
+    twice and financed twice (double_financing), stock found short at inspection (phantom_stock);
+    and, refused on chain, double pledges, issuance beyond declared stock, use after cancellation."""
+    from ledger.lookthrough import receipt_anomalies
+
+    result = receipt_anomalies(run_dir)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    _echo_anomalies(f"receipts on {result['chain']} ({result['receipts']})", result)
+
+
+@query.command("disclosures", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--anomalies", is_flag=True, required=True, help="List the disclosure anomalies.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def query_disclosures(run_dir: Path, anomalies: bool, as_json: bool) -> None:
+    """Disclosure anomalies: periodic deadlines missed at the chain's head, late filings, and filed
+    documents whose file no longer matches the hash on chain (re-hashed with keccak)."""
+    from ledger.lookthrough import disclosure_anomalies
+
+    result = disclosure_anomalies(run_dir)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    _echo_anomalies("disclosures", result)
 
 
 # ----------------------------------------------------------------- contracts
