@@ -2,6 +2,8 @@
 
     python cli.py run scenario share_transfer [--seed N] [--json]
     python cli.py run scenario --list
+    python cli.py run scenario all [--seed N] [--json]
+    python cli.py run scenario all [--seed N] [--json] [--run-dir DIR]
     python cli.py verify RUN_DIR [--json]
     python cli.py audit RUN_DIR [--node NODE] [--json]
     python cli.py view RUN_DIR NODE [--as VIEWER] [--json]
@@ -81,6 +83,9 @@ def run_scenario_command(name, seed, run_dir, engine, as_json, list_only, **opti
         return
     if name is None:
         raise click.UsageError("name a scenario, or use --list")
+    if name == "all":
+        run_all_command(seed, run_dir, engine, as_json, options)
+        return
     scenario = get_scenario(name)
     known = {o.name for o in scenario.options}
     given = {k: v for k, v in options.items() if v is not None}
@@ -108,6 +113,58 @@ def run_scenario_command(name, seed, run_dir, engine, as_json, list_only, **opti
             bar.update(bar.length - bar.pos)
             bar.__exit__(None, None, None)
     click.echo(json.dumps(summary, indent=2) if as_json else render_summary(summary))
+
+
+def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool, options: dict) -> None:
+    """`run scenario all`: every scenario at its default sizes, and the regulator's findings scored."""
+    from scenarios.runner import run_all
+
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise ConfigError(f"run scenario all takes no scenario option (--{given[0].replace('_', '-')}); "
+                          "each scenario runs at its default sizes")
+    if run_dir is not None and run_dir.exists():
+        raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
+    bars: list = []
+
+    def progress_for(name: str):
+        def on_start(total: int) -> None:
+            if bars:
+                bars[-1].update(bars[-1].length - bars[-1].pos)
+                bars[-1].__exit__(None, None, None)
+            bars.append(click.progressbar(length=total, label=f"{name} (seed {seed})", file=sys.stderr,
+                                          show_eta=False))
+            bars[-1].__enter__()
+
+        def progress(steps: int) -> None:
+            if bars and bars[-1].pos + steps < bars[-1].length:
+                bars[-1].update(steps)
+        return progress, on_start
+
+    try:
+        summary = run_all(seed, None, run_dir, engine, progress_for)
+    finally:
+        if bars:
+            bars[-1].update(bars[-1].length - bars[-1].pos)
+            bars[-1].__exit__(None, None, None)
+    click.echo(json.dumps(summary, indent=2) if as_json else render_all(summary))
+
+
+def render_all(s: dict) -> str:
+    def figures(x: dict) -> str:
+        return (f"precision {x['precision']:.2f}  recall {x['recall']:.2f}  ({x['true_positives']} found of "
+                f"{x['plants']} planted, {x['false_positives']} false, {x['false_negatives']} missed)")
+
+    rows: list[tuple[str, object]] = [(name, figures(x)) for name, x in s["scores"].items()]
+    rows.append(("overall", figures(s["overall"])))
+    for name, x in s["scores"].items():
+        rows += [(f"  {name} missed", f"{m['kind']} (plant {m['plant']})") for m in x["missed"]]
+        rows += [(f"  {name} false", f"{f['kind']}: {f.get('detail', '')}") for f in x["unexpected"]]
+    rows.append(("run directory", s["run_dir"]))
+    parts = [f"all scenarios  seed {s['seed']}  engine {s['engine']}  (regulator's findings vs ground truth)\n"
+             + table(rows)]
+    parts += [render_summary(s[name]) for name in s["scores"]]
+    return "\n\n".join(parts)
 
 
 def render_summary(s: dict) -> str:

@@ -9,10 +9,11 @@ from typing import Callable
 
 from ledger.chain import write_certificates, write_node_copies
 from ledger.errors import LedgerError
+from ledger.lookthrough.findings import score
 from ledger.summary import chain_summary
 
 from .api import CHAIN, REGULATOR, ScenarioContext
-from .registry import get_scenario
+from .registry import get_scenario, scenario_names
 
 RUNS_ROOT = Path("runs")
 
@@ -95,3 +96,32 @@ def summarize(name: str, seed: int, options: dict, engine: str, run_dir: Path, c
     if clash:
         raise LedgerError(f"scenario {name} adds a summary figure {clash[0]!r} that the runner already reports")
     return {**summary, **ctx.extra}
+
+
+ALL = "all"
+
+
+def run_all(seed: int, options: dict[str, dict[str, int | None]] | None = None, run_dir: Path | None = None,
+            engine: str = "pyevm", progress_for: Callable[[str], tuple] | None = None) -> dict:
+    """Runs every scenario into RUN_DIR/<scenario>/ and scores the regulator's findings on each against
+    its ground truth: per scenario and overall (micro-averaged over all regulator plants and findings).
+    `options` maps a scenario's name to its options (defaults otherwise); `progress_for(name)` gives a
+    scenario's (progress, on_start) callbacks."""
+    options = options or {}
+    run_dir = run_dir or fresh_run_dir(RUNS_ROOT, ALL, seed)
+    run_dir.mkdir(parents=True, exist_ok=False)
+    started = time.perf_counter()
+    summary: dict = {"scenario": ALL, "seed": seed, "engine": engine, "run_dir": str(run_dir), "scores": {}}
+    for name in scenario_names():
+        progress, on_start = progress_for(name) if progress_for else (None, None)
+        summary[name] = run_scenario(name, seed, options.get(name, {}), run_dir / name, engine, progress, on_start)
+        scored = score(run_dir / name)
+        summary["scores"][name] = scored
+    totals = {k: sum(s[k] for s in summary["scores"].values())
+              for k in ("plants", "findings", "true_positives", "false_positives", "false_negatives")}
+    tp, fp, fn = totals["true_positives"], totals["false_positives"], totals["false_negatives"]
+    summary["overall"] = {**totals, "precision": tp / (tp + fp) if tp + fp else 1.0,
+                          "recall": tp / (tp + fn) if tp + fn else 1.0}
+    summary["elapsed_seconds"] = round(time.perf_counter() - started, 3)
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary

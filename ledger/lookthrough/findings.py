@@ -1,0 +1,347 @@
+"""The regulator's findings on one run, and how they score against the run's ground truth.
+
+`findings(run_dir)` runs every regulator detector on what a regulator really holds: the run's
+ledgers, the nodes' private stores (whose sealed personal data the regulator can open) and the
+document files. It never reads ground_truth.json. Each finding has a `kind` named after the
+violation it stands for, and the subject fields that identify it.
+
+`score(run_dir)` matches the findings against the regulator plants in ground_truth.json (on kind
+and the identifying subject fields of that kind, one finding per plant) and gives true positives,
+false positives, false negatives, precision and recall.
+
+Detectors:
+    phantom_stock, double_financing   the receipt market's anomalies (receipts.py), and a certificate
+                                      reused on a receipt born of a merge (replayed here)
+    missed_disclosure_deadline, late_disclosure, tampered_disclosure
+                                      the disclosure market's anomalies (disclosures.py)
+    split_identity                    two identities whose sealed personal data (opened with the
+                                      regulator's key) carry the same ID number
+    disguised_vehicle                 an institution that receives cash (SettlementCash.transfer,
+                                      sent directly, not through a settlement) from several natural
+                                      persons and then subscribes to a fund
+
+Not detected: nominee holdings (`nominee_holders`). Nothing on chain, in the private stores or in
+the document files says whom a nominee holds for, so a regulator has no evidence to find it with.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..privacy import PRIVATE_FILE, privacy_key, read_records
+from ..roles import Role
+from .events import load_chains, text32
+from .index import LEDGER_FILE, ledger_files
+
+REGULATOR = "regulator"
+PERSON, INSTITUTION = 1, 2
+MIN_BACKERS = 2  # natural persons paying one institution before it subscribes
+
+# anomaly kind (receipts.py, disclosures.py) -> the violation it stands for
+ANOMALY_KINDS = {
+    "phantom_stock": "phantom_stock",
+    "double_financing": "double_financing",
+    "missed_deadline": "missed_disclosure_deadline",
+    "late_filing": "late_disclosure",
+    "tampered_document": "tampered_disclosure",
+}
+
+# the subject fields that identify one violation of each kind
+KEYS: dict[str, tuple[str, ...]] = {
+    "phantom_stock": ("warehouse", "commodity"),
+    "double_financing": ("inspection_cert",),
+    "missed_disclosure_deadline": ("company", "document_kind", "due"),
+    "late_disclosure": ("company", "document"),
+    "tampered_disclosure": ("company", "document", "version"),
+    "nominee_holders": ("company",),
+    "disguised_vehicle": ("identity", "fund"),
+    "split_identity": ("identities",),
+}
+
+
+def _contracts(run_dir: Path) -> set[str]:
+    names: set[str] = set()
+    for path in ledger_files(run_dir):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names.update(n for (n,) in db.execute("SELECT DISTINCT name FROM contracts") if n)
+        finally:
+            db.close()
+    return names
+
+
+# ------------------------------------------------------------------ market anomalies
+
+def _from_anomalies(anomalies: list[dict]) -> list[dict]:
+    out = []
+    for a in anomalies:
+        kind = ANOMALY_KINDS.get(a["kind"], a["kind"])
+        out.append({**a, "kind": kind, "source": a["kind"]})
+    return out
+
+
+def _receipt_findings(run_dir: Path) -> list[dict]:
+    from .receipts import receipt_anomalies
+    found = _from_anomalies(receipt_anomalies(run_dir)["anomalies"])
+    reported = {f["inspection_cert"] for f in found if f["kind"] == "double_financing"}
+    return found + [f for f in _reused_certificates(run_dir) if f["inspection_cert"] not in reported]
+
+
+def _reused_certificates(run_dir: Path) -> list[dict]:
+    """Double financing through a merged receipt: a warehouse issues a receipt on the certificate hash
+    that the contract gave a merged receipt (keccak of its sources' certificates, when they differ).
+    receipts.py groups issuances only; here every receipt's certificate is replayed (issued: its own;
+    split: its parent's; merged: the common one, or the keccak of the sources' in order) and each
+    certificate that starts two lineages (an issuance, or a merge that minted it) is reported."""
+    from eth_hash.auto import keccak
+
+    out = []
+    for chain in load_chains(run_dir, ("WarehouseReceipt",)):
+        cert: dict[int, str] = {}
+        roots: dict[str, list[tuple[int, str, int]]] = {}  # cert -> (receipt, how, block)
+        pledges: dict[int, list[str]] = {}
+        for e in chain.events:
+            a = e.args
+            if e.name == "ReceiptIssued":
+                cert[a["id"]] = a["inspectionCertHash"].lower()
+                roots.setdefault(cert[a["id"]], []).append((a["id"], "issued", e.block))
+            elif e.name == "ReceiptSplit":
+                for part in a["parts"]:
+                    cert[part] = cert.get(a["id"], "")
+            elif e.name == "ReceiptsMerged":
+                sources = [cert.get(s, "") for s in a["sources"]]
+                if len(set(sources)) == 1:
+                    cert[a["id"]] = sources[0]
+                else:
+                    cert[a["id"]] = "0x" + keccak(b"".join(bytes.fromhex(c[2:]) for c in sources)).hex()
+                    roots.setdefault(cert[a["id"]], []).append((a["id"], "merged", e.block))
+            elif e.name == "Pledged":
+                pledges.setdefault(a["id"], []).append(a["lender"].lower())
+        for c, starts in sorted(roots.items()):
+            if len(starts) < 2 or not any(how == "issued" for _, how, _ in starts[1:]):
+                continue
+            receipts = [r for r, _, _ in starts]
+            out.append({
+                "kind": "double_financing", "source": "reused_certificate", "chain": chain.name,
+                "inspection_cert": c, "receipts": receipts, "origins": [how for _, how, _ in starts],
+                "issued_blocks": [b for _, _, b in starts],
+                "lenders": [pledges[r][0] for r in receipts if r in pledges],
+                "detail": f"certificate {c[:10]}.. starts {len(starts)} receipts ({', '.join(map(str, receipts))}); "
+                          f"pledged {sum(1 for r in receipts if r in pledges)} times",
+                "evidence": "ReceiptIssued / ReceiptSplit / ReceiptsMerged replayed; a merged receipt's "
+                            "certificate is the keccak of its sources' certificates",
+            })
+    return out
+
+
+def _disclosure_findings(run_dir: Path) -> list[dict]:
+    from .disclosures import disclosure_anomalies
+    found = _from_anomalies(disclosure_anomalies(run_dir)["anomalies"])
+    # A deadline the chain itself flagged (DisclosureOverdue) was caught on chain, not by the regulator.
+    return [f for f in found if f["source"] != "overdue_flagged"]
+
+
+# ------------------------------------------------------------------ identities
+
+def _regulators(db: sqlite3.Connection) -> list[str]:
+    """The organisations holding the REGULATOR role on this chain (founders and admitted members)."""
+    orgs: dict[str, str] = {}
+    roles: dict[str, int] = {}
+    meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+    for founder in meta.get("founders", []) or []:
+        account = founder["address"].lower()
+        orgs[account] = text32(founder["org_id"])
+        roles[account] = int(founder["roles"])
+    for name, args in db.execute("SELECT name, args FROM events WHERE contract = 'PermissionRegistry' "
+                                 "AND name IN ('MemberAdded', 'RolesChanged') ORDER BY block_number, log_index"):
+        a = json.loads(args)
+        account = a["account"].lower()
+        if name == "MemberAdded":
+            orgs[account] = text32(a["orgId"])
+        if "roles" in a:
+            roles[account] = int(a["roles"])
+    return sorted({orgs[a] for a, r in roles.items() if r & Role.REGULATOR and a in orgs})
+
+
+def _opened_personal(run_dir: Path) -> dict[tuple[str, str], dict]:
+    """(chain, identity) -> personal data, every private store opened with the regulator's key."""
+    out: dict[tuple[str, str], dict] = {}
+    for ledger in ledger_files(run_dir):
+        chain = ledger.parent.name
+        stores = sorted((ledger.parent / "nodes").glob(f"*/{PRIVATE_FILE}"))
+        if not stores:
+            continue
+        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+        try:
+            seed = int(json.loads(db.execute("SELECT value FROM meta WHERE key = 'seed'").fetchone()[0]))
+            keys = [privacy_key(seed, chain, r) for r in _regulators(db)]
+        finally:
+            db.close()
+        for store in stores:
+            for record in read_records(store):
+                for key in keys:
+                    personal = record.open(key)
+                    if personal is not None:
+                        out[(chain, "0x" + record.identity.hex())] = personal
+                        break
+    return out
+
+
+def _chain_rows(run_dir: Path, chain: str, sql: str, params=()) -> list[tuple]:
+    db = sqlite3.connect(f"file:{run_dir / chain / LEDGER_FILE}?mode=ro", uri=True)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def _identities(run_dir: Path, chain: str) -> tuple[dict[str, int], dict[str, str]]:
+    """identity -> kind, account -> identity (IdentityRegistry events)."""
+    kinds, accounts = {}, {}
+    for name, args in _chain_rows(run_dir, chain, "SELECT name, args FROM events WHERE contract = 'IdentityRegistry' "
+                                  "AND name IN ('IdentityRegistered', 'AccountLinked') ORDER BY block_number, log_index"):
+        a = json.loads(args)
+        if name == "IdentityRegistered":
+            kinds[a["id"].lower()] = a["kind"]
+        else:
+            accounts[a["account"].lower()] = a["id"].lower()
+    return kinds, accounts
+
+
+def _subscriptions(run_dir: Path, chain: str) -> list[tuple[int, int, str, int]]:
+    """(block, log_index, identity, fund) of every Subscribed event."""
+    return [(b, i, json.loads(a)["identity"].lower(), json.loads(a)["fundId"]) for b, i, a in _chain_rows(
+        run_dir, chain, "SELECT block_number, log_index, args FROM events WHERE contract = 'PrivateFundShares' "
+                        "AND name = 'Subscribed' ORDER BY block_number, log_index")]
+
+
+def _split_identities(run_dir: Path) -> list[dict]:
+    personal = _opened_personal(run_dir)
+    by_number: dict[tuple[str, str], list[str]] = {}
+    for (chain, identity), data in sorted(personal.items()):
+        number = data.get("id_number")
+        if number:
+            by_number.setdefault((chain, str(number)), []).append(identity)
+    out = []
+    for (chain, number), identities in sorted(by_number.items()):
+        if len(identities) < 2:
+            continue
+        funds: dict[int, set[str]] = {}
+        if (run_dir / chain / LEDGER_FILE).exists():
+            for _, _, identity, fund in _subscriptions(run_dir, chain):
+                if identity in identities:
+                    funds.setdefault(fund, set()).add(identity)
+        out.append({
+            "kind": "split_identity", "chain": chain, "id_number": number, "identities": sorted(identities),
+            "names": [personal[(chain, i)].get("name") for i in sorted(identities)],
+            "funds_held_twice": sorted(f for f, ids in funds.items() if len(ids) > 1),
+            "detail": f"ID number {number} is registered as {len(identities)} identities",
+            "evidence": "sealed personal data opened with the regulator's key",
+        })
+    return out
+
+
+def _disguised_vehicles(run_dir: Path) -> list[dict]:
+    out = []
+    for ledger in ledger_files(run_dir):
+        chain = ledger.parent.name
+        rows = _chain_rows(run_dir, chain,
+                           "SELECT e.block_number, e.log_index, e.args FROM events e JOIN transactions t "
+                           "ON t.hash = e.tx_hash WHERE e.contract = 'SettlementCash' AND e.name = 'Transfer' "
+                           "AND t.contract = 'SettlementCash' AND t.function = 'transfer' "
+                           "ORDER BY e.block_number, e.log_index")
+        if not rows:
+            continue
+        kinds, accounts = _identities(run_dir, chain)
+        paid: dict[str, dict[str, tuple[int, int, int]]] = {}  # institution -> backer -> (block, log, total)
+        for block, log_index, args in rows:
+            a = json.loads(args)
+            src, dst = accounts.get(a["from"].lower()), accounts.get(a["to"].lower())
+            if src is None or dst is None or src == dst:
+                continue
+            if kinds.get(src) != PERSON or kinds.get(dst) != INSTITUTION:
+                continue
+            prior = paid.setdefault(dst, {}).get(src, (0, 0, 0))
+            paid[dst][src] = (block, log_index, prior[2] + int(a["value"]))
+        subscriptions = _subscriptions(run_dir, chain)
+        for institution, backers in sorted(paid.items()):
+            if len(backers) < MIN_BACKERS:
+                continue
+            last = max((b, i) for b, i, _ in backers.values())
+            funds = sorted({f for b, i, who, f in subscriptions if who == institution and (b, i) > last})
+            for fund in funds:
+                out.append({
+                    "kind": "disguised_vehicle", "chain": chain, "identity": institution, "fund": fund,
+                    "backers": sorted(backers), "received": sum(v[2] for v in backers.values()),
+                    "detail": f"institution {institution[:10]}.. received cash from {len(backers)} natural persons, "
+                              f"then subscribed to fund {fund}",
+                    "evidence": "SettlementCash.transfer events from persons' accounts, then Subscribed",
+                })
+    return out
+
+
+# ------------------------------------------------------------------ findings and score
+
+def findings(run_dir: Path) -> list[dict]:
+    """Every regulator finding on the run in `run_dir`."""
+    run_dir = Path(run_dir)
+    if not ledger_files(run_dir):
+        raise ConfigError(f"{run_dir} holds no ledger")
+    contracts = _contracts(run_dir)
+    out: list[dict] = []
+    if "WarehouseReceipt" in contracts:
+        out += _receipt_findings(run_dir)
+    if "Disclosure" in contracts:
+        out += _disclosure_findings(run_dir)
+    if "IdentityRegistry" in contracts:
+        out += _split_identities(run_dir)
+    if "SettlementCash" in contracts:
+        out += _disguised_vehicles(run_dir)
+    return out
+
+
+def _norm(value):
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, (list, tuple)):
+        return tuple(sorted(_norm(v) for v in value))
+    return value
+
+
+def match_key(kind: str, fields: dict) -> tuple:
+    """What identifies one violation of `kind`: the kind and its identifying subject fields."""
+    return (kind,) + tuple(_norm(fields.get(f)) for f in KEYS.get(kind, ()))
+
+
+def score(run_dir: Path, found: list[dict] | None = None) -> dict:
+    """The findings matched against ground_truth.json's regulator plants."""
+    run_dir = Path(run_dir)
+    found = findings(run_dir) if found is None else found
+    truth = json.loads((run_dir / "ground_truth.json").read_text(encoding="utf-8"))
+    plants = [p for p in truth if p.get("detect") == REGULATOR]
+    unmatched = {i: match_key(p["kind"], p["subject"]) for i, p in enumerate(plants)}
+    true_positives, false_positives = [], []
+    for f in found:
+        key = match_key(f["kind"], f)
+        hit = next((i for i, k in unmatched.items() if k == key), None)
+        if hit is None:
+            false_positives.append(f)
+        else:
+            del unmatched[hit]
+            true_positives.append({"kind": f["kind"], "plant": plants[hit]["id"], "key": list(key[1:])})
+    false_negatives = [{"kind": plants[i]["kind"], "plant": plants[i]["id"], "key": list(k[1:])}
+                       for i, k in unmatched.items()]
+    tp, fp, fn = len(true_positives), len(false_positives), len(false_negatives)
+    return {
+        "plants": len(plants), "findings": len(found),
+        "true_positives": tp, "false_positives": fp, "false_negatives": fn,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "matched": true_positives,
+        "unexpected": [{k: v for k, v in f.items() if k in ("kind", "detail", *KEYS.get(f["kind"], ()))}
+                       for f in false_positives],
+        "missed": false_negatives,
+    }

@@ -1,0 +1,83 @@
+"""Ground truth: the regulator's detectors, run on every scenario, find the planted violations that
+passed the chain and report nothing that was not planted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cli import main
+from ledger.lookthrough.findings import findings, score
+from scenarios.runner import run_all
+
+SMALL = {
+    "share_transfer": {"investors": 60, "funds": 3, "transfers": 40, "batch": 20},
+    "warehouse_receipt": {"receipts": 30, "warehouses": 2, "traders": 4, "banks": 1, "batch": 10},
+    "regional_equity": {"investors": 60, "companies": 3, "transfers": 30, "batch": 10, "cap": 10,
+                        "anchor_interval": 5},
+}
+SEEDS = (3, 5, 21)  # 5: the double-financed receipt is itself a merge
+# Nothing a regulator holds (chain, private stores, documents) says whom a nominee holds for.
+UNDETECTABLE = {"nominee_holders"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("all")
+    return {seed: run_all(seed, SMALL, root / f"seed{seed}") for seed in SEEDS}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_planted_violation_found_and_nothing_else(runs, seed):
+    summary = runs[seed]
+    assert set(summary["scores"]) == set(SMALL)
+    for name, s in summary["scores"].items():
+        assert s["false_positives"] == 0, (name, s["unexpected"])
+        assert s["precision"] == 1.0
+        assert {m["kind"] for m in s["missed"]} <= UNDETECTABLE, (name, s["missed"])
+        assert summary[name]["planted_for_regulator"] == s["plants"]
+    for name in ("share_transfer", "warehouse_receipt"):
+        assert summary["scores"][name]["recall"] == 1.0
+        assert summary["scores"][name]["true_positives"] == summary["scores"][name]["plants"] == 2
+    equity = summary["scores"]["regional_equity"]
+    assert {m["kind"] for m in equity["matched"]} == {"missed_disclosure_deadline", "tampered_disclosure",
+                                                      "late_disclosure"}
+    overall = summary["overall"]
+    assert overall["precision"] == 1.0
+    assert overall["true_positives"] == sum(s["true_positives"] for s in summary["scores"].values())
+    assert overall["recall"] == overall["true_positives"] / overall["plants"]
+    on_disk = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    assert on_disk["overall"] == overall
+
+
+def test_detectors_never_read_ground_truth(runs, tmp_path):
+    original = Path(runs[SEEDS[0]]["run_dir"]) / "share_transfer"
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    (copy / "ground_truth.json").unlink()
+    assert sorted(f["kind"] for f in findings(copy)) == ["disguised_vehicle", "split_identity"]
+
+
+def test_an_unplanted_tampering_is_a_false_positive(runs, tmp_path):
+    original = Path(runs[SEEDS[0]]["run_dir"]) / "regional_equity"
+    copy = tmp_path / "equity"
+    shutil.copytree(original, copy)
+    truth = json.loads((copy / "ground_truth.json").read_text())
+    planted = {p["subject"]["uri"] for p in truth if p["kind"] == "tampered_disclosure"}
+    victim = next(p for p in sorted((copy / "equity_market" / "documents").rglob("*.txt"))
+                  if str(p.relative_to(copy)) not in planted)
+    victim.write_text(victim.read_text() + "\nrevised after filing\n")
+    s = score(copy)
+    assert s["false_positives"] == 1
+    assert s["unexpected"][0]["kind"] == "tampered_disclosure"
+    assert s["precision"] < 1.0
+    assert s["true_positives"] == 3  # the planted ones are still found
+
+
+def test_run_all_takes_no_scenario_options(tmp_path, capsys):
+    code = main(["run", "scenario", "all", "--investors", "60", "--run-dir", str(tmp_path / "x")])
+    assert code == 2
+    assert "no scenario option" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
