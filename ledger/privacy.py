@@ -29,7 +29,9 @@ from .errors import LedgerError
 PRIVATE_FILE = "private.sqlite"
 WRAP_INFO = b"pilotledger/private-store/key-wrap"
 SCHEMA = """CREATE TABLE IF NOT EXISTS records (identity BLOB PRIMARY KEY, salt BLOB NOT NULL,
-    nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, owner_wrap BLOB NOT NULL, regulator_wrap BLOB NOT NULL)"""
+    nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, owner_wrap BLOB NOT NULL, regulator_wrap BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS declarations (identity BLOB NOT NULL, kind TEXT NOT NULL, nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL, owner_wrap BLOB NOT NULL, regulator_wrap BLOB NOT NULL, PRIMARY KEY (identity, kind))"""
 
 
 def privacy_key(seed: int, chain: str, node: str) -> X25519PrivateKey:
@@ -75,16 +77,40 @@ class SealedRecord:
 
     def open(self, key: X25519PrivateKey) -> dict | None:
         """The personal data, if `key` is the owner's or the regulator's; None for anyone else."""
-        for wrapped in (self.owner_wrap, self.regulator_wrap):
-            try:
-                data_key = _unwrap(wrapped, key)
-            except InvalidTag:
-                continue
-            try:
-                return json.loads(AESGCM(data_key).decrypt(self.nonce, self.ciphertext, self.identity))
-            except InvalidTag:
-                raise LedgerError(f"the sealed record of identity 0x{self.identity.hex()} was altered") from None
-        return None
+        return _open(self.identity, self.nonce, self.ciphertext, (self.owner_wrap, self.regulator_wrap), key,
+                     f"the sealed record of identity 0x{self.identity.hex()}")
+
+
+@dataclass(frozen=True)
+class SealedDeclaration:
+    """What a KYC agent learned about an identity beyond its personal data, e.g. whom a nominee
+    holds for; sealed like a record, with the identity and the kind as associated data."""
+
+    identity: bytes
+    kind: str
+    nonce: bytes
+    ciphertext: bytes
+    owner_wrap: bytes
+    regulator_wrap: bytes
+
+    def open(self, key: X25519PrivateKey) -> dict | None:
+        return _open(self.identity + self.kind.encode(), self.nonce, self.ciphertext,
+                     (self.owner_wrap, self.regulator_wrap), key,
+                     f"the sealed {self.kind} declaration of identity 0x{self.identity.hex()}")
+
+
+def _open(aad: bytes, nonce: bytes, ciphertext: bytes, wraps: tuple[bytes, bytes], key: X25519PrivateKey,
+          what: str) -> dict | None:
+    for wrapped in wraps:
+        try:
+            data_key = _unwrap(wrapped, key)
+        except InvalidTag:
+            continue
+        try:
+            return json.loads(AESGCM(data_key).decrypt(nonce, ciphertext, aad))
+        except InvalidTag:
+            raise LedgerError(f"{what} was altered") from None
+    return None
 
 
 class PrivateStore:
@@ -97,29 +123,47 @@ class PrivateStore:
         self._owner = privacy_key(seed, chain, owner).public_key()
         self._regulator = privacy_key(seed, chain, regulator).public_key()
         self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def put(self, identity: bytes, salt: bytes, personal: dict) -> None:
         """Seals `personal` for the owner and the regulator."""
-        derive = lambda what: keccak(f"{what}/{self._seed}/{self._chain}/".encode() + identity)  # noqa: E731
+        self._db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                         (identity, salt, *self._seal(identity, identity, personal)))
+
+    def declare(self, identity: bytes, kind: str, declaration: dict) -> None:
+        """Seals a `kind` declaration about `identity` for the owner and the regulator."""
+        aad = identity + kind.encode()
+        self._db.execute("INSERT INTO declarations VALUES (?, ?, ?, ?, ?, ?)",
+                         (identity, kind, *self._seal(aad, aad, declaration)))
+
+    def _seal(self, label: bytes, aad: bytes, payload: dict) -> tuple[bytes, bytes, bytes, bytes]:
+        """(nonce, ciphertext, owner wrap, regulator wrap); keys and nonces derive from the seed and `label`."""
+        derive = lambda what: keccak(f"{what}/{self._seed}/{self._chain}/".encode() + label)  # noqa: E731
         data_key, nonce = derive("data-key"), derive("nonce")[:12]
-        ciphertext = AESGCM(data_key).encrypt(nonce, json.dumps(personal, sort_keys=True).encode(), identity)
+        ciphertext = AESGCM(data_key).encrypt(nonce, json.dumps(payload, sort_keys=True).encode(), aad)
         owner_wrap = _wrap(data_key, self._owner, X25519PrivateKey.from_private_bytes(derive("owner-eph")),
                            derive("owner-nonce")[:12])
         regulator_wrap = _wrap(data_key, self._regulator, X25519PrivateKey.from_private_bytes(derive("reg-eph")),
                                derive("reg-nonce")[:12])
-        self._db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
-                         (identity, salt, nonce, ciphertext, owner_wrap, regulator_wrap))
+        return nonce, ciphertext, owner_wrap, regulator_wrap
 
     def close(self) -> None:
         self._db.close()
 
 
 def read_records(path: Path) -> list[SealedRecord]:
+    return [SealedRecord(*row) for row in _rows(path, "SELECT * FROM records ORDER BY identity")]
+
+
+def read_declarations(path: Path) -> list[SealedDeclaration]:
+    return [SealedDeclaration(*row) for row in _rows(path, "SELECT * FROM declarations ORDER BY identity, kind")]
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
     if not path.exists():
         raise LedgerError(f"no private store at {path}")
     db = sqlite3.connect(path)
     try:
-        return [SealedRecord(*row) for row in db.execute("SELECT * FROM records ORDER BY identity")]
+        return db.execute(sql).fetchall()
     finally:
         db.close()

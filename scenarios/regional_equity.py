@@ -536,6 +536,10 @@ class _RegionalEquityRun:
                 listed.append({"identity": hex0x(identity_of(self.ctx.seed, label)), "label": label,
                                "registered": False})
             self.behind[nominee.id] = listed
+            # The nominee's KYC agent records whom it holds for (beneficial-ownership KYC), sealed
+            # for itself and the regulator: off chain, but there for a regulator to look through.
+            self.ctx.private_store(self.chain, nominee.agent, self.regulator).declare(
+                nominee.id, "nominee", {"company": company.code, "acts_for": [b["identity"] for b in listed]})
 
     def check_registers(self) -> None:
         """The shadow registers agree with the chain's."""

@@ -19,8 +19,6 @@ SMALL = {
                         "anchor_interval": 5},
 }
 SEEDS = (3, 5, 21)  # 5: the double-financed receipt is itself a merge
-# Nothing a regulator holds (chain, private stores, documents) says whom a nominee holds for.
-UNDETECTABLE = {"nominee_holders"}
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +34,16 @@ def test_every_planted_violation_found_and_nothing_else(runs, seed):
     for name, s in summary["scores"].items():
         assert s["false_positives"] == 0, (name, s["unexpected"])
         assert s["precision"] == 1.0
-        assert {m["kind"] for m in s["missed"]} <= UNDETECTABLE, (name, s["missed"])
+        assert s["missed"] == [] and s["recall"] == 1.0, (name, s["missed"])
         assert summary[name]["planted_for_regulator"] == s["plants"]
     for name in ("share_transfer", "warehouse_receipt"):
-        assert summary["scores"][name]["recall"] == 1.0
         assert summary["scores"][name]["true_positives"] == summary["scores"][name]["plants"] == 2
     equity = summary["scores"]["regional_equity"]
     assert {m["kind"] for m in equity["matched"]} == {"missed_disclosure_deadline", "tampered_disclosure",
-                                                      "late_disclosure"}
+                                                      "late_disclosure", "nominee_holders"}
     overall = summary["overall"]
-    assert overall["precision"] == 1.0
+    assert overall["precision"] == 1.0 and overall["recall"] == 1.0
     assert overall["true_positives"] == sum(s["true_positives"] for s in summary["scores"].values())
-    assert overall["recall"] == overall["true_positives"] / overall["plants"]
     on_disk = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
     assert on_disk["overall"] == overall
 
@@ -73,7 +69,7 @@ def test_an_unplanted_tampering_is_a_false_positive(runs, tmp_path):
     assert s["false_positives"] == 1
     assert s["unexpected"][0]["kind"] == "tampered_disclosure"
     assert s["precision"] < 1.0
-    assert s["true_positives"] == 3  # the planted ones are still found
+    assert s["true_positives"] == 4  # the planted ones are still found
 
 
 def test_run_all_takes_no_scenario_options(tmp_path, capsys):

@@ -19,9 +19,9 @@ Detectors:
     disguised_vehicle                 an institution that receives cash (SettlementCash.transfer,
                                       sent directly, not through a settlement) from several natural
                                       persons and then subscribes to a fund
-
-Not detected: nominee holdings (`nominee_holders`). Nothing on chain, in the private stores or in
-the document files says whom a nominee holds for, so a regulator has no evidence to find it with.
+    nominee_holders                   a company over its cap once the people behind its nominee
+                                      holders are counted (the nominee declarations the KYC agents
+                                      sealed for the regulator)
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..privacy import PRIVATE_FILE, privacy_key, read_records
+from ..privacy import PRIVATE_FILE, privacy_key, read_declarations, read_records
 from ..roles import Role
 from .events import load_chains, text32
-from .index import LEDGER_FILE, ledger_files
+from .index import LEDGER_FILE, ledger_files, open_index
 
 REGULATOR = "regulator"
 PERSON, INSTITUTION = 1, 2
@@ -166,9 +166,8 @@ def _regulators(db: sqlite3.Connection) -> list[str]:
     return sorted({orgs[a] for a, r in roles.items() if r & Role.REGULATOR and a in orgs})
 
 
-def _opened_personal(run_dir: Path) -> dict[tuple[str, str], dict]:
-    """(chain, identity) -> personal data, every private store opened with the regulator's key."""
-    out: dict[tuple[str, str], dict] = {}
+def _regulator_keys(run_dir: Path):
+    """(chain, the private stores on it, the regulator's keys on it) for every chain with private stores."""
     for ledger in ledger_files(run_dir):
         chain = ledger.parent.name
         stores = sorted((ledger.parent / "nodes").glob(f"*/{PRIVATE_FILE}"))
@@ -180,13 +179,54 @@ def _opened_personal(run_dir: Path) -> dict[tuple[str, str], dict]:
             keys = [privacy_key(seed, chain, r) for r in _regulators(db)]
         finally:
             db.close()
+        yield chain, stores, keys
+
+
+def _opened(sealed, keys) -> dict | None:
+    return next((data for data in (sealed.open(key) for key in keys) if data is not None), None)
+
+
+def _opened_personal(run_dir: Path) -> dict[tuple[str, str], dict]:
+    """(chain, identity) -> personal data, every private store opened with the regulator's key."""
+    out: dict[tuple[str, str], dict] = {}
+    for chain, stores, keys in _regulator_keys(run_dir):
         for store in stores:
             for record in read_records(store):
-                for key in keys:
-                    personal = record.open(key)
-                    if personal is not None:
-                        out[(chain, "0x" + record.identity.hex())] = personal
-                        break
+                personal = _opened(record, keys)
+                if personal is not None:
+                    out[(chain, "0x" + record.identity.hex())] = personal
+    return out
+
+
+def _nominee_holders(run_dir: Path) -> list[dict]:
+    """Companies whose holders, counting the people behind nominees (from the nominee declarations
+    the KYC agents sealed for the regulator), exceed the cap though the on-chain count does not."""
+    acts_for: dict[str, dict[str, list[str]]] = {}  # company code -> nominee -> the people behind it
+    for _chain, stores, keys in _regulator_keys(run_dir):
+        for store in stores:
+            for declaration in read_declarations(store):
+                data = _opened(declaration, keys) if declaration.kind == "nominee" else None
+                if data is not None:
+                    acts_for.setdefault(data["company"], {})["0x" + declaration.identity.hex()] = data["acts_for"]
+    out = []
+    with open_index(run_dir) as index:
+        for code, nominees in sorted(acts_for.items()):
+            company = "0x" + code.encode().ljust(32, b"\0").hex()
+            asset = index.asset(f"company:{company}")
+            if asset is None:
+                continue
+            holders = {h for (h,) in index.query("SELECT holder FROM holdings WHERE asset = ?", (asset["asset"],))}
+            holding = sorted(n for n in nominees if n in holders)
+            real = (holders - set(holding)) | {p for n in holding for p in nominees[n]}
+            if len(real) > asset["cap"] >= len(holders):
+                out.append({
+                    "kind": "nominee_holders", "company": company, "code": code, "cap": asset["cap"],
+                    "holders_on_chain": len(holders), "real_holders": len(real),
+                    "nominees": [{"identity": n, "people": len(nominees[n])} for n in holding],
+                    "detail": f"{code} has {len(holders)} holders on chain but {len(real)} with the people behind "
+                              f"its {len(holding)} nominees counted, over its cap of {asset['cap']}",
+                    "evidence": "nominee declarations sealed by the KYC agents, opened with the regulator's key",
+                })
     return out
 
 
@@ -300,6 +340,8 @@ def findings(run_dir: Path) -> list[dict]:
         out += _split_identities(run_dir)
     if "SettlementCash" in contracts:
         out += _disguised_vehicles(run_dir)
+    if "EquityMarket" in contracts:
+        out += _nominee_holders(run_dir)
     return out
 
 
