@@ -185,6 +185,10 @@ def render_summary(s: dict) -> str:
     if "anchors" in s:
         rows.append(("regulatory chain", f"{s['anchors']} anchors (to block {s['anchored_height']}), "
                                          f"{s['reports_filed']} reports"))
+    rows.append(("risk alerts", len(s["alerts"])))
+    rows += [(f"  block {a['block']}", f"{a['rule']}: {a['detail']}") for a in s["alerts"][:8]]
+    if len(s["alerts"]) > 8:
+        rows.append(("  ...", f"{len(s['alerts']) - 8} more in --json"))
     if "exit_drill" in s:
         e = s["exit_drill"]
         rows.append(("exit drill", f"paused at block {e['paused_at_block']}, {e['holdings']} holdings in the "

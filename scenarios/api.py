@@ -16,6 +16,7 @@ from typing import Callable, ClassVar
 from ledger.chain import open_chain
 from ledger.consortium import Consortium, Ticket
 from ledger.errors import ConfigError
+from ledger.monitor import RiskMonitor
 from ledger.node import Node
 from ledger.privacy import PRIVATE_FILE, PrivateStore
 
@@ -91,6 +92,7 @@ class ScenarioContext:
         self.engine = engine
         self.rng = random.Random(seed)
         self.chains: dict[str, Consortium] = {}
+        self.monitors: list[RiskMonitor] = []  # one per chain, raising alerts block by block
         self.planted: list[Planted] = []
         self.extra: dict[str, object] = {}  # figures of the scenario's own, added to the run's summary
         self.expected_steps = 0
@@ -101,6 +103,7 @@ class ScenarioContext:
         """A new chain in this run, with its own consortium, CA, engine and store."""
         consortium = open_chain(self.run_dir, name, self.seed, chain_id, genesis_time, self.engine, ca_name)
         self.chains[name] = consortium
+        self.monitors.append(RiskMonitor(consortium).attach())
         return consortium
 
     def private_store(self, chain: Consortium, owner: Node, regulator: Node) -> PrivateStore:

@@ -88,6 +88,7 @@ def summarize(name: str, seed: int, options: dict, engine: str, run_dir: Path, c
         "missed": [f"{p.kind} (expected {p.expected}, got {p.ticket.reason if p.ticket else None})"
                    for p in on_chain if not p.caught],
         "head_hash": primary["head_hash"],
+        "alerts": [alert.to_json() for monitor in ctx.monitors for alert in monitor.alerts],
         "chains": chains,
         "elapsed_seconds": round(elapsed, 3),
         "tx_per_second": round(executed / elapsed, 1) if elapsed else None,

@@ -1,0 +1,65 @@
+"""Risk monitoring during a run: each alert is raised by the block that made the risk visible."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from scenarios.runner import run_scenario
+
+
+def event_blocks(run_dir: Path, chain: str, name: str, where=lambda args: True) -> list[int]:
+    db = sqlite3.connect(run_dir / chain / "ledger.sqlite")
+    rows = db.execute("SELECT block_number, args FROM events WHERE name = ? ORDER BY block_number", (name,))
+    blocks = [b for b, args in rows if where(json.loads(args))]
+    db.close()
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def receipts(tmp_path_factory) -> tuple[dict, Path]:
+    run_dir = tmp_path_factory.mktemp("monitor") / "wr"
+    return run_scenario("warehouse_receipt", 3, {"receipts": 60}, run_dir), run_dir
+
+
+@pytest.fixture(scope="module")
+def equity(tmp_path_factory) -> tuple[dict, Path]:
+    run_dir = tmp_path_factory.mktemp("monitor") / "eq"
+    return run_scenario("regional_equity", 3, {"investors": 60, "transfers": 30, "cap": 20}, run_dir), run_dir
+
+
+def alerts(summary: dict, rule: str) -> list[dict]:
+    return [a for a in summary["alerts"] if a["rule"] == rule]
+
+
+def test_stock_shortfall_raised_by_the_inspection_block(receipts) -> None:
+    summary, run_dir = receipts
+    [alert] = alerts(summary, "stock_shortfall")
+    assert alert["block"] == event_blocks(run_dir, "receipt_platform", "StockShortfall")[0]
+
+
+def test_reused_certificate_raised_by_the_second_issue(receipts) -> None:
+    summary, run_dir = receipts
+    [alert] = alerts(summary, "certificate_reused")
+    planted = next(p for p in json.loads((run_dir / "ground_truth.json").read_text())
+                   if p["kind"] == "double_financing")
+    assert alert["block"] == planted["subject"]["issued_block"]
+
+
+def test_late_filing_and_holders_near_the_cap(equity) -> None:
+    summary, run_dir = equity
+    late = event_blocks(run_dir, "equity_market", "PeriodicReportFiled", lambda a: not a["onTime"])
+    assert [a["block"] for a in alerts(summary, "late_disclosure")] == late
+    near = alerts(summary, "holders_near_cap")
+    assert near and all("of its cap 20" in a["detail"] for a in near)
+    first = event_blocks(run_dir, "equity_market", "HolderEntered", lambda a: a["holders"] >= 18)[0]
+    assert near[0]["block"] == first
+
+
+def test_every_summary_carries_its_alerts(tmp_path) -> None:
+    summary = run_scenario("share_transfer", 2, {"investors": 60, "transfers": 20}, tmp_path / "st")
+    assert isinstance(summary["alerts"], list)
+    assert all({"rule", "chain", "block", "subject", "detail"} <= set(a) for a in summary["alerts"])
