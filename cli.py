@@ -27,7 +27,8 @@ import click
 
 from ledger.engine import ENGINES
 from ledger.errors import ConfigError, PilotLedgerError
-from scenarios.registry import SCENARIOS, get_scenario, scenario_names
+from scenarios.registry import (SCENARIOS, SCENARIOS_ENV, USER_SCENARIOS, all_scenario_names, get_scenario,
+                                load_user_scenarios)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -64,26 +65,65 @@ def scenario_options(command):
     return command
 
 
-@run.command("scenario", context_settings=CONTEXT)
+def user_options(scenario, args: list[str]) -> dict[str, int]:
+    """A user scenario's own options that are not among the built-in ones: --NAME VALUE or a bare --NAME flag."""
+    known = {f"--{o.name.replace('_', '-')}": o for o in scenario.options}
+    given, rest = {}, list(args)
+    while rest:
+        arg = rest.pop(0)
+        key, _, value = arg.partition("=")
+        option = known.get(key)
+        if option is None:
+            raise click.NoSuchOption(key)
+        if option.flag:
+            given[option.name] = 1
+            continue
+        if not value:
+            if not rest:
+                raise click.UsageError(f"Option '{key}' requires an argument.")
+            value = rest.pop(0)
+        try:
+            given[option.name] = int(value)
+        except ValueError:
+            raise click.UsageError(f"Invalid value for '{key}': {value!r} is not a valid integer.") from None
+    return given
+
+
+@run.command("scenario", context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("name", required=False)
+@click.option("--scenarios-dir", type=click.Path(path_type=Path), envvar=SCENARIOS_ENV,
+              help=f"Also load the scenarios in DIR/*.py (default: ${SCENARIOS_ENV}).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed: same seed, same chain, byte for byte.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Where to write the run (default: runs/NAME-seedN).")
 @click.option("--engine", type=click.Choice(ENGINES), default="pyevm", show_default=True, help="Execution engine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
 @scenario_options
-def run_scenario_command(name, seed, run_dir, engine, as_json, list_only, **options) -> None:
+@click.pass_context
+def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, as_json, list_only,
+                         **options) -> None:
     """Run scenario NAME: the business, planted violations, and a summary of what the chain refused."""
     from scenarios.runner import run_scenario
 
+    if scenarios_dir is not None:
+        load_user_scenarios(scenarios_dir)
+    extra = list(click_ctx.args)
+    if extra and (name not in USER_SCENARIOS or list_only):
+        if not extra[0].startswith("-"):
+            raise click.UsageError(f"Got unexpected extra argument ({extra[0]})")
+        raise click.NoSuchOption(extra[0].split("=", 1)[0])
+    if extra:
+        options.update(user_options(USER_SCENARIOS[name], extra))
     if list_only:
-        rows = [{"name": n, "title": SCENARIOS[n].title,
-                 "options": {o.name: o.default for o in SCENARIOS[n].options}} for n in scenario_names()]
+        rows = [{"name": n, "title": get_scenario(n).title,
+                 "options": {o.name: o.default for o in get_scenario(n).options}} for n in all_scenario_names()]
         click.echo(json.dumps(rows, indent=2) if as_json else table([(r["name"], r["title"]) for r in rows], 0))
         return
     if name is None:
         raise click.UsageError("name a scenario, or use --list")
     if name == "all":
+        if scenarios_dir is not None:
+            raise ConfigError("run scenario all runs the built-in scenarios only; run yours by name")
         run_all_command(seed, run_dir, engine, as_json, options)
         return
     scenario = get_scenario(name)
@@ -556,6 +596,36 @@ def query_disclosures(run_dir: Path, anomalies: bool, as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2))
         return
     _echo_anomalies("disclosures", result)
+
+
+# ----------------------------------------------------------------- scenario
+
+
+@cli.group("scenario", context_settings=CONTEXT)
+def scenario_group() -> None:
+    """Write scenarios of your own."""
+
+
+@scenario_group.command("new", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("my_scenarios"),
+              show_default=True, help="The folder to write NAME.py into (created if missing).")
+def scenario_new(name, directory) -> None:
+    """Write DIR/NAME.py: a working scenario with one violation planted for the chain and one for the regulator."""
+    import keyword
+
+    from scenarios.skeleton import render
+
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ConfigError(f"scenario name {name!r} is not a Python identifier (letters, digits, _; no leading digit)")
+    if name in SCENARIOS or name == "all":
+        raise ConfigError(f"scenario name {name!r} clashes with a built-in scenario; pick another")
+    path = directory / f"{name}.py"
+    if path.exists():
+        raise ConfigError(f"{path} already exists; pick another name or remove it")
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(name, str(directory)), encoding="utf-8")
+    click.echo(f"wrote {path}\nrun it:  python cli.py run scenario {name} --scenarios-dir {directory}")
 
 
 # ----------------------------------------------------------------- contracts
