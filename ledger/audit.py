@@ -21,7 +21,7 @@ from .chain import LEDGER_FILE
 from .engine import make_engine
 from .membership import Membership
 from .policy import required_role
-from .roles import MemberStatus, Role
+from .roles import MemberStatus
 from .store import LedgerStore
 from .verify import verify_store
 
@@ -74,9 +74,7 @@ def _reexecute(store: LedgerStore, result: Audit, progress: Callable[[int], None
     if "0x" + engine.head().hash.hex() != meta["genesis_hash"]:
         result.problems.append("genesis: a fresh engine does not produce the recorded genesis block")
         return
-    membership = Membership()
-    for founder in meta.get("founders", []):
-        membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+    membership = Membership.from_genesis(meta)
     for number, block_hash, _parent, state_root, timestamp, _digest, _header in store.blocks():
         where = f"block {number}"
         rows = store.query(
@@ -127,7 +125,7 @@ def _reexecute(store: LedgerStore, result: Audit, progress: Callable[[int], None
 
 def _permission_problem(membership: Membership, node: str, signer: bytes, contract: str, function: str) -> str:
     """Why `node` could not have submitted this call at this height ('' when it could)."""
-    address = _node_address(membership, node)
+    address = membership.address_of(node)
     if address is None:
         return f"submitted by {node}, which was not a member"
     record = membership.get(address)
@@ -139,11 +137,6 @@ def _permission_problem(membership: Membership, node: str, signer: bytes, contra
     if signer != address and membership.get(signer) is not None:
         return f"signed by another member's key ({signer.hex()})"
     return ""
-
-
-def _node_address(membership: Membership, node: str) -> bytes | None:
-    org = "0x" + node.encode().ljust(32, b"\0").hex()
-    return next((a for a, m in membership.members() if m.org_id == org), None)
 
 
 def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from .node import org_id
 from .roles import MemberStatus, Role
 
 REGISTRY = "PermissionRegistry"
@@ -25,6 +26,14 @@ class Membership:
     def __init__(self) -> None:
         self._members: dict[bytes, MemberRecord] = {}
 
+    @classmethod
+    def from_genesis(cls, meta: dict) -> "Membership":
+        """The founding members, as a chain's genesis record (LedgerStore.meta()) lists them."""
+        membership = cls()
+        for founder in meta.get("founders", []):
+            membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+        return membership
+
     def found(self, address: bytes, org_id: str, roles: Role) -> None:
         """Adds a founding member, as the registry's constructor does."""
         self._members[address] = MemberRecord(org_id, Role(roles), MemberStatus.ACTIVE)
@@ -34,6 +43,11 @@ class Membership:
 
     def members(self) -> Iterable[tuple[bytes, MemberRecord]]:
         return self._members.items()
+
+    def address_of(self, node: str) -> bytes | None:
+        """The account of the member whose organisation id is node `node`'s."""
+        org = "0x" + org_id(node).hex()
+        return next((a for a, m in self._members.items() if m.org_id == org), None)
 
     def status(self, address: bytes) -> MemberStatus:
         record = self._members.get(address)

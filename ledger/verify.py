@@ -14,7 +14,6 @@ from eth_hash.auto import keccak
 from .chain import LEDGER_FILE
 from .consortium import GENESIS_REFUSALS_DIGEST
 from .membership import Membership
-from .roles import Role
 from .sealer import check_seals, link_refusal
 from .store import LedgerStore
 
@@ -47,9 +46,7 @@ def verify_chain(chain_dir: Path) -> Verification:
 def verify_store(store: LedgerStore, name: str) -> Verification:
     result = Verification(name)
     meta = store.meta()
-    membership = Membership()
-    for founder in meta.get("founders", []):
-        membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+    membership = Membership.from_genesis(meta)
     parent_hash = bytes.fromhex(str(meta["genesis_hash"])[2:])
     digest = GENESIS_REFUSALS_DIGEST
     expected_number = 1

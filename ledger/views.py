@@ -46,14 +46,11 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
 
 
 def _address_of(store: LedgerStore, meta: dict, node: str) -> bytes | None:
-    membership = Membership()
-    for founder in meta.get("founders", []):
-        membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+    membership = Membership.from_genesis(meta)
     membership.apply((c, n, json.loads(a)) for c, n, a in store.query(
         "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' AND name = 'MemberAdded' "
         "ORDER BY block_number, log_index"))
-    org = "0x" + node.encode().ljust(32, b"\0").hex()
-    return next((a for a, m in membership.members() if m.org_id == org), None)
+    return membership.address_of(node)
 
 
 def _submitted(store: LedgerStore, node: str) -> dict:

@@ -31,6 +31,7 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..membership import Membership
 from ..privacy import PRIVATE_FILE, privacy_key, read_declarations, read_records
 from ..roles import Role
 from .events import load_chains, text32
@@ -148,22 +149,11 @@ def _disclosure_findings(run_dir: Path) -> list[dict]:
 
 def _regulators(db: sqlite3.Connection) -> list[str]:
     """The organisations holding the REGULATOR role on this chain (founders and admitted members)."""
-    orgs: dict[str, str] = {}
-    roles: dict[str, int] = {}
-    meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-    for founder in meta.get("founders", []) or []:
-        account = founder["address"].lower()
-        orgs[account] = text32(founder["org_id"])
-        roles[account] = int(founder["roles"])
-    for name, args in db.execute("SELECT name, args FROM events WHERE contract = 'PermissionRegistry' "
-                                 "AND name IN ('MemberAdded', 'RolesChanged') ORDER BY block_number, log_index"):
-        a = json.loads(args)
-        account = a["account"].lower()
-        if name == "MemberAdded":
-            orgs[account] = text32(a["orgId"])
-        if "roles" in a:
-            roles[account] = int(a["roles"])
-    return sorted({orgs[a] for a, r in roles.items() if r & Role.REGULATOR and a in orgs})
+    membership = Membership.from_genesis({k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")})
+    membership.apply((contract, name, json.loads(args)) for contract, name, args in db.execute(
+        "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' "
+        "AND name IN ('MemberAdded', 'RolesChanged') ORDER BY block_number, log_index"))
+    return sorted({text32(m.org_id) for _, m in membership.members() if m.roles & Role.REGULATOR})
 
 
 def _regulator_keys(run_dir: Path):

@@ -74,9 +74,7 @@ def load_chain(run_dir: Path, name: str) -> ChainData:
                          "FROM transactions t JOIN receipts r ON r.tx_hash = t.hash WHERE r.status = 0 "
                          "ORDER BY t.block_number, t.tx_index")]
         refusals.sort(key=lambda r: r["block"])
-        membership = Membership()
-        for founder in meta.get("founders", []):
-            membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+        membership = Membership.from_genesis(meta)
         membership.apply((c, n, json.loads(a)) for c, n, a in store.query(
             "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' AND args IS NOT NULL "
             "ORDER BY block_number, log_index"))
