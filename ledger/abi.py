@@ -27,6 +27,18 @@ def _signature(entry: dict) -> str:
     return f"{entry['name']}({','.join(_types(entry.get('inputs', [])))})"
 
 
+def bytes32(text: str) -> bytes:
+    """`text` as a bytes32 value: UTF-8, padded with NULs on the right."""
+    raw = text.encode("utf-8")
+    if len(raw) > 32:
+        raise ValueError(f"{text!r} is longer than 32 bytes")
+    return raw.ljust(32, b"\0")
+
+
+def hex0x(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
 def to_jsonable(value: Any) -> Any:
     """eth_abi values made JSON-safe: bytes as 0x-hex, tuples as lists."""
     if isinstance(value, bytes):

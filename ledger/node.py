@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from .abi import bytes32
 from .keys import Account
 from .roles import Role
 
@@ -17,10 +18,7 @@ if TYPE_CHECKING:
 
 def org_id(code: str) -> bytes:
     """The bytes32 organisation id used on chain: the organisation's short code, padded."""
-    raw = code.encode("utf-8")
-    if len(raw) > 32:
-        raise ValueError(f"organisation code {code!r} is longer than 32 bytes")
-    return raw.ljust(32, b"\0")
+    return bytes32(code)
 
 
 @dataclass(eq=False)

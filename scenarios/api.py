@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ClassVar
 
+from eth_hash.auto import keccak
+
 from ledger.chain import open_chain
 from ledger.consortium import Consortium, Ticket
 from ledger.errors import ConfigError
@@ -79,6 +81,12 @@ class Planted:
             "caught": self.caught if self.detect == CHAIN else None,
             "subject": self.subject,
         }
+
+
+def identity_of(seed: int, label: str) -> bytes:
+    """An investor's identity id: the same seed and label give the same identity in every market,
+    so that look-through queries can follow one person across scenarios."""
+    return keccak(f"identity/{seed}/{label}".encode())
 
 
 class ScenarioContext:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
+from ledger.abi import bytes32, hex0x
 from ledger.anchoring import Anchorer, anchors_on, chain_key
 from ledger.consortium import Consortium, Ticket
 from ledger.errors import LedgerError
@@ -41,7 +42,7 @@ from ledger.node import Node
 from ledger.privacy import data_hash
 from ledger.roles import Role
 
-from .api import Option, Scenario, ScenarioContext
+from .api import Option, Scenario, ScenarioContext, identity_of
 
 BUSINESS, REGULATORY = "equity_market", "regulatory"
 BUSINESS_CHAIN_ID, REGULATORY_CHAIN_ID = 20223, 20220
@@ -99,22 +100,6 @@ SURNAMES = "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin
 GIVEN = "Wei Fang Na Min Jing Lei Qiang Jun Yang Yong Yan Jie Tao Ming Chao Xiu Hua Ping Gang Hui".split()
 FIRMS = "Jinghua Yanshan Tongzhou Haidian Chaoyang Fengtai Shunyi Changping Daxing Huairou".split()
 FIRM_KINDS = ("Investment Co., Ltd.", "Technology Co., Ltd.", "Holdings Co., Ltd.", "Trading Co., Ltd.")
-
-
-def identity_of(seed: int, label: str) -> bytes:
-    """An investor's identity id, derived exactly as share_transfer derives it."""
-    return keccak(f"identity/{seed}/{label}".encode())
-
-
-def padded(text: str) -> bytes:
-    raw = text.encode()
-    if len(raw) > 32:
-        raise LedgerError(f"{text!r} is longer than 32 bytes")
-    return raw.ljust(32, b"\0")
-
-
-def hex0x(raw: bytes) -> str:
-    return "0x" + raw.hex()
 
 
 @dataclass(eq=False)
@@ -262,7 +247,7 @@ class _RegionalEquityRun:
             node = add(abbr, name, Role.LISTED_COMPANY)
             code = f"BJEE-{880001 + i}"
             form = LIMITED_LIABILITY if i % 3 == 2 else JOINT_STOCK
-            self.companies.append(Company(i, abbr, name, code, node, form, padded(code)))
+            self.companies.append(Company(i, abbr, name, code, node, form, bytes32(code)))
         self.chain.store.write_meta(self.chain.genesis_meta())
 
         radd = self.regulatory.add_node
@@ -349,7 +334,7 @@ class _RegionalEquityRun:
 
     def depository_ref(self) -> bytes:
         self.refs += 1
-        return padded(f"CSDC-BJ-A{self.refs:08d}")
+        return bytes32(f"CSDC-BJ-A{self.refs:08d}")
 
     def register(self, investor: Investor) -> None:
         """KYC by the investor's agent (salted hash on chain, the data sealed in the agent's private
@@ -402,7 +387,7 @@ class _RegionalEquityRun:
             self.register(investor)
         # Planted: an investor agent links an account at the depository itself (the depository's power).
         stray = self.agents[0].hold(self.chain.client_account("stray/0"))
-        ticket = self.agents[0].send(self.linkage.call("linkAccount", stray.address, padded("CSDC-BJ-FORGED")))
+        ticket = self.agents[0].send(self.linkage.call("linkAccount", stray.address, bytes32("CSDC-BJ-FORGED")))
         self.ctx.plant("agent_links_at_depository", "ROLE_MISSING", ticket,
                        "an investor agent links an account at the depository, which only the depository may do",
                        node=self.agents[0].name, account=hex0x(stray.address))
@@ -584,7 +569,7 @@ class _RegionalEquityRun:
     def plant_foreign_filing(self) -> None:
         """One company's node files a document under another company."""
         intruder, victim = self.nominee_company, self.capped
-        name = padded("adhoc-major-contract")
+        name = bytes32("adhoc-major-contract")
         ticket = intruder.node.send(self.disclosure.call("setDocument", victim.id, name,
                                                          f"{BUSINESS}/documents/{victim.code}/forged.txt",
                                                          keccak(b"forged notice"), AD_HOC))
@@ -615,7 +600,7 @@ class _RegionalEquityRun:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         uri = path.relative_to(self.run_dir).as_posix()
-        ticket = company.node.send(self.disclosure.call("setDocument", company.id, padded(name), uri,
+        ticket = company.node.send(self.disclosure.call("setDocument", company.id, bytes32(name), uri,
                                                         keccak(content), kind))
         self.commit()
         if not ticket.ok:

@@ -25,7 +25,7 @@ from ledger.node import Node
 from ledger.privacy import data_hash
 from ledger.roles import GovernanceAction, Role
 
-from .api import Option, Scenario, ScenarioContext
+from .api import Option, Scenario, ScenarioContext, identity_of
 from .share_exit import wind_down
 
 GENESIS_TIME = 1641916800  # 2022-01-12 00:00 Beijing time
@@ -262,7 +262,7 @@ class _ShareTransferRun:
         if kind == PERSON and not qualified:
             personal["financial_assets"] = self.rng.choice((200_000, 800_000, 1_500_000))
         investor = Investor(label, kind, qualified, personal)
-        investor.id = keccak(f"identity/{self.ctx.seed}/{label}".encode())
+        investor.id = identity_of(self.ctx.seed, label)
         investor.agent = self.agents[len(self.investors) % len(self.agents)]
         accounts = 2 if self.rng.random() < 0.15 else 1
         investor.accounts = [investor.agent.hold(self.chain.client_account(f"{label}/{i}")) for i in range(accounts)]

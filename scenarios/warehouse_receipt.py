@@ -29,6 +29,7 @@ from typing import Callable
 
 from eth_hash.auto import keccak
 
+from ledger.abi import bytes32, hex0x
 from ledger.consortium import BLOCK_TIME, Consortium, Ticket
 from ledger.errors import LedgerError
 from ledger.keys import Account
@@ -49,18 +50,7 @@ TRADER_ACTIONS = ("transfer", "deliver", "pledge", "split", "request_cancel")
 LONG_LIVED = 60 * DAY  # receipts valid for longer than this are never merged with shorter-lived ones
 
 
-def b32(text: str) -> bytes:
-    raw = text.encode()
-    if len(raw) > 32:
-        raise ValueError(f"{text!r} does not fit in bytes32")
-    return raw.ljust(32, b"\0")
-
-
-def hx(raw: bytes) -> str:
-    return "0x" + raw.hex()
-
-
-KG = b32("kg")
+KG = bytes32("kg")
 
 
 @dataclass(frozen=True)
@@ -73,7 +63,7 @@ class Commodity:
 
     @property
     def key(self) -> bytes:
-        return b32(self.name)
+        return bytes32(self.name)
 
 
 COMMODITIES = (
@@ -128,7 +118,7 @@ class Warehouse:
 
     @property
     def location(self) -> bytes:
-        return b32(self.site)
+        return bytes32(self.site)
 
 
 @dataclass(eq=False)
@@ -380,7 +370,7 @@ class _WarehouseReceiptRun:
         stock.live += quantity
         self.issued += 1
         commodity = stock.commodity
-        return self.send(stock.warehouse.node, "issue", commodity.key, b32(commodity.grade), quantity, KG,
+        return self.send(stock.warehouse.node, "issue", commodity.key, bytes32(commodity.grade), quantity, KG,
                          stock.warehouse.location, cert, expiry, owner.address,
                          then=partial(self._issued, stock, quantity, owner, expiry, cert, then))
 
@@ -544,7 +534,7 @@ class _WarehouseReceiptRun:
         self.position_serial += 1
         day = datetime.datetime.fromtimestamp(now, BEIJING)
         year, month = (day.year, day.month + 1) if day.month < 12 else (day.year + 1, 1)
-        return b32(f"{commodity.symbol}{year % 100:02d}{month:02d} D{self.position_serial:05d}")
+        return bytes32(f"{commodity.symbol}{year % 100:02d}{month:02d} D{self.position_serial:05d}")
 
     def deliver(self, receipt: Receipt, now: int) -> bool:
         buyer = self.other_trader(receipt.holder)
@@ -713,14 +703,14 @@ class _WarehouseReceiptRun:
                 f"{stock.warehouse.node.organisation} declares {phantom['phantom']} kg of {stock.commodity.name} "
                 f"it does not hold and issues receipts against it; the exchange's later inspection observes less "
                 f"than declared (StockInspected) and corrects the declaration (DeclarationCorrected)",
-                warehouse=stock.warehouse.node.name, warehouse_address=hx(stock.warehouse.node.address),
+                warehouse=stock.warehouse.node.name, warehouse_address=hex0x(stock.warehouse.node.address),
                 commodity=stock.commodity.name, phantom=phantom["phantom"],
                 declared=phantom["declared_at_inspection"], observed=phantom["observed"],
                 live=phantom["live_at_inspection"],
                 shortfall=max(0, phantom["live_at_inspection"] - phantom["observed"]),
-                receipts=[rc.id for rc in phantom["receipts"]], holder=hx(phantom["owner"].address),
+                receipts=[rc.id for rc in phantom["receipts"]], holder=hex0x(phantom["owner"].address),
                 declared_block=phantom["declared"].block_number, inspected_block=phantom["revealed"].block_number,
-                inspection_report=hx(phantom["report"]))
+                inspection_report=hex0x(phantom["report"]))
         case = self.double
         if case is None:
             return
@@ -734,8 +724,8 @@ class _WarehouseReceiptRun:
                 f"a receipt on the inspection certificate of a receipt from {first.warehouse.node.organisation}, "
                 f"and the holder pledges both receipts to {case['banks'][0].name} and {case['banks'][1].name}",
                 receipts=[first.id, second.id], warehouses=[first.warehouse.node.name, second.warehouse.node.name],
-                inspection_cert=hx(first.cert), commodity=first.commodity.name, quantity=first.quantity,
-                holder=hx(first.holder.address), lenders=[hx(b.address) for b in case["banks"]],
+                inspection_cert=hex0x(first.cert), commodity=first.commodity.name, quantity=first.quantity,
+                holder=hex0x(first.holder.address), lenders=[hex0x(b.address) for b in case["banks"]],
                 issued_block=case["issue"].block_number, pledged_block=case["pledges"][0].block_number)
             case["stage"] = "done"
 
@@ -754,7 +744,7 @@ class _WarehouseReceiptRun:
               **subject) -> bool:
         if receipt is not None:
             subject = {"receipt": receipt.id, "warehouse": receipt.warehouse.node.name,
-                       "holder": hx(receipt.holder.address), **subject}
+                       "holder": hex0x(receipt.holder.address), **subject}
         self.ctx.plant(kind, expected, ticket, description, **subject)
         return True
 
@@ -769,7 +759,7 @@ class _WarehouseReceiptRun:
                                                              5 * DAY), signer=receipt.holder.account)
         return self.plant("double_pledge", "AlreadyPledged", ticket,
                           "a holder pledges a receipt already pledged, to a second lender", receipt,
-                          lender=hx(receipt.lender.address), second_lender=hx(second.address))
+                          lender=hex0x(receipt.lender.address), second_lender=hex0x(second.address))
 
     def plant_over_issuance(self, now: int) -> bool:
         stocks = [s for s in self.stocks if not s.blocked and not s.phantom and s.declared >= s.live]
@@ -778,7 +768,7 @@ class _WarehouseReceiptRun:
         quantity = stock.declared - stock.live + self.rng.randint(1, 4) * commodity.lot
         owner = self.rng.choice(self.traders)
         ticket = stock.warehouse.node.send(self.contract.call(
-            "issue", commodity.key, b32(commodity.grade), quantity, KG, stock.warehouse.location,
+            "issue", commodity.key, bytes32(commodity.grade), quantity, KG, stock.warehouse.location,
             self.new_cert(stock.warehouse), now + 200 * DAY, owner.address))
         return self.plant("over_issuance", "ExceedsDeclaredStock", ticket,
                           "a warehouse issues a receipt beyond its declared stock", warehouse=stock.warehouse.node.name,
@@ -794,7 +784,7 @@ class _WarehouseReceiptRun:
                                           signer=receipt.holder.account)
         return self.plant("transfer_while_pledged", "ReceiptPledged", ticket,
                           "a holder transfers a pledged receipt without the lender", receipt,
-                          lender=hx(receipt.lender.address), to=hx(to.address))
+                          lender=hex0x(receipt.lender.address), to=hex0x(to.address))
 
     def plant_use_after_cancellation(self, now: int) -> bool:
         cancelled = [r for r in self.receipts.values() if r.dead == "cancelled"]
@@ -818,12 +808,12 @@ class _WarehouseReceiptRun:
         commodity = self.rng.choice(COMMODITIES)
         owner = self.rng.choice(self.traders)
         ticket = broker.send(self.contract.call(
-            "issue", commodity.key, b32(commodity.grade), 2 * commodity.lot, KG, b32("Shanghai Minhang"),
+            "issue", commodity.key, bytes32(commodity.grade), 2 * commodity.lot, KG, bytes32("Shanghai Minhang"),
             keccak(f"{self.ctx.seed}/{broker.name}/self-made certificate".encode()), now + 200 * DAY,
             owner.address))
         return self.plant("non_warehouse_issuance", "ROLE_MISSING", ticket,
                           "a futures company, not a designated delivery warehouse, issues a receipt",
-                          node=broker.name, node_address=hx(broker.address), commodity=commodity.name)
+                          node=broker.name, node_address=hex0x(broker.address), commodity=commodity.name)
 
     def plant_pledged_delivery(self, now: int) -> bool:
         pledged = [r for r in self.pledged_receipts(now) if r.registered]
@@ -835,7 +825,7 @@ class _WarehouseReceiptRun:
                                                        self.position_ref(receipt.commodity, now)))
         return self.plant("pledged_delivery", "ReceiptPledged", ticket,
                           "a pledged receipt is tendered for delivery against a futures position", receipt,
-                          lender=hx(receipt.lender.address), buyer=hx(buyer.address))
+                          lender=hex0x(receipt.lender.address), buyer=hex0x(buyer.address))
 
     def plant_early_enforcement(self, now: int) -> bool:
         pledged = self.pledged_receipts(now)
@@ -845,7 +835,7 @@ class _WarehouseReceiptRun:
         ticket = receipt.lender.node.send(self.contract.call("enforce", receipt.id))
         return self.plant("early_enforcement", "TermNotEnded", ticket,
                           "a lender seizes a pledged receipt before the loan's term has ended", receipt,
-                          lender=hx(receipt.lender.address), term_end=receipt.pledge_end)
+                          lender=hex0x(receipt.lender.address), term_end=receipt.pledge_end)
 
     def plant_use_after_expiry(self, now: int) -> bool:
         receipt = self.expired_bait
