@@ -1,6 +1,7 @@
 """pilotledger's command line.
 
     python cli.py run scenario share_transfer [--seed N] [--json]
+    python cli.py run scenario NAME --engine rpc --rpc-url [CHAIN=]URL | --list-accounts
     python cli.py run scenario --list
     python cli.py run scenario all [--seed N] [--json]
     python cli.py run scenario all [--seed N] [--json] [--run-dir DIR]
@@ -11,7 +12,12 @@
     python cli.py query ubo|holders RUN_DIR ENTITY [--json]
     python cli.py query exposure RUN_DIR PERSON | receipt RUN_DIR RECEIPT [--json]
     python cli.py query receipts|disclosures RUN_DIR --anomalies [--json]
+    python cli.py compile PATH... [--out DIR] [--json]
+    python cli.py deploy RUN_DIR ARTIFACT [ARGS...] --node NODE [--json]
+    python cli.py call RUN_DIR CONTRACT FUNCTION [ARGS...] [--node NODE] [--json]
+    python cli.py send RUN_DIR CONTRACT FUNCTION [ARGS...] --node NODE [--signer LABEL] [--json]
     python cli.py contracts check | build
+    python cli.py node [--port N]
 
 A bad argument or input gives one line on stderr and exit code 2; a failed
 verification or check exits 1; nothing prints a traceback.
@@ -25,6 +31,7 @@ from pathlib import Path
 
 import click
 
+from ledger.compiler import BUILD_DIR
 from ledger.engine import ENGINES
 from ledger.errors import ConfigError, PilotLedgerError
 from scenarios.registry import (SCENARIOS, SCENARIOS_ENV, USER_SCENARIOS, all_scenario_names, get_scenario,
@@ -95,13 +102,18 @@ def user_options(scenario, args: list[str]) -> dict[str, int]:
               help=f"Also load the scenarios in DIR/*.py (default: ${SCENARIOS_ENV}).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed: same seed, same chain, byte for byte.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Where to write the run (default: runs/NAME-seedN).")
-@click.option("--engine", type=click.Choice(ENGINES), default="pyevm", show_default=True, help="Execution engine.")
+@click.option("--engine", type=click.Choice(ENGINES), default="pyevm", show_default=True,
+              help="Execution engine: pyevm (embedded) or rpc (a JSON-RPC node, see --rpc-url).")
+@click.option("--rpc-url", "rpc_urls", multiple=True, metavar="[CHAIN=]URL",
+              help="With --engine rpc: the node's URL, or CHAIN=URL once per chain of a multi-chain scenario.")
+@click.option("--list-accounts", is_flag=True,
+              help="Print every account that signs transactions in NAME (for a network's accounts allowlist).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
 @scenario_options
 @click.pass_context
-def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, as_json, list_only,
-                         **options) -> None:
+def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, rpc_urls, list_accounts, as_json,
+                         list_only, **options) -> None:
     """Run scenario NAME: the business, planted violations, and a summary of what the chain refused."""
     from scenarios.runner import run_scenario
 
@@ -124,6 +136,8 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     if name == "all":
         if scenarios_dir is not None:
             raise ConfigError("run scenario all runs the built-in scenarios only; run yours by name")
+        if engine == "rpc":
+            raise ConfigError("run scenario all runs on the embedded engine; run each scenario by name on a node")
         run_all_command(seed, run_dir, engine, as_json, options)
         return
     scenario = get_scenario(name)
@@ -132,6 +146,10 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     scenario.resolve_options({k: v for k, v in given.items() if k in known})  # fail fast on bad values
     if set(given) - known:
         raise ConfigError(f"scenario {name} has no option --{sorted(set(given) - known)[0].replace('_', '-')}")
+    if list_accounts:
+        echo_signing_accounts(name, seed, given, as_json)
+        return
+    nodes = node_urls(engine, rpc_urls)
     if run_dir is not None and run_dir.exists():
         raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
 
@@ -147,12 +165,73 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
             bar.update(steps)
 
     try:
-        summary = run_scenario(name, seed, given, run_dir, engine, progress, on_start)
+        summary = run_scenario(name, seed, given, run_dir, engine, progress, on_start, nodes)
     finally:
         if bar is not None:
             bar.update(bar.length - bar.pos)
             bar.__exit__(None, None, None)
     click.echo(json.dumps(summary, indent=2) if as_json else render_summary(summary))
+
+
+def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
+    """--rpc-url values as {chain: URL} (a plain URL under ANY_CHAIN), each node checked to answer."""
+    from ledger.engine.jsonrpc import JsonRpcClient, NodeUnreachable
+    from scenarios.api import ANY_CHAIN
+
+    if engine != "rpc":
+        if given:
+            raise ConfigError("--rpc-url needs --engine rpc")
+        return {}
+    if not given:
+        raise ConfigError("--engine rpc needs a node: give --rpc-url URL (e.g. http://127.0.0.1:8545, "
+                          "from `python cli.py node`)")
+    urls: dict[str, str] = {}
+    for value in given:
+        chain, _, url = value.partition("=") if "=" in value.split("://", 1)[0] else (ANY_CHAIN, "", value)
+        if chain in urls:
+            raise ConfigError(f"--rpc-url given twice for {chain or 'the scenario'}")
+        urls[chain] = url
+    if ANY_CHAIN in urls and len(urls) > 1:
+        raise ConfigError("give either one plain --rpc-url URL or CHAIN=URL for every chain, not both")
+    for url in urls.values():
+        client = JsonRpcClient(url, timeout=10)
+        try:
+            client.call("eth_chainId")
+        except NodeUnreachable as exc:
+            raise ConfigError(str(exc)) from None
+        finally:
+            client.close()
+    return urls
+
+
+def echo_signing_accounts(name: str, seed: int, options: dict, as_json: bool) -> None:
+    """Runs NAME on the embedded engine in a scratch directory and prints each account that signed a
+    transaction there: the node accounts, derived from the seed, and the clients' accounts."""
+    import sqlite3
+    import tempfile
+
+    from ledger.chain import LEDGER_FILE
+    from ledger.keys import Account
+    from scenarios.runner import run_scenario
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        run_scenario(name, seed, options, Path(scratch) / "run")
+        for ledger in sorted((Path(scratch) / "run").glob(f"*/{LEDGER_FILE}")):
+            chain = ledger.parent.name
+            db = sqlite3.connect(ledger)
+            try:
+                signers = db.execute("SELECT node, sender FROM transactions GROUP BY sender ORDER BY MIN(rowid)")
+                for node, sender in signers.fetchall():
+                    own = Account.derive(seed, f"{chain}/node/{node}").address == sender
+                    rows.append({"chain": chain, "address": "0x" + sender.hex(),
+                                 "signer": node if own else f"a client of {node}"})
+            finally:
+                db.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo("\n".join(f"{r['chain']}  {r['address']}  {r['signer']}" for r in rows))
 
 
 def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool, options: dict) -> None:
@@ -626,6 +705,257 @@ def scenario_new(name, directory) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(render(name, str(directory)), encoding="utf-8")
     click.echo(f"wrote {path}\nrun it:  python cli.py run scenario {name} --scenarios-dir {directory}")
+
+
+# --------------------------------------------------------- deploy, call, send
+
+
+def _reopen(run_dir: Path, chain: str | None):
+    """The run's chain, reopened at its head (re-executing its blocks, with a progress bar)."""
+    from ledger.reopen import pick_chain, reopen_chain
+    from ledger.store import LedgerStore
+    from ledger.chain import LEDGER_FILE
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run directory at {run_dir}")
+    chain = pick_chain(run_dir, chain)
+    store = LedgerStore(run_dir / chain / LEDGER_FILE)
+    blocks = (store.head() or (0,))[0]
+    store.close()
+    with click.progressbar(length=blocks, label=f"reopening {chain}", file=sys.stderr) as bar:
+        return reopen_chain(run_dir, chain, progress=bar.update)
+
+
+def _node(consortium, name: str):
+    if name not in consortium.nodes:
+        raise ConfigError(f"no node {name!r} on {consortium.name}; nodes: {', '.join(sorted(consortium.nodes))}")
+    return consortium.nodes[name]
+
+
+def _contract(consortium, given: str):
+    """A deployed contract by name or 0x address."""
+    for contract in consortium.contracts.values():
+        if given == contract.name or given.lower() == "0x" + contract.address.hex():
+            return contract
+    raise ConfigError(f"no contract {given!r} on {consortium.name}; deployed: {', '.join(sorted(consortium.contracts))}")
+
+
+def _function(contract, name: str):
+    if name not in contract.abi.functions:
+        raise ConfigError(f"{contract.name} has no function {name!r}; it has {', '.join(sorted(contract.abi.functions))}")
+    return contract.abi.functions[name]
+
+
+def _address_resolver(consortium):
+    def address_of(text: str) -> bytes:
+        kind, _, name = text.partition(":")
+        if kind == "node":
+            return _node(consortium, name).address
+        return _contract(consortium, name).address if kind == "contract" else consortium.client_account(name).address
+    return address_of
+
+
+def _commit_and_show(run_dir: Path, consortium, ticket, as_json: bool) -> None:
+    """Commits the one submission as a block, brings the node copies up to date and shows the outcome."""
+    from ledger.abi import hex0x
+    from ledger.chain import write_node_copies
+
+    block = consortium.commit()
+    for problem in write_node_copies(consortium, run_dir):
+        click.echo(f"warning: node copy not updated: {problem}", err=True)
+    consortium.store.close()
+    outcome = {
+        "chain": consortium.name, "node": ticket.node, "contract": ticket.contract, "function": ticket.function,
+        "status": ticket.status, "reason": ticket.reason, "detail": ticket.detail, "block": block.number,
+        "tx_hash": ticket.tx_hash and hex0x(ticket.tx_hash),
+        "contract_address": ticket.contract_address and ticket.ok and hex0x(ticket.contract_address) or None,
+        "events": [{"event": name, "args": args} for name, args in ticket.events],
+    }
+    if as_json:
+        click.echo(json.dumps(outcome, indent=2))
+    else:
+        why = ticket.detail.get("detail") if set(ticket.detail) == {"detail"} else json.dumps(ticket.detail)
+        rows = [("status", ticket.status + (f" ({ticket.reason}: {why})" if ticket.reason else "")),
+                ("block", block.number)]
+        rows += [(k, outcome[k]) for k in ("contract_address", "tx_hash") if outcome[k]]
+        rows += [("event", f"{e['event']} {json.dumps(e['args'])}") for e in outcome["events"]]
+        click.echo(f"{ticket.contract}.{ticket.function} by {ticket.node} on {consortium.name}\n" + table(rows))
+    if not ticket.ok:
+        sys.exit(1)
+
+
+RUN_DIR_ARG = click.argument("run_dir", type=click.Path(path_type=Path))
+CHAIN_OPTION = click.option("--chain", help="The chain (default: the run's only chain).")
+ADVANCE_OPTION = click.option("--advance", type=click.IntRange(min=0), default=0,
+                              help="Move the chain's clock this many seconds before the block.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+
+
+@cli.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1)
+@click.option("--node", "node_name", required=True, help="The node that deploys, through the gateway.")
+@CHAIN_OPTION
+@ADVANCE_OPTION
+@JSON_OPTION
+def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str, chain: str | None, advance: int,
+           as_json: bool) -> None:
+    """Deploy a compiled contract (ARTIFACT: a file written by `compile`, or NAME for build/contracts/NAME.json)
+    with constructor ARGS, as a block on a run's chain: the gateway checks the node's certificate and
+    membership, the validators seal the block, the run's ledger and every node's copy get it."""
+    from ledger.abi_text import parse_args
+    from ledger.reopen import keep_user_contract, load_user_artifact
+
+    if artifact.suffix != ".json":
+        artifact = BUILD_DIR / f"{artifact}.json"
+    if not artifact.is_file():
+        raise ConfigError(f"no compiled contract at {artifact}; compile it first: python cli.py compile FILE.sol")
+    contract_type = load_user_artifact(artifact)
+    consortium = _reopen(run_dir, chain)
+    node = _node(consortium, node_name)
+    values = parse_args(contract_type.abi.constructor_types, args, _address_resolver(consortium))
+    consortium.advance(advance)
+    ticket = consortium.deploy(node, contract_type.name, *values, contract_type=contract_type)
+    if ticket.status == "pending":
+        keep_user_contract(run_dir, consortium.name, artifact, contract_type.name)
+    _commit_and_show(run_dir, consortium, ticket, as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("contract")
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@click.option("--node", "node_name", help="Call as this node's account (msg.sender); default: the zero address.")
+@CHAIN_OPTION
+@JSON_OPTION
+def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str | None,
+         chain: str | None, as_json: bool) -> None:
+    """Read FUNCTION of a deployed CONTRACT (name or 0x address) at the chain's head; nothing is written."""
+    from ledger.abi import to_jsonable
+    from ledger.abi_text import parse_args
+
+    consortium = _reopen(run_dir, chain)
+    try:
+        target = _contract(consortium, contract)
+        sender = _node(consortium, node_name).address if node_name else b"\0" * 20
+        fn = _function(target, function)
+        values = parse_args(fn.input_types, args, _address_resolver(consortium))
+        ok, output = consortium.engine.call(target.address, target.abi.encode_call(function, values), sender)
+    finally:
+        consortium.store.close()
+    if not ok:
+        error = consortium.decode_error(output)
+        result = {"reverted": True, "error": error.name, "args": error.args}
+    else:
+        decoded = target.abi.decode_output(function, output)
+        result = {"reverted": False, "result": to_jsonable(decoded if len(fn.output_types) == 1 else list(decoded))}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    elif ok:
+        click.echo(json.dumps(result["result"]))
+    else:
+        click.echo(f"reverted: {error.name} {json.dumps(error.args)}")
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("contract")
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@click.option("--node", "node_name", required=True, help="The node that submits, through the gateway.")
+@click.option("--signer", help="Sign with this client account (its label) held by the node, not the node's own key.")
+@CHAIN_OPTION
+@ADVANCE_OPTION
+@JSON_OPTION
+def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str, signer: str | None,
+         chain: str | None, advance: int, as_json: bool) -> None:
+    """Send FUNCTION of a deployed CONTRACT (name or 0x address) as a block on a run's chain, through
+    the gateway; a refusal is recorded with its reason, like any other, and exits 1."""
+    from ledger.abi_text import parse_args
+
+    consortium = _reopen(run_dir, chain)
+    node = _node(consortium, node_name)
+    target = _contract(consortium, contract)
+    values = parse_args(_function(target, function).input_types, args, _address_resolver(consortium))
+    account = node.hold(consortium.client_account(signer)) if signer else None
+    consortium.advance(advance)
+    ticket = node.send(target.call(function, *values), signer=account)
+    _commit_and_show(run_dir, consortium, ticket, as_json)
+
+
+# ------------------------------------------------------------------- compile
+
+
+@cli.command("compile", context_settings=CONTEXT)
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=BUILD_DIR,
+              show_default=True, help="Where to write one artifact JSON per contract.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def compile_contracts(paths, out_dir, as_json) -> None:
+    """Compile your own Solidity files with the pinned solc 0.8.28 (native on PATH, else npm).
+
+    Import your own files by relative path and the project's contracts as pilotledger/<path under contracts/>,
+    e.g. pilotledger/identity/IdentityRegistry.sol.
+    """
+    from ledger.compiler import artifact_text, compile_files
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is not a directory")
+    result = compile_files(list(paths))
+    for line in result.warnings + result.errors:
+        click.echo(line, err=True)
+    if result.errors:
+        sys.exit(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    compiled = []
+    for artifact in result.artifacts:
+        path = out_dir / f"{artifact.name}.json"
+        path.write_text(artifact_text(artifact), encoding="utf-8")
+        compiled.append({"name": artifact.name, "source": result.shown[artifact.source], "artifact": str(path),
+                         "bytecode_bytes": len(artifact.bytecode) // 2 - 1})
+    if as_json:
+        click.echo(json.dumps({"compiler": {"version": result.version, "kind": result.solc.kind,
+                                            "path": result.solc.path},
+                               "out_dir": str(out_dir), "contracts": compiled}, indent=2))
+        return
+    click.echo(f"solc {result.version} ({result.solc.kind}: {result.solc.path})")
+    rows = [("contract", "source", "bytecode")]
+    rows += [(c["name"], c["source"], f"{c['bytecode_bytes']:,} bytes") for c in compiled]
+    widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
+    for name, source, size in rows:
+        click.echo(f"  {name.ljust(widths[0])}  {source.ljust(widths[1])}  {size}")
+    click.echo(f"artifacts in {out_dir}" if compiled else
+               "no artifact: interfaces, abstract contracts, internal libraries and contracts without public "
+               "functions get none")
+
+
+# ---------------------------------------------------------------------- node
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--port", type=int, default=8545, show_default=True, help="Port on 127.0.0.1 to serve JSON-RPC on.")
+def node(port: int) -> None:
+    """Run the dev node (Hardhat, from `npm ci --prefix devnode`) in the foreground, for --engine rpc.
+    Each scenario run needs a fresh node: stop it with Ctrl-C and start it again."""
+    import signal
+    import time
+
+    from ledger.devnode import start, stop
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` stops the node on kill too
+    process, url = start(port)
+    click.echo(f"dev node at {url} (chain id 7001, genesis 2021-01-01); run a scenario on it with:\n"
+               f"  python cli.py run scenario share_transfer --engine rpc --rpc-url {url}\nCtrl-C stops it.")
+    try:
+        while process.poll() is None:
+            time.sleep(0.5)
+        raise PilotLedgerError(f"the dev node exited with code {process.returncode}")
+    finally:
+        stop(process)
 
 
 # ----------------------------------------------------------------- contracts

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from .errors import LedgerError
 from .keys import derive_private_key
 
 
@@ -62,6 +63,21 @@ class ConsortiumCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .sign(self._key, None)
         )
+
+    @classmethod
+    def restore(cls, seed: int, certificate: x509.Certificate, crl: x509.CertificateRevocationList,
+                issued: list[x509.Certificate]) -> "ConsortiumCA":
+        """The CA that wrote `certificate`, `crl` and the `issued` node certificates, back from the
+        run's seed: the same key, the same revocations, its serials continuing after the last issued."""
+        name = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+        not_before = int(certificate.not_valid_before_utc.timestamp())
+        lifetime = (int(certificate.not_valid_after_utc.timestamp()) - not_before) // 86400
+        ca = cls(seed, str(name), not_before, lifetime)
+        if ca.certificate != certificate or not crl.is_signature_valid(ca._key.public_key()):
+            raise LedgerError(f"the CA certificate or revocation list of {name} was not made from this seed")
+        ca._revoked = {r.serial_number: int(r.revocation_date_utc.timestamp()) for r in crl}
+        ca._serial = max([ca._serial] + [c.serial_number for c in issued if c.issuer == certificate.subject])
+        return ca
 
     def _next_serial(self) -> int:
         self._serial += 1

@@ -17,24 +17,37 @@ LEDGER_FILE = "ledger.sqlite"
 
 
 def open_chain(run_dir: Path, name: str, seed: int, chain_id: int, genesis_time: int, engine: str = "pyevm",
-               ca_name: str | None = None) -> Consortium:
-    """A new, empty chain `name` under `run_dir`, with its own consortium CA."""
+               ca_name: str | None = None, rpc_url: str | None = None) -> Consortium:
+    """A new, empty chain `name` under `run_dir`, with its own consortium CA; on the rpc engine, the
+    chain continues from the current head of the node at `rpc_url`."""
     chain_dir = run_dir / name
     if (chain_dir / LEDGER_FILE).exists():
         raise LedgerError(f"chain {name} already exists in {run_dir}")
+    executor = make_engine(engine, chain_id, genesis_time, rpc_url)
     chain_dir.mkdir(parents=True, exist_ok=True)
     store = LedgerStore(chain_dir / LEDGER_FILE, create=True)
+    if executor.name == "rpc":
+        # Where the ledger's blocks live, for the audit, and the node's block the ledger starts after.
+        store.write_meta({"rpc_url": rpc_url, "genesis_number": executor.head().number})
     ca = ConsortiumCA(seed, ca_name or f"{name} consortium", genesis_time - 86400)
-    return Consortium(name, seed, genesis_time, make_engine(engine, chain_id, genesis_time), store, ca)
+    return Consortium(name, seed, genesis_time, executor, store, ca)
 
 
-def write_node_copies(consortium: Consortium, run_dir: Path) -> None:
+def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
     """Gives every member node its own copy of the chain's ledger, RUN_DIR/<chain>/nodes/<NODE>/ledger.sqlite,
-    so that one node's copy can be audited, or damaged, on its own. A node that never became a member
-    never held the ledger."""
+    so that one node's copy can be audited, or damaged, on its own; a copy a node already holds gets
+    the blocks it lacks. A node that never became a member never held the ledger. Returns a line for
+    each copy that could not be brought up to date."""
+    problems = []
     for node in consortium.nodes.values():
-        if consortium.membership.get(node.address) is not None:
-            consortium.store.copy_to(run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE)
+        if consortium.membership.get(node.address) is None:
+            continue
+        copy = run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE
+        try:
+            consortium.store.extend_copy(copy) if copy.exists() else consortium.store.copy_to(copy)
+        except LedgerError as exc:
+            problems.append(f"{node.name}: {exc}")
+    return problems
 
 
 def write_certificates(consortium: Consortium, run_dir: Path) -> Path:

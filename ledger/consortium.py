@@ -5,14 +5,16 @@ Scenario code talks to this module (nodes, contracts, tickets), never to the eng
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from cryptography import x509
 from eth_hash.auto import keccak
 import rlp
 
 from .abi import ContractABI, CustomError, decode_error
-from .artifacts import load_contract
+from .artifacts import ContractType, load_contract
 from .ca import ConsortiumCA
 from .engine import Engine, ExecutedBlock, SignedTx
 from .errors import LedgerError, PilotLedgerError
@@ -140,15 +142,17 @@ class Consortium:
         founding: bool = True,
         cert_days: int = 730,
         ca: ConsortiumCA | None = None,
+        certificate: x509.Certificate | None = None,
     ) -> Node:
-        """A node with a key derived from the seed and a certificate from `ca` (the consortium's by default).
+        """A node with a key derived from the seed and a certificate from `ca` (the consortium's by default),
+        or the `certificate` it already holds.
 
         A founding node is a member from genesis; any other joins only through governance."""
         if name in self.nodes:
             raise LedgerError(f"node {name!r} already exists")
         account = Account.derive(self.seed, f"{self.name}/node/{name}")
-        certificate = (ca or self.ca).issue(name, organisation, account.private_key, self.time - 86400,
-                                            self.time + cert_days * 86400)
+        certificate = certificate or (ca or self.ca).issue(name, organisation, account.private_key,
+                                                           self.time - 86400, self.time + cert_days * 86400)
         node = Node(name, organisation, roles, account, certificate, self)
         self.nodes[name] = node
         if founding:
@@ -180,6 +184,26 @@ class Consortium:
             ],
         }
 
+    def resume(self, contract_type: Callable[[str], ContractType]) -> None:
+        """Picks up where the stored ledger ends, to add blocks to it: the head, the clock, every
+        account's next nonce, the refusal chain, the membership and the deployed contracts
+        (`contract_type(name)` gives each one's ABI). The engine must already be at the stored head."""
+        stored = self.store.head()
+        self._head = self.engine.head()
+        if stored is None or stored[1] != self._head.hash:
+            raise LedgerError(f"the engine's head is not {self.name}'s stored head")
+        self.time = self._head.timestamp
+        self._nonces = dict(self.store.query("SELECT sender, MAX(nonce) + 1 FROM transactions GROUP BY sender"))
+        self._refusal_seq = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM refusals")[0][0]
+        self._refusals_digest = self.store.query(
+            "SELECT refusals_digest FROM blocks ORDER BY number DESC LIMIT 1")[0][0]
+        self.membership = Membership.from_genesis(self.store.meta())
+        self.membership.apply((contract, name, json.loads(args)) for contract, name, args in self.store.query(
+            "SELECT contract, name, args FROM events WHERE name IS NOT NULL ORDER BY block_number, log_index"))
+        self.gateway = Gateway(self.ca, self.membership)
+        for address, name in self.store.query("SELECT address, name FROM contracts ORDER BY block_number"):
+            self._register(name, address, contract_type(name))
+
     # -------------------------------------------------------------- contracts
 
     def contract(self, name: str) -> Contract:
@@ -191,8 +215,8 @@ class Consortium:
     def decode_error(self, output: bytes):
         return decode_error(output, self._errors)
 
-    def _register(self, name: str, address: bytes) -> Contract:
-        contract = Contract(name, address, load_contract(name).abi, self)
+    def _register(self, name: str, address: bytes, contract_type: ContractType | None = None) -> Contract:
+        contract = Contract(name, address, (contract_type or load_contract(name)).abi, self)
         self.contracts[name] = contract
         self._by_address[address] = contract
         self._errors.update(contract.abi.errors)
@@ -219,15 +243,17 @@ class Consortium:
         self._pending.append(_Pending(ticket, tx, node.name))
         return ticket
 
-    def deploy(self, node: Node, name: str, *args: Any, label: str | None = None) -> Ticket:
-        """Deploys contract `name` from the committed artifacts; its address is known at once."""
-        contract_type = load_contract(name)
+    def deploy(self, node: Node, name: str, *args: Any, label: str | None = None,
+               contract_type: ContractType | None = None) -> Ticket:
+        """Deploys contract `name` from the committed artifacts (or `contract_type`, a pilot team's
+        own compiled contract); its address is known at once."""
+        contract_type = contract_type or load_contract(name)
         address = keccak(rlp.encode([node.address, self._nonces.get(node.address, 0)]))[-20:]
         data = contract_type.bytecode + contract_type.abi.encode_constructor(args)
         ticket = self.submit(node, Call(name, DEPLOY, b"", data, DEPLOY_GAS), label=label)
         if ticket.status == "pending":
             ticket.contract_address = address
-            self._register(name, address)
+            self._register(name, address, contract_type)
         return ticket
 
     def _refuse(self, ticket: Ticket, signer: Account, reason: str, detail: str) -> None:

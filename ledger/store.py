@@ -121,6 +121,31 @@ class LedgerStore:
         finally:
             target.close()
 
+    def extend_copy(self, path: Path) -> int:
+        """Appends to the node copy at `path` the blocks it lacks, each with all its rows, in one SQLite
+        transaction; returns how many. A copy that does not end in one of this ledger's blocks is
+        left as it is (an audit names where it went wrong) and raises."""
+        copy = LedgerStore(path)
+        try:
+            their = copy.head()
+        finally:
+            copy.close()
+        after = their[0] if their else 0
+        if their and self.query("SELECT hash FROM blocks WHERE number = ?", (after,)) != [(their[1],)]:
+            raise LedgerError(f"the copy at {path} does not end in block {after} of this ledger")
+        self._db.execute("ATTACH DATABASE ? AS copy", (str(path),))
+        try:
+            with self._transaction():
+                for table in TABLES:
+                    if table == "meta":
+                        continue
+                    where = {"blocks": "number > ?", "receipts": "tx_hash IN (SELECT hash FROM main.transactions "
+                                                                 "WHERE block_number > ?)"}.get(table, "block_number > ?")
+                    self._db.execute(f"INSERT INTO copy.{table} SELECT * FROM main.{table} WHERE {where}", (after,))
+        finally:
+            self._db.execute("DETACH DATABASE copy")
+        return self.head()[0] - after if self.head() else 0
+
     # ------------------------------------------------------------------ write
 
     def write_meta(self, values: dict[str, object]) -> None:

@@ -24,6 +24,7 @@ from ledger.privacy import PRIVATE_FILE, PrivateStore
 
 CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
 REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits
+ANY_CHAIN = ""  # the key of a plain --rpc-url URL (no CHAIN=): the node of a single-chain scenario
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,12 @@ class ScenarioContext:
     """What a running scenario gets: its seed, options, chains, ground truth and progress."""
 
     def __init__(self, seed: int, options: dict[str, int], run_dir: Path, engine: str = "pyevm",
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, rpc_urls: dict[str, str] | None = None) -> None:
         self.seed = seed
         self.options = options
         self.run_dir = run_dir
         self.engine = engine
+        self.rpc_urls = rpc_urls or {}  # chain name -> node URL; ANY_CHAIN for a single-chain scenario's node
         self.rng = random.Random(seed)
         self.chains: dict[str, Consortium] = {}
         self.monitors: list[RiskMonitor] = []  # one per chain, raising alerts block by block
@@ -109,10 +111,23 @@ class ScenarioContext:
 
     def open_chain(self, name: str, chain_id: int, genesis_time: int, ca_name: str | None = None) -> Consortium:
         """A new chain in this run, with its own consortium, CA, engine and store."""
-        consortium = open_chain(self.run_dir, name, self.seed, chain_id, genesis_time, self.engine, ca_name)
+        consortium = open_chain(self.run_dir, name, self.seed, chain_id, genesis_time, self.engine, ca_name,
+                                self._rpc_url(name))
         self.chains[name] = consortium
         self.monitors.append(RiskMonitor(consortium).attach())
         return consortium
+
+    def _rpc_url(self, chain: str) -> str | None:
+        """The node chain `chain` runs on: its own CHAIN=URL, or the one plain URL if it is the only chain."""
+        if self.engine != "rpc":
+            return None
+        if chain in self.rpc_urls:
+            return self.rpc_urls[chain]
+        if ANY_CHAIN in self.rpc_urls and not self.chains:
+            return self.rpc_urls[ANY_CHAIN]
+        opened = f" besides {', '.join(self.chains)}" if self.chains else ""
+        raise ConfigError(f"no node for chain {chain}{opened}: one consortium per node, so give "
+                          f"--rpc-url {chain}=URL for each chain of this scenario")
 
     def private_store(self, chain: Consortium, owner: Node, regulator: Node) -> PrivateStore:
         """`owner`'s private store on `chain`, sealing personal data for it and for `regulator`."""

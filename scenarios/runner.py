@@ -30,13 +30,14 @@ def fresh_run_dir(root: Path, scenario: str, seed: int) -> Path:
 
 def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: Path | None = None,
                  engine: str = "pyevm", progress: Callable[[int], None] | None = None,
-                 on_start: Callable[[int], None] | None = None) -> dict:
-    """Runs scenario `name` and returns its summary (also written to RUN_DIR/run.json)."""
+                 on_start: Callable[[int], None] | None = None, rpc_urls: dict[str, str] | None = None) -> dict:
+    """Runs scenario `name` and returns its summary (also written to RUN_DIR/run.json). On the rpc
+    engine, `rpc_urls` maps each chain to its node's URL (scenarios.api.ANY_CHAIN: a single chain's)."""
     scenario_class = get_scenario(name)
     resolved = scenario_class.resolve_options(options)
     run_dir = run_dir or fresh_run_dir(RUNS_ROOT, name, seed)
     run_dir.mkdir(parents=True, exist_ok=False)
-    ctx = ScenarioContext(seed, resolved, run_dir, engine, progress)
+    ctx = ScenarioContext(seed, resolved, run_dir, engine, progress, rpc_urls)
     if on_start:
         on_start(scenario_class.expected_steps(resolved))
     started = time.perf_counter()

@@ -1,5 +1,6 @@
 """What every engine offers: execute a batch of signed transactions as one block,
-and read state. Scenario code never sees an engine; the Consortium does."""
+read state, and go back to an earlier head. Scenario code never sees an engine; the
+Consortium does. tests/test_engines.py holds every engine to this contract."""
 
 from __future__ import annotations
 
@@ -63,3 +64,11 @@ class Engine(Protocol):
     def call(self, to: bytes, data: bytes, sender: bytes = b"\0" * 20) -> tuple[bool, bytes]: ...
 
     def head(self) -> ExecutedBlock: ...
+
+    def snapshot(self) -> object:
+        """A token for the current head and its state, for revert()."""
+        ...
+
+    def revert(self, snapshot: object) -> None:
+        """Makes the snapshot's head the head again, with its state; later blocks are forgotten."""
+        ...

@@ -10,19 +10,16 @@ from eth import constants
 from eth.abc import VirtualMachineAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
+from eth.db.schema import SchemaV1
 from eth.vm.spoof import SpoofTransaction
-from coincurve import PrivateKey
 from eth_hash.auto import keccak
 import rlp
 
 from ..errors import LedgerError
-from ..keys import address_of_public_key
 from .base import ExecutedBlock, Log, SignedTx, TxOutcome
 from .interpreter import FastShanghaiVM
+from .signing import GAS_PRICE, Eip155Signer
 
-# A permissioned chain charges no fee: base fee 0 and gas price 0, as on a
-# free-gas Besu network. Gas is still metered and limited per transaction.
-GAS_PRICE = 0
 BLOCK_GAS_LIMIT = 2_000_000_000
 EXTRA_DATA = b"pilotledger"
 
@@ -48,21 +45,13 @@ class PyEvmEngine:
         }
         self._chain = chain_class.from_genesis(AtomicDB(), genesis)
         self._builder = vm.get_transaction_builder()
-        self._signing_keys: dict[bytes, PrivateKey] = {}
+        self._signer = Eip155Signer(chain_id)
 
     def sign(self, private_key: bytes, nonce: int, to: bytes, data: bytes, gas: int) -> SignedTx:
-        # EIP-155 signing straight through coincurve: py-evm's own path builds and validates an
-        # unsigned transaction object first and signs through eth-keys, several times slower.
-        key = self._signing_keys.get(private_key)
-        if key is None:
-            key = self._signing_keys[private_key] = PrivateKey(private_key)
-        unsigned = rlp.encode([nonce, GAS_PRICE, gas, to, 0, data, self.chain_id, 0, 0])
-        signature = key.sign_recoverable(keccak(unsigned), hasher=None)
-        v = signature[64] + 35 + 2 * self.chain_id
-        tx = self._builder.new_transaction(nonce, GAS_PRICE, gas, to, 0, data, v,
-                                           int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"))
+        fields, sender = self._signer.sign(private_key, nonce, to, data, gas)
+        tx = self._builder.new_transaction(*fields)
         raw = tx.encode()
-        return SignedTx(raw, keccak(raw), address_of_public_key(key.public_key), nonce, to, data, tx)
+        return SignedTx(raw, keccak(raw), sender, nonce, to, data, tx)
 
     def decode(self, raw: bytes) -> SignedTx:
         """A transaction from its wire form; the sender is recovered from its signature."""
@@ -113,6 +102,16 @@ class PyEvmEngine:
 
     def head(self) -> ExecutedBlock:
         return self._executed(self._chain.get_canonical_head(), ())
+
+    def snapshot(self) -> object:
+        return self._chain.get_canonical_head()
+
+    def revert(self, snapshot: object) -> None:
+        """Makes the snapshot's header the head again. The database is content-addressed, so that
+        block's state is still there: only the head pointer moves back. (The number index above it
+        keeps the forgotten blocks until new ones replace them; execution reads ancestors by hash.)"""
+        self._chain.chaindb.db[SchemaV1.make_canonical_head_hash_lookup_key()] = snapshot.hash
+        self._chain.header = self._chain.create_header_from_parent(snapshot)
 
     @property
     def chain(self) -> MiningChain:

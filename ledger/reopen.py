@@ -1,0 +1,125 @@
+"""Reopening a chain of a finished run to add blocks to it: what `deploy`, `call` and `send` use.
+
+The consortium comes back from the run directory alone: its nodes' keys from the run's seed,
+their certificates, the CA and its revocation list from RUN_DIR/<chain>/certs/, membership,
+nonces and contracts from the ledger. The embedded engine keeps no state on disk, so it is
+brought to the stored head by re-executing the stored blocks, each of which must hash to the
+block on record: a ledger that does not re-execute is refused, never extended. A chain run on
+an rpc node is picked up on that node, which must still hold its head."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from .abi import ContractABI
+from .artifacts import ContractType, load_contract
+from .ca import ConsortiumCA
+from .chain import LEDGER_FILE
+from .compiler import ARTIFACTS_DIR
+from .consortium import Consortium
+from .engine import make_engine
+from .errors import ConfigError, LedgerError
+from .roles import Role
+from .store import LedgerStore
+
+USER_CONTRACTS = "contracts"  # RUN_DIR/<chain>/contracts/: the ABIs of contracts deployed with `deploy`
+
+
+def chain_names(run_dir: Path) -> list[str]:
+    return sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
+
+
+def pick_chain(run_dir: Path, chain: str | None) -> str:
+    """`chain`, checked, or the run's only chain."""
+    names = chain_names(run_dir)
+    if not names:
+        raise ConfigError(f"{run_dir} holds no ledger")
+    if chain is None:
+        if len(names) > 1:
+            raise ConfigError(f"{run_dir} has chains {', '.join(names)}; choose one with --chain")
+        return names[0]
+    if chain not in names:
+        raise ConfigError(f"{run_dir} has no chain {chain!r}; it has {', '.join(names)}")
+    return chain
+
+
+def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | None = None) -> Consortium:
+    """Chain `chain` of the run in `run_dir`, at its stored head, ready to take submissions."""
+    chain_dir = run_dir / chain
+    store = LedgerStore(chain_dir / LEDGER_FILE)
+    try:
+        meta = store.meta()
+        seed = int(meta["seed"])
+        certs = _certificates(chain_dir / "certs")
+        crl = x509.load_pem_x509_crl((chain_dir / "certs" / "crl.pem").read_bytes())
+        ca = ConsortiumCA.restore(seed, certs.pop("ca"), crl, list(certs.values()))
+        # The embedded engine starts again from genesis; an rpc node still holds the chain.
+        embedded = meta["engine"] == "pyevm"
+        engine = make_engine(str(meta["engine"]), int(meta["chain_id"]),
+                             int(meta["genesis_time"]) if embedded else None, meta.get("rpc_url"))
+        _catch_up(engine, store, progress or (lambda _: None))
+        consortium = Consortium(chain, seed, int(meta["genesis_time"]), engine, store, ca)
+        consortium.resume(lambda name: contract_type(run_dir, chain, name))
+    except (OSError, ValueError, KeyError) as exc:
+        store.close()
+        raise LedgerError(f"cannot reopen {chain} in {run_dir}: {exc}") from None
+    except Exception:
+        store.close()
+        raise
+    for name, certificate in certs.items():
+        organisation = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+        node = consortium.add_node(name, str(organisation), Role(0), founding=False, certificate=certificate)
+        member = consortium.membership.get(node.address)
+        node.roles = member.roles if member else Role(0)
+    return consortium
+
+
+def contract_type(run_dir: Path, chain: str, name: str) -> ContractType:
+    """A deployed contract's ABI: the project's artifact, or the pilot team's, kept with the chain."""
+    own = run_dir / chain / USER_CONTRACTS
+    return load_contract(name, own if (own / f"{name}.json").exists() else ARTIFACTS_DIR)
+
+
+def load_user_artifact(path: Path) -> ContractType:
+    """A pilot team's compiled contract: an artifact JSON written by `compile`."""
+    try:
+        artifact = json.loads(path.read_text(encoding="utf-8"))
+        name = artifact["contractName"]
+        loaded = ContractType(name, ContractABI(artifact["abi"]), bytes.fromhex(artifact["bytecode"][2:]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is not a compiled contract artifact: {exc}") from None
+    if (ARTIFACTS_DIR / f"{name}.json").exists():
+        raise ConfigError(f"the project already has a contract named {name}; rename yours")
+    return loaded
+
+
+def keep_user_contract(run_dir: Path, chain: str, artifact: Path, name: str) -> None:
+    """Keeps a deployed pilot team's artifact with the chain, so its events and errors decode later."""
+    target = run_dir / chain / USER_CONTRACTS / f"{name}.json"
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(artifact, target)
+
+
+def _certificates(certs_dir: Path) -> dict[str, x509.Certificate]:
+    """The CA's ('ca') and every node's certificate, by node name."""
+    return {p.stem: x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(certs_dir.glob("*.pem"))
+            if p.stem != "crl"}
+
+
+def _catch_up(engine, store: LedgerStore, progress: Callable[[int], None]) -> None:
+    """Re-executes the stored blocks the engine has not seen; each must give the recorded block."""
+    for number, block_hash, _parent, _root, timestamp, _digest, _header in store.blocks():
+        if number <= engine.head().number:
+            continue
+        raws = store.query("SELECT raw FROM transactions WHERE block_number = ? ORDER BY tx_index", (number,))
+        executed = engine.execute_block([engine.decode(raw) for raw, in raws], timestamp)
+        if executed.hash != block_hash:
+            raise LedgerError(f"block {number} does not re-execute to its recorded hash; "
+                              f"run `python cli.py audit` on this run")
+        progress(1)

@@ -1,0 +1,187 @@
+"""A pilot team's prototype on a finished run's chain: `deploy`, `call` and `send` reopen the
+chain, go through the gateway, seal a block, store it and bring every node's copy up to date."""
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger.chain import LEDGER_FILE
+from ledger.store import LedgerStore
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "QualifiedVault.sol"
+SIZES = ["--investors", "60", "--transfers", "60"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True)
+
+
+def sent(*args: str, cwd: Path) -> dict:
+    """Runs a deploy or send with --json and returns its outcome."""
+    done = cli(*args, "--json", cwd=cwd)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A small share_transfer run and the compiled prototype, beside each other."""
+    work = tmp_path_factory.mktemp("prototype")
+    assert cli("run", "scenario", "share_transfer", *SIZES, "--run-dir", "run", cwd=work).returncode == 0
+    done = cli("compile", str(EXAMPLE), cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert (work / "build" / "contracts" / "QualifiedVault.json").exists()
+    return work
+
+
+@pytest.fixture()
+def work(finished, tmp_path) -> Path:
+    """A fresh copy of the finished run for each test."""
+    shutil.copytree(finished, tmp_path / "w")
+    return tmp_path / "w"
+
+
+def head(run: Path, node: str | None = None) -> tuple[int, bytes]:
+    path = run / "fund_platform" / ("nodes/" + node if node else "") / LEDGER_FILE
+    store = LedgerStore(path)
+    try:
+        return store.head()
+    finally:
+        store.close()
+
+
+def deploy_vault(work: Path) -> dict:
+    return sent("deploy", "run", "QualifiedVault", "contract:PermissionRegistry", "contract:IdentityRegistry",
+                "--node", "BJEE", cwd=work)
+
+
+def test_deploy_call_send_through_the_gateway_and_into_every_copy(work):
+    before = head(work / "run")
+    deployed = deploy_vault(work)
+    assert deployed["status"] == "committed" and deployed["block"] == before[0] + 1
+    assert deployed["contract_address"].startswith("0x")
+    assert (work / "run" / "fund_platform" / "contracts" / "QualifiedVault.json").exists()
+
+    closed = cli("call", "run", "QualifiedVault", "closed", cwd=work)
+    assert closed.returncode == 0 and closed.stdout.strip() == "false"
+    by_address = cli("call", "run", deployed["contract_address"], "permissions", cwd=work)
+    assert by_address.returncode == 0 and "0x" in by_address.stdout
+
+    # A custodian lacks PLATFORM: the contract's own registry check reverts, with its reason recorded.
+    refused = sent("send", "run", "QualifiedVault", "close", "--node", "CUSTODY", cwd=work)
+    assert (refused["status"], refused["reason"]) == ("reverted", "MissingRole")
+    # The gateway refuses a node lacking the policy's role before execution, and records it.
+    gateway = sent("send", "run", "SettlementCash", "mint", "node:HX-SEC", "5", "--node", "HX-SEC", cwd=work)
+    assert (gateway["status"], gateway["reason"]) == ("refused", "ROLE_MISSING")
+    # An investor's own account, held by its agent node, commits as a qualified identity.
+    committed = sent("send", "run", "QualifiedVault", "commit", "7", "--node", "JC-WEALTH", "--signer", "inv0004/0",
+                     cwd=work)
+    assert committed["status"] == "committed", committed
+    assert committed["events"][0]["event"] == "Committed" and committed["events"][0]["args"]["amount"] == 7
+    assert sent("send", "run", "QualifiedVault", "close", "--node", "BJEE", cwd=work)["status"] == "committed"
+    closed = cli("call", "run", "QualifiedVault", "closed", cwd=work)
+    assert closed.stdout.strip() == "true", closed.stderr
+
+    db = sqlite3.connect(work / "run" / "fund_platform" / LEDGER_FILE)
+    reasons = db.execute("SELECT reason FROM refusals ORDER BY seq DESC LIMIT 1").fetchall()
+    errors = db.execute("SELECT error FROM receipts WHERE error = 'MissingRole'").fetchall()
+    assert reasons == [("ROLE_MISSING",)] and errors == [("MissingRole",)]
+    final = head(work / "run")
+    assert final[0] == before[0] + 5
+    assert head(work / "run", "BJEE") == final and head(work / "run", "CUSTODY") == final
+    audit = cli("audit", "run", "--json", cwd=work)
+    assert audit.returncode == 0, audit.stdout
+    assert json.loads(audit.stdout)["blocks"] == final[0]
+    assert cli("audit", "run", "--node", "CUSTODY", cwd=work).returncode == 0
+
+
+def test_the_same_submissions_give_the_same_chain(work, tmp_path):
+    twin = tmp_path / "twin"
+    shutil.copytree(work, twin)
+    for where in (work, twin):
+        deploy_vault(where)
+        sent("send", "run", "QualifiedVault", "close", "--node", "BJEE", "--advance", "3600", cwd=where)
+    assert head(work / "run") == head(twin / "run")
+
+
+def test_a_tampered_node_copy_is_left_as_it_is(work):
+    copy = work / "run" / "fund_platform" / "nodes" / "CUSTODY" / LEDGER_FILE
+    db = sqlite3.connect(copy)
+    db.execute("DROP TRIGGER blocks_no_update")
+    db.execute("UPDATE blocks SET hash = zeroblob(32) WHERE number = (SELECT MAX(number) FROM blocks)")
+    db.commit()
+    db.close()
+    before = copy.read_bytes()
+    done = cli("deploy", "run", "QualifiedVault", "contract:PermissionRegistry", "contract:IdentityRegistry",
+               "--node", "BJEE", cwd=work)
+    assert done.returncode == 0
+    assert "CUSTODY" in done.stderr and "not updated" in done.stderr
+    assert copy.read_bytes() == before
+    assert head(work / "run", "BJEE") == head(work / "run")
+
+
+def test_a_ledger_that_does_not_re_execute_is_not_extended(work):
+    ledger = work / "run" / "fund_platform" / LEDGER_FILE
+    db = sqlite3.connect(ledger)
+    db.execute("DROP TRIGGER blocks_no_update")
+    db.execute("UPDATE blocks SET hash = zeroblob(32) WHERE number = 3")
+    db.commit()
+    db.close()
+    before = head(work / "run")
+    done = cli("send", "run", "QualifiedVault", "close", "--node", "BJEE", cwd=work)
+    assert done.returncode == 1 and "block 3 does not re-execute" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert head(work / "run") == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["send", "run", "QualifiedVault", "close", "--node", "NOBODY"], "no node 'NOBODY'"),
+    (["send", "run", "Nothing", "close", "--node", "BJEE"], "no contract 'Nothing'"),
+    (["send", "run", "SettlementCash", "burn", "--node", "BJEE"], "has no function 'burn'"),
+    (["send", "run", "SettlementCash", "mint", "0x12", "5", "--node", "BJEE"], "argument 1 (address)"),
+    (["send", "run", "SettlementCash", "mint", "node:BJEE", "five", "--node", "BJEE"], "argument 2 (uint256)"),
+    (["send", "run", "SettlementCash", "mint", "--node", "BJEE"], "expected 2 argument(s)"),
+    (["call", "nowhere", "SettlementCash", "totalSupply"], "no run directory"),
+    (["deploy", "run", "Missing", "--node", "BJEE"], "no compiled contract"),
+    (["call", "run", "SettlementCash", "balanceOf", "node:BJEE", "--chain", "other"], "has no chain 'other'"),
+])
+def test_bad_input_is_one_line_and_exit_2(finished, args, message):
+    done = cli(*args, cwd=finished)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and message in last and "Traceback" not in done.stderr
+
+
+def test_arguments_are_read_by_their_solidity_type():
+    from ledger.abi_text import parse_args
+    from ledger.errors import ConfigError
+
+    named = {"node:A": b"\x01" * 20}
+    values = parse_args(["uint256", "int8", "bool", "bytes32", "bytes4", "address", "address[]", "(uint8,string)"],
+                        ["0x10", "-3", "true", "BJEE", "0x01020304", "node:A", '["node:A"]', '[1, "x"]'],
+                        named.__getitem__)
+    assert values == [16, -3, True, b"BJEE".ljust(32, b"\0"), b"\x01\x02\x03\x04", "0x" + "01" * 20,
+                      ["0x" + "01" * 20], [1, "x"]]
+    for types, texts in ((["bytes4"], ["0x01"]), (["bool"], ["yes"]), (["uint8[2]"], ["[1]"])):
+        with pytest.raises(ConfigError):
+            parse_args(types, texts, named.__getitem__)
+
+
+def test_the_readme_walkthrough_runs_as_written(tmp_path):
+    """Runs the README's deploy/call/send commands verbatim; only the custodian's close is refused."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("### Deploy, call and send", 1)[1].split("```")[1]
+    commands = [line.split() for line in block.strip().splitlines()]
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    for command in commands:
+        assert command[:2] == ["python", "cli.py"]
+        done = cli(*command[2:], cwd=tmp_path)
+        refused = command[2:6] == ["send", "runs/proto", "QualifiedVault", "close"] and "CUSTODY" in command
+        assert done.returncode == (1 if refused else 0), (command, done.stdout, done.stderr)
+    assert "verified" in done.stdout and "NOT" not in done.stdout
