@@ -403,12 +403,12 @@ def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
 def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_json: bool) -> None:
     """NODE's audit view: what it submitted, what was refused and why, the membership changes
     that touched it, and the personal data it holds (sealed unless the viewer may open it)."""
-    from ledger.chain import LEDGER_FILE
+    from ledger.chain import chain_names
     from ledger.views import node_view
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
-    chains = sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
+    chains = chain_names(run_dir)
     if not chains:
         raise ConfigError(f"{run_dir} holds no ledger")
     v = node_view(run_dir, chain or chains[0], node, viewer)
@@ -712,9 +712,9 @@ def scenario_new(name, directory) -> None:
 
 def _reopen(run_dir: Path, chain: str | None):
     """The run's chain, reopened at its head (re-executing its blocks, with a progress bar)."""
-    from ledger.reopen import pick_chain, reopen_chain
+    from ledger.chain import LEDGER_FILE, pick_chain
+    from ledger.reopen import reopen_chain
     from ledger.store import LedgerStore
-    from ledger.chain import LEDGER_FILE
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from .ca import ConsortiumCA, certificate_pem
 from .consortium import Consortium
 from .engine import make_engine
-from .errors import LedgerError
+from .errors import ConfigError, LedgerError
 from .store import LedgerStore
 
 LEDGER_FILE = "ledger.sqlite"
@@ -60,3 +60,22 @@ def write_certificates(consortium: Consortium, run_dir: Path) -> Path:
 
     (certs / "crl.pem").write_bytes(consortium.ca.crl(consortium.time).public_bytes(serialization.Encoding.PEM))
     return certs
+
+
+def chain_names(run_dir: Path) -> list[str]:
+    """The chains of a run: each folder of RUN_DIR holding a ledger."""
+    return sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
+
+
+def pick_chain(run_dir: Path, chain: str | None) -> str:
+    """`chain`, checked, or the run's only chain."""
+    names = chain_names(run_dir)
+    if not names:
+        raise ConfigError(f"{run_dir} holds no ledger")
+    if chain is None:
+        if len(names) > 1:
+            raise ConfigError(f"{run_dir} has chains {', '.join(names)}; choose one with --chain")
+        return names[0]
+    if chain not in names:
+        raise ConfigError(f"{run_dir} has no chain {chain!r}; it has {', '.join(names)}")
+    return chain

@@ -31,24 +31,6 @@ from .store import LedgerStore
 USER_CONTRACTS = "contracts"  # RUN_DIR/<chain>/contracts/: the ABIs of contracts deployed with `deploy`
 
 
-def chain_names(run_dir: Path) -> list[str]:
-    return sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
-
-
-def pick_chain(run_dir: Path, chain: str | None) -> str:
-    """`chain`, checked, or the run's only chain."""
-    names = chain_names(run_dir)
-    if not names:
-        raise ConfigError(f"{run_dir} holds no ledger")
-    if chain is None:
-        if len(names) > 1:
-            raise ConfigError(f"{run_dir} has chains {', '.join(names)}; choose one with --chain")
-        return names[0]
-    if chain not in names:
-        raise ConfigError(f"{run_dir} has no chain {chain!r}; it has {', '.join(names)}")
-    return chain
-
-
 def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | None = None) -> Consortium:
     """Chain `chain` of the run in `run_dir`, at its stored head, ready to take submissions."""
     chain_dir = run_dir / chain

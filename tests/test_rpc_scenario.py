@@ -131,3 +131,21 @@ def test_send_goes_on_the_node_that_holds_the_chain(runs, capsys):
     assert audited.verified, audited.problems
     assert main(["call", run_dir, "SettlementCash", "balanceOf", "node:CUSTODY"]) == 0
     assert int(capsys.readouterr().out) >= 5
+
+
+def test_a_multi_chain_scenario_runs_on_one_node_per_chain(tmp_path):
+    """regional_equity's business and regulatory chains on two nodes: every chain plant caught, the
+    anchors sent across, and the audit re-reads both chains from their nodes and matches the anchors."""
+    nodes = [start_node(), start_node()]
+    try:
+        urls = {"equity_market": nodes[0][1], "regulatory": nodes[1][1]}
+        summary = run_scenario("regional_equity", SEED, {}, tmp_path / "multi", "rpc", rpc_urls=urls)
+        audits = audit_run(tmp_path / "multi")
+    finally:
+        for process, _ in nodes:
+            devnode.stop(process)
+    assert summary["caught"] == summary["planted_for_chain"] > 0
+    assert summary["unexpected_refusals"] == 0 and summary["anchors"]
+    assert [a.chain for a in audits] == ["equity_market", "regulatory"]
+    assert all(a.verified for a in audits), [a.problems for a in audits]
+    assert audits[0].anchors_checked == summary["anchors"]

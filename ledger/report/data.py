@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audit import Audit, audit_run
-from ..chain import LEDGER_FILE
+from ..chain import LEDGER_FILE, chain_names
 from ..errors import ConfigError, PilotLedgerError
 from ..membership import Membership
 from ..roles import MemberStatus, Role
@@ -46,10 +46,6 @@ class ChainData:
     @property
     def transactions(self) -> int:
         return sum(b[2] + b[3] for b in self.blocks)
-
-
-def chain_names(run_dir: Path) -> list[str]:
-    return sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
 
 
 def load_chain(run_dir: Path, name: str) -> ChainData:

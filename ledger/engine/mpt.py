@@ -1,0 +1,272 @@
+"""A lean Merkle-Patricia trie that applies a batch of writes, then hashes once.
+
+py-evm's HexaryTrie re-encodes and re-hashes every node on the path to the root for
+each key it sets, stores each intermediate node, and prunes it again on the next set.
+Here a batch of writes is applied to nodes held in memory (siblings stay as their
+hashes, unread), and only the nodes that end up in the new trie are encoded and
+hashed, once each. The trie is the canonical Ethereum one, so its root hash is the one
+HexaryTrie computes for the same keys and values (tests/test_engine.py checks this on
+random batches, deletions included); nodes are stored under the same keys
+(keccak of their RLP, nodes under 32 bytes embedded in their parent, the root always
+stored), so HexaryTrie reads the result as well.
+
+Nodes in memory are immutable tuples, shared freely and cached by hash:
+  (LEAF, nibbles, value)   (EXT, nibbles, child)   (BRANCH, 16 children, value)
+where nibbles is a bytes object of values 0..15 and a child is None (blank), a 32-byte
+hash (not yet read) or a node tuple (an embedded node, or a node changed in memory).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, MutableMapping
+
+import rlp
+
+try:  # the same Keccak-256, several times faster than eth-hash's pycryptodome backend
+    from sha3 import keccak_256 as _keccak_256
+
+    def keccak(data: bytes) -> bytes:
+        return _keccak_256(data).digest()
+except ImportError:  # pragma: no cover
+    from eth_hash.auto import keccak  # type: ignore[assignment]
+
+LEAF, EXT, BRANCH = 0, 1, 2
+BLANK_ROOT = keccak(b"\x80")
+_TO_NIBBLES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+_TO_HEX = bytes.maketrans(bytes(range(16)), b"0123456789abcdef")
+NODE_CACHE_LIMIT = 300_000
+_nodes: dict[bytes, tuple] = {}
+
+
+def nibbles(key: bytes) -> bytes:
+    return key.hex().encode().translate(_TO_NIBBLES)
+
+
+def _compact(path: bytes, leaf: bool) -> bytes:
+    flag = 2 if leaf else 0
+    if len(path) & 1:
+        prefixed = bytes((flag + 1,)) + path
+    else:
+        prefixed = bytes((flag, 0)) + path
+    return bytes.fromhex(prefixed.translate(_TO_HEX).decode())
+
+
+def _enc_bytes(b: bytes) -> bytes:
+    n = len(b)
+    if n == 1 and b[0] < 0x80:
+        return b
+    if n < 56:
+        return bytes((0x80 + n,)) + b
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0xB7 + len(ln),)) + ln + b
+
+
+def _enc_list(payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 56:
+        return bytes((0xC0 + n,)) + payload
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0xF7 + len(ln),)) + ln + payload
+
+
+def _from_raw(raw) -> tuple | bytes | None:
+    """A child reference from decoded RLP: blank, a hash, or an embedded node."""
+    if raw.__class__ is list:
+        return _node_from_raw(raw)
+    return raw if raw else None
+
+
+def _node_from_raw(raw: list) -> tuple:
+    if len(raw) == 17:
+        return BRANCH, tuple(_from_raw(c) for c in raw[:16]), raw[16]
+    h = raw[0].hex()
+    flag = int(h[0], 16)
+    path = (h[1:] if flag & 1 else h[2:]).encode().translate(_TO_NIBBLES)
+    if flag & 2:
+        return LEAF, path, raw[1]
+    return EXT, path, _from_raw(raw[1])
+
+
+class Trie:
+    """One batch of changes to the trie under `root`, read from (and written to) `db`."""
+
+    def __init__(self, db, root: bytes) -> None:
+        self.db = db
+        self.root: tuple | bytes | None = None if root == BLANK_ROOT else root
+
+    def load(self, node_hash: bytes) -> tuple:
+        node = _nodes.get(node_hash)
+        if node is None:
+            node = _node_from_raw(rlp.decode(self.db[node_hash]))
+            if len(_nodes) >= NODE_CACHE_LIMIT:
+                _nodes.clear()
+            _nodes[node_hash] = node
+        return node
+
+    # reads
+
+    def get(self, key: bytes) -> bytes:
+        """The value at key, b"" when absent (as HexaryTrie returns)."""
+        path = nibbles(key)
+        node = self.root
+        load = self.load
+        while True:
+            if node is None:
+                return b""
+            if node.__class__ is bytes:
+                node = load(node)
+            kind = node[0]
+            if kind == BRANCH:
+                if not path:
+                    return node[2]
+                node = node[1][path[0]]
+                path = path[1:]
+            elif kind == LEAF:
+                return node[2] if node[1] == path else b""
+            else:
+                npath = node[1]
+                if path[:len(npath)] != npath:
+                    return b""
+                node = node[2]
+                path = path[len(npath):]
+
+    # writes
+
+    def update(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Applies (key, value) pairs in order; a value of None or b"" deletes the key."""
+        root = self.root
+        for key, value in changes:
+            if value:
+                root = self._put(root, nibbles(key), value)
+            else:
+                root = self._delete(root, nibbles(key))
+        self.root = root
+
+    def _put(self, ref, path: bytes, value: bytes):
+        if ref is None:
+            return LEAF, path, value
+        node = self.load(ref) if ref.__class__ is bytes else ref
+        kind = node[0]
+        if kind == BRANCH:
+            if not path:
+                return BRANCH, node[1], value
+            children = list(node[1])
+            i = path[0]
+            children[i] = self._put(children[i], path[1:], value)
+            return BRANCH, tuple(children), node[2]
+        npath = node[1]
+        n = min(len(npath), len(path))
+        common = 0
+        while common < n and npath[common] == path[common]:
+            common += 1
+        if kind == LEAF and common == len(npath) == len(path):
+            return LEAF, path, value
+        if kind == EXT and common == len(npath):
+            return EXT, npath, self._put(node[2], path[common:], value)
+        children: list = [None] * 16
+        branch_value = b""
+        rest = npath[common:]
+        if kind == LEAF:
+            if rest:
+                children[rest[0]] = (LEAF, rest[1:], node[2])
+            else:
+                branch_value = node[2]
+        else:  # an extension, rest not empty
+            children[rest[0]] = node[2] if len(rest) == 1 else (EXT, rest[1:], node[2])
+        rest = path[common:]
+        if rest:
+            children[rest[0]] = (LEAF, rest[1:], value)
+        else:
+            branch_value = value
+        branch = (BRANCH, tuple(children), branch_value)
+        return (EXT, path[:common], branch) if common else branch
+
+    def _delete(self, ref, path: bytes):
+        """The node without path's key; the very same ref when the key is absent."""
+        if ref is None:
+            return None
+        node = self.load(ref) if ref.__class__ is bytes else ref
+        kind = node[0]
+        if kind == LEAF:
+            return None if node[1] == path else ref
+        if kind == EXT:
+            npath = node[1]
+            if path[:len(npath)] != npath:
+                return ref
+            child = self._delete(node[2], path[len(npath):])
+            if child is node[2]:
+                return ref
+            return self._extension(npath, child)
+        children, branch_value = node[1], node[2]
+        if not path:
+            if not branch_value:
+                return ref
+            return self._normalize(list(children), b"")
+        i = path[0]
+        child = self._delete(children[i], path[1:])
+        if child is children[i]:
+            return ref
+        children = list(children)
+        children[i] = child
+        return self._normalize(children, branch_value)
+
+    def _extension(self, path: bytes, child):
+        if child is None:
+            return None
+        node = self.load(child) if child.__class__ is bytes else child
+        if node[0] == BRANCH:
+            return EXT, path, child
+        return node[0], path + node[1], node[2]
+
+    def _normalize(self, children: list, value: bytes):
+        """A branch left with one item becomes a leaf or an extension."""
+        live = [i for i in range(16) if children[i] is not None]
+        if len(live) > 1 or (live and value):
+            return BRANCH, tuple(children), value
+        if not live:
+            return (LEAF, b"", value) if value else None
+        i = live[0]
+        return self._extension(bytes((i,)), children[i])
+
+    # hashing
+
+    def commit(self, out: MutableMapping[bytes, bytes]) -> bytes:
+        """Encodes the changed nodes into `out` (hash -> RLP) and returns the root hash."""
+        root = self.root
+        if root is None:
+            return BLANK_ROOT
+        if root.__class__ is bytes:
+            return root
+        encoded = self._encode(root, out)
+        root_hash = keccak(encoded)
+        out[root_hash] = encoded
+        self.root = root_hash
+        return root_hash
+
+    def _ref(self, child, out) -> bytes:
+        if child is None:
+            return b"\x80"
+        if child.__class__ is bytes:
+            return b"\xa0" + child
+        encoded = self._encode(child, out)
+        if len(encoded) < 32:
+            return encoded
+        child_hash = keccak(encoded)
+        out[child_hash] = encoded
+        return b"\xa0" + child_hash
+
+    def _encode(self, node: tuple, out) -> bytes:
+        kind = node[0]
+        if kind == BRANCH:
+            ref = self._ref
+            return _enc_list(b"".join([ref(c, out) for c in node[1]]) + _enc_bytes(node[2]))
+        if kind == LEAF:
+            return _enc_list(_enc_bytes(_compact(node[1], True)) + _enc_bytes(node[2]))
+        return _enc_list(_enc_bytes(_compact(node[1], False)) + self._ref(node[2], out))
+
+
+def trie_root(items: Iterable[tuple[bytes, bytes]], out: MutableMapping[bytes, bytes] | None = None) -> bytes:
+    """The root of a new trie holding items; its nodes go to out."""
+    trie = Trie(None, BLANK_ROOT)
+    trie.update(items)
+    return trie.commit({} if out is None else out)
