@@ -383,7 +383,7 @@ def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
         for a in audits:
             state = "verified" if a.verified else "NOT verified"
             anchors = f", {a.anchors_checked} anchors matched" if a.anchors_checked and a.verified else ""
-            click.echo(f"{a.chain}: {state}, {a.blocks} blocks re-executed, {a.transactions} transactions{anchors}")
+            click.echo(f"{a.chain}: {state}, {a.blocks} blocks {a.replayed}, {a.transactions} transactions{anchors}")
             for problem in a.problems:
                 click.echo(f"  {problem}")
     if not verified:

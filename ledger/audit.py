@@ -36,6 +36,7 @@ class Audit:
     transactions: int = 0
     anchors_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    replayed: str = "re-executed from genesis"  # or, for a chain run on a node, "re-read from the node"
 
     @property
     def verified(self) -> bool:
@@ -44,7 +45,7 @@ class Audit:
     def to_json(self) -> dict:
         return {"chain": self.chain, "copy": self.copy, "verified": self.verified, "blocks": self.blocks,
                 "transactions": self.transactions, "anchors_checked": self.anchors_checked,
-                "problems": self.problems}
+                "replayed": self.replayed, "problems": self.problems}
 
 
 def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
@@ -74,6 +75,7 @@ def _reexecute(store: LedgerStore, result: Audit, progress: Callable[[int], None
     meta = store.meta()
     if meta["engine"] == "rpc":
         decode, replay, skipped = _node_replay(meta)
+        result.replayed = f"re-read from the node at {meta['rpc_url']}"
     else:
         engine = make_engine(str(meta["engine"]), int(meta["chain_id"]), int(meta["genesis_time"]))
         if "0x" + engine.head().hash.hex() != meta["genesis_hash"]:

@@ -58,6 +58,7 @@ def test_the_rpc_run_verifies_and_audits_against_the_node(runs):
     [audited] = audit_run(root / "rpc")
     assert audited.verified, audited.problems
     assert audited.blocks == on_node["blocks"]
+    assert audited.replayed.startswith("re-read from the node at http://127.0.0.1:")
 
 
 def test_the_ledger_records_the_node(runs, node_url):

@@ -71,7 +71,7 @@ def audit_section(audits: list[Audit], error: str | None) -> str:
         items.append(
             f'<div class="auditcard {"good" if a.verified else "badcard"}">'
             f'<div class="audithead"><b>{esc(a.chain)}</b>{badge(a.verified, "verified", "NOT verified").html}</div>'
-            f'<div>{fmt(a.blocks)} blocks re-executed from genesis, {fmt(a.transactions)} transactions; '
+            f'<div>{fmt(a.blocks)} blocks {esc(a.replayed)}, {fmt(a.transactions)} transactions; '
             f'{esc(anchors)}.</div>'
             + (f'<ul class="problems">{problems}</ul>' if problems else
                '<div class="muted">Hash chain, refusal digests, validator seals, signatures, permissions at each '
@@ -79,7 +79,8 @@ def audit_section(audits: list[Audit], error: str | None) -> str:
     if not audits:
         items.append('<p class="muted">No ledger to audit.</p>')
     return section("audit", "Audit", f'<div class="auditgrid">{"".join(items)}</div>',
-                   "Each chain's ledger is verified and re-executed from genesis (ledger.audit).")
+                   "Each chain's ledger is verified and re-executed from genesis, or re-read from the node it ran on "
+                   "(ledger.audit).")
 
 
 def activity_section(chains: list[ChainData]) -> str:
