@@ -6,6 +6,7 @@ Rules (each on the block's decoded events; a rule fires once per subject):
                        NEAR_CAP of the legal cap
   stock_shortfall      an inspection finds less stock than a warehouse declared
   certificate_reused   a receipt is issued on an inspection certificate another receipt carries
+                       (its own, or one a merge minted)
   late_disclosure      a periodic report is filed after its deadline
   disclosure_overdue   the chain flags a periodic report as overdue
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .consortium import Consortium
 from .engine.base import ExecutedBlock
+from .lookthrough.receipts import merged_certificate
 
 NEAR_CAP = 0.9
 
@@ -41,7 +43,8 @@ class RiskMonitor:
     chain: Consortium
     alerts: list[Alert] = field(default_factory=list)
     _caps: dict[str, int] = field(default_factory=dict)
-    _certificates: dict[str, int] = field(default_factory=dict)
+    _certificates: dict[str, int] = field(default_factory=dict)  # certificate -> the receipt it started
+    _receipt_certificates: dict[int, str] = field(default_factory=dict)
     _raised: set[tuple[str, str]] = field(default_factory=set)
 
     def attach(self) -> "RiskMonitor":
@@ -91,11 +94,21 @@ class RiskMonitor:
                     f"warehouse {a['warehouse']} has {a['live']} live against {a['declared']} declared")
 
     def _WarehouseReceipt_ReceiptIssued(self, block: int, a: dict) -> None:
-        certificate = a["inspectionCertHash"]
+        certificate = self._receipt_certificates[a["id"]] = a["inspectionCertHash"]
         first = self._certificates.setdefault(certificate, a["id"])
         if first != a["id"]:
             self._raise("certificate_reused", block, certificate,
                         f"receipt {a['id']} is issued on the inspection certificate of receipt {first}")
+
+    def _WarehouseReceipt_ReceiptSplit(self, block: int, a: dict) -> None:
+        for part in a["parts"]:
+            self._receipt_certificates[part] = self._receipt_certificates.get(a["id"], "")
+
+    def _WarehouseReceipt_ReceiptsMerged(self, block: int, a: dict) -> None:
+        # A merge of receipts on different certificates mints a new one, which a later issuance may reuse.
+        sources = [self._receipt_certificates.get(s, "") for s in a["sources"]]
+        certificate = self._receipt_certificates[a["id"]] = merged_certificate(sources)
+        self._certificates.setdefault(certificate, a["id"])
 
     def _Disclosure_PeriodicReportFiled(self, block: int, a: dict) -> None:
         if not a["onTime"]:

@@ -63,3 +63,19 @@ def test_every_summary_carries_its_alerts(tmp_path) -> None:
     summary = run_scenario("share_transfer", 2, {"investors": 60, "transfers": 20}, tmp_path / "st")
     assert isinstance(summary["alerts"], list)
     assert all({"rule", "chain", "block", "subject", "detail"} <= set(a) for a in summary["alerts"])
+
+
+def test_a_certificate_minted_by_a_merge_is_followed(tmp_path) -> None:
+    """Seed 5 plants the double financing on the certificate a merge minted (the keccak of its sources'):
+    the monitor raises it at the reusing issue, and the regulator's query finds both lineages."""
+    from ledger.lookthrough.receipts import receipt_anomalies
+
+    run_dir = tmp_path / "wr"
+    summary = run_scenario("warehouse_receipt", 5, {}, run_dir)
+    planted = next(p for p in json.loads((run_dir / "ground_truth.json").read_text())
+                   if p["kind"] == "double_financing")
+    [alert] = alerts(summary, "certificate_reused")
+    assert alert["block"] == planted["subject"]["issued_block"]
+    [found] = [a for a in receipt_anomalies(run_dir)["anomalies"] if a["kind"] == "double_financing"]
+    assert found["origins"] == ["merge", "issued"]
+    assert found["inspection_cert"] == planted["subject"]["inspection_cert"] == alert["subject"]

@@ -10,8 +10,8 @@ and the identifying subject fields of that kind, one finding per plant) and give
 false positives, false negatives, precision and recall.
 
 Detectors:
-    phantom_stock, double_financing   the receipt market's anomalies (receipts.py), and a certificate
-                                      reused on a receipt born of a merge (replayed here)
+    phantom_stock, double_financing   the receipt market's anomalies (receipts.py; a certificate is
+                                      followed through splits and merges, as the contract derives it)
     missed_disclosure_deadline, late_disclosure, tampered_disclosure
                                       the disclosure market's anomalies (disclosures.py)
     split_identity                    two identities whose sealed personal data (opened with the
@@ -86,56 +86,7 @@ def _from_anomalies(anomalies: list[dict]) -> list[dict]:
 
 def _receipt_findings(run_dir: Path) -> list[dict]:
     from .receipts import receipt_anomalies
-    found = _from_anomalies(receipt_anomalies(run_dir)["anomalies"])
-    reported = {f["inspection_cert"] for f in found if f["kind"] == "double_financing"}
-    return found + [f for f in _reused_certificates(run_dir) if f["inspection_cert"] not in reported]
-
-
-def _reused_certificates(run_dir: Path) -> list[dict]:
-    """Double financing through a merged receipt: a warehouse issues a receipt on the certificate hash
-    that the contract gave a merged receipt (keccak of its sources' certificates, when they differ).
-    receipts.py groups issuances only; here every receipt's certificate is replayed (issued: its own;
-    split: its parent's; merged: the common one, or the keccak of the sources' in order) and each
-    certificate that starts two lineages (an issuance, or a merge that minted it) is reported."""
-    from eth_hash.auto import keccak
-
-    out = []
-    for chain in load_chains(run_dir, ("WarehouseReceipt",)):
-        cert: dict[int, str] = {}
-        roots: dict[str, list[tuple[int, str, int]]] = {}  # cert -> (receipt, how, block)
-        pledges: dict[int, list[str]] = {}
-        for e in chain.events:
-            a = e.args
-            if e.name == "ReceiptIssued":
-                cert[a["id"]] = a["inspectionCertHash"].lower()
-                roots.setdefault(cert[a["id"]], []).append((a["id"], "issued", e.block))
-            elif e.name == "ReceiptSplit":
-                for part in a["parts"]:
-                    cert[part] = cert.get(a["id"], "")
-            elif e.name == "ReceiptsMerged":
-                sources = [cert.get(s, "") for s in a["sources"]]
-                if len(set(sources)) == 1:
-                    cert[a["id"]] = sources[0]
-                else:
-                    cert[a["id"]] = "0x" + keccak(b"".join(bytes.fromhex(c[2:]) for c in sources)).hex()
-                    roots.setdefault(cert[a["id"]], []).append((a["id"], "merged", e.block))
-            elif e.name == "Pledged":
-                pledges.setdefault(a["id"], []).append(a["lender"].lower())
-        for c, starts in sorted(roots.items()):
-            if len(starts) < 2 or not any(how == "issued" for _, how, _ in starts[1:]):
-                continue
-            receipts = [r for r, _, _ in starts]
-            out.append({
-                "kind": "double_financing", "source": "reused_certificate", "chain": chain.name,
-                "inspection_cert": c, "receipts": receipts, "origins": [how for _, how, _ in starts],
-                "issued_blocks": [b for _, _, b in starts],
-                "lenders": [pledges[r][0] for r in receipts if r in pledges],
-                "detail": f"certificate {c[:10]}.. starts {len(starts)} receipts ({', '.join(map(str, receipts))}); "
-                          f"pledged {sum(1 for r in receipts if r in pledges)} times",
-                "evidence": "ReceiptIssued / ReceiptSplit / ReceiptsMerged replayed; a merged receipt's "
-                            "certificate is the keccak of its sources' certificates",
-            })
-    return out
+    return _from_anomalies(receipt_anomalies(run_dir)["anomalies"])
 
 
 def _disclosure_findings(run_dir: Path) -> list[dict]:

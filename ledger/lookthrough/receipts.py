@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eth_hash.auto import keccak
+
 from ..errors import ConfigError
 from .events import Chain, Event, Revert, load_chains, org_names, text32, where
 
 RECEIPT_STATES = ("None", "Issued", "Registered", "Cancelled", "Expired", "Split", "Merged")
+
+
+def merged_certificate(certificates: list[str]) -> str:
+    """The inspection certificate WarehouseReceipt.merge gives a merged receipt: its sources' common
+    one, else the keccak of theirs in order (a new certificate, which a later issuance may reuse)."""
+    if len(set(certificates)) == 1:
+        return certificates[0]
+    return "0x" + keccak(b"".join(bytes.fromhex(c[2:]) for c in certificates)).hex()
 
 
 class ReceiptBook:
@@ -115,8 +125,9 @@ class ReceiptBook:
             srcs = [self.receipts[s] for s in a["sources"] if s in self.receipts]
             first = srcs[0] if srcs else {}
             merged = self._new(rid, e, **{k: first.get(k) for k in ("warehouse", "warehouse_org", "commodity", "grade",
-                                                                    "unit", "location", "inspection_cert", "expiry")},
-                               holder=a["holder"], quantity=a["quantity"], origin="merge")
+                                                                    "unit", "location", "expiry")},
+                               holder=a["holder"], quantity=a["quantity"], origin="merge",
+                               inspection_cert=merged_certificate([s["inspection_cert"] for s in srcs]))
             merged["sources"] = list(a["sources"])
             merged["registered"] = all(s["registered"] for s in srcs)
             merged["state"] = "Registered" if merged["registered"] else "Issued"
@@ -173,9 +184,9 @@ def receipt(run_dir: Path, receipt_id: str | int) -> dict:
 def receipt_anomalies(run_dir: Path) -> dict:
     """The receipt market's anomalies.
 
-    For the regulator (`anomalies`): `double_financing`, two or more issuances on one inspection
-    certificate hash (one lot receipted twice), with every pledge on those receipts (and their split
-    or merge descendants); `phantom_stock`, a (warehouse, commodity) whose inspection observed less
+    For the regulator (`anomalies`): `double_financing`, two or more receipts starting on one
+    inspection certificate hash (one lot receipted twice: issued on it, or issued on the certificate
+    a merge minted), with every pledge on those receipts (and their split or merge descendants); `phantom_stock`, a (warehouse, commodity) whose inspection observed less
     than declared (StockInspected observed < declared), with the exchange's DeclarationCorrected and
     the contract's StockShortfall, and the receipts live on that stock then.
     Refused on chain (`refused_on_chain`): `double_pledge_attempt` (AlreadyPledged),
@@ -185,10 +196,11 @@ def receipt_anomalies(run_dir: Path) -> dict:
     if book.chain is None:
         raise ConfigError(f"{run_dir} has no warehouse receipt platform")
     anomalies: list[dict] = []
-    # double financing: one certificate, several issuances
+    # double financing: one certificate starting several receipts (issued, or minted by a merge)
     by_cert: dict[str, list[dict]] = {}
     for r in sorted(book.receipts.values(), key=lambda r: r["id"]):
-        if r["origin"] == "issued":
+        if r["origin"] == "issued" or r["origin"] == "merge" and r["inspection_cert"] not in {
+                book.receipts[s]["inspection_cert"] for s in r["sources"] if s in book.receipts}:
             by_cert.setdefault(r["inspection_cert"], []).append(r)
     for cert, issued in sorted(by_cert.items()):
         if len(issued) < 2:
@@ -210,11 +222,12 @@ def receipt_anomalies(run_dir: Path) -> dict:
         lenders = [p["lender"] for p in firsts]  # one per receipt, in receipt order (may repeat)
         anomalies.append({
             "kind": "double_financing", "chain": book.chain.name,
-            "detail": f"{len(issued)} receipts issued on one inspection certificate "
+            "detail": f"{len(issued)} receipts on one inspection certificate "
                       f"({', '.join(sorted({str(r['warehouse_org'] or r['warehouse']) for r in issued}))}); "
                       f"pledged {len(firsts)} times ({len(set(lenders))} lender(s))",
             "expected": "one receipt per inspection certificate", "found": f"{len(issued)} receipts",
             "inspection_cert": cert, "receipts": [r["id"] for r in issued], "descendants": sorted(family),
+            "origins": [r["origin"] for r in issued],
             "warehouses": [r["warehouse_org"] or r["warehouse"] for r in issued],
             "warehouse_addresses": [r["warehouse"] for r in issued],
             "commodity": issued[0]["commodity"], "quantities": [r["quantity"] for r in issued],
