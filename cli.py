@@ -768,7 +768,7 @@ def _commit_and_show(run_dir: Path, consortium, ticket, as_json: bool) -> None:
         "chain": consortium.name, "node": ticket.node, "contract": ticket.contract, "function": ticket.function,
         "status": ticket.status, "reason": ticket.reason, "detail": ticket.detail, "block": block.number,
         "tx_hash": ticket.tx_hash and hex0x(ticket.tx_hash),
-        "contract_address": ticket.contract_address and ticket.ok and hex0x(ticket.contract_address) or None,
+        "contract_address": hex0x(ticket.contract_address) if ticket.ok and ticket.contract_address else None,
         "events": [{"event": name, "args": args} for name, args in ticket.events],
     }
     if as_json:

@@ -5,7 +5,6 @@ Scenario code talks to this module (nodes, contracts, tickets), never to the eng
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -197,9 +196,7 @@ class Consortium:
         self._refusal_seq = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM refusals")[0][0]
         self._refusals_digest = self.store.query(
             "SELECT refusals_digest FROM blocks ORDER BY number DESC LIMIT 1")[0][0]
-        self.membership = Membership.from_genesis(self.store.meta())
-        self.membership.apply((contract, name, json.loads(args)) for contract, name, args in self.store.query(
-            "SELECT contract, name, args FROM events WHERE name IS NOT NULL ORDER BY block_number, log_index"))
+        self.membership = Membership.at_head(self.store)
         self.gateway = Gateway(self.ca, self.membership)
         for address, name in self.store.query("SELECT address, name FROM contracts ORDER BY block_number"):
             self._register(name, address, contract_type(name))

@@ -6,6 +6,7 @@ so governance takes effect at the gateway from the next block on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -32,6 +33,15 @@ class Membership:
         membership = cls()
         for founder in meta.get("founders", []):
             membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+        return membership
+
+    @classmethod
+    def at_head(cls, store) -> "Membership":
+        """The membership at a stored ledger's head (a LedgerStore): the founders, then every registry event."""
+        membership = cls.from_genesis(store.meta())
+        membership.apply((contract, name, json.loads(args)) for contract, name, args in store.query(
+            "SELECT contract, name, args FROM events WHERE contract = ? AND name IS NOT NULL "
+            "ORDER BY block_number, log_index", (REGISTRY,)))
         return membership
 
     def found(self, address: bytes, org_id: str, roles: Role) -> None:

@@ -37,6 +37,10 @@ TABLES = {
     "contracts": "address BLOB PRIMARY KEY, name TEXT NOT NULL, block_number INTEGER NOT NULL",
 }
 
+# The rows of the blocks after a given one, per table (the rest name theirs by block_number).
+AFTER_BLOCK = {"blocks": "number > ?",
+               "receipts": "tx_hash IN (SELECT hash FROM main.transactions WHERE block_number > ?)"}
+
 
 @dataclass(frozen=True)
 class TxRecord:
@@ -121,10 +125,10 @@ class LedgerStore:
         finally:
             target.close()
 
-    def extend_copy(self, path: Path) -> int:
+    def extend_copy(self, path: Path) -> None:
         """Appends to the node copy at `path` the blocks it lacks, each with all its rows, in one SQLite
-        transaction; returns how many. A copy that does not end in one of this ledger's blocks is
-        left as it is (an audit names where it went wrong) and raises."""
+        transaction. A copy that does not end in one of this ledger's blocks is left as it is (an audit
+        names where it went wrong) and raises."""
         copy = LedgerStore(path)
         try:
             their = copy.head()
@@ -137,14 +141,12 @@ class LedgerStore:
         try:
             with self._transaction():
                 for table in TABLES:
-                    if table == "meta":
-                        continue
-                    where = {"blocks": "number > ?", "receipts": "tx_hash IN (SELECT hash FROM main.transactions "
-                                                                 "WHERE block_number > ?)"}.get(table, "block_number > ?")
-                    self._db.execute(f"INSERT INTO copy.{table} SELECT * FROM main.{table} WHERE {where}", (after,))
+                    if table != "meta":
+                        where = AFTER_BLOCK.get(table, "block_number > ?")
+                        self._db.execute(f"INSERT INTO copy.{table} SELECT * FROM main.{table} WHERE {where}",
+                                         (after,))
         finally:
             self._db.execute("DETACH DATABASE copy")
-        return self.head()[0] - after if self.head() else 0
 
     # ------------------------------------------------------------------ write
 

@@ -26,7 +26,7 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
     store = LedgerStore(path)
     try:
         meta = store.meta()
-        address = _address_of(store, meta, node)
+        address = Membership.at_head(store).address_of(node)
         if address is None:
             raise ConfigError(f"{node} never was a member of {chain}")
         viewer = viewer or node
@@ -43,14 +43,6 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
         }
     finally:
         store.close()
-
-
-def _address_of(store: LedgerStore, meta: dict, node: str) -> bytes | None:
-    membership = Membership.from_genesis(meta)
-    membership.apply((c, n, json.loads(a)) for c, n, a in store.query(
-        "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' AND name = 'MemberAdded' "
-        "ORDER BY block_number, log_index"))
-    return membership.address_of(node)
 
 
 def _submitted(store: LedgerStore, node: str) -> dict:

@@ -8,17 +8,10 @@ import sqlite3
 import pytest
 
 from ledger.verify import verify_run
+from ledgers import stored_blocks
 from scenarios.runner import run_scenario
 
 SMALL = {"investors": 60, "funds": 3, "transfers": 60, "batch": 20}
-
-
-def blocks_dump(run_dir):
-    db = sqlite3.connect(run_dir / "fund_platform" / "ledger.sqlite")
-    try:
-        return db.execute("SELECT number, hash, header_rlp, refusals_digest FROM blocks ORDER BY number").fetchall()
-    finally:
-        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +66,7 @@ def test_same_seed_same_chain_byte_for_byte(small_run, tmp_path):
     run_dir, summary = small_run
     again = run_scenario("share_transfer", 11, SMALL, tmp_path / "b")
     assert again["head_hash"] == summary["head_hash"]
-    assert blocks_dump(tmp_path / "b") == blocks_dump(run_dir)
+    assert stored_blocks(tmp_path / "b", "fund_platform") == stored_blocks(run_dir, "fund_platform")
     assert (tmp_path / "b" / "fund_platform" / "certs" / "BJEE.pem").read_bytes() == (
         run_dir / "fund_platform" / "certs" / "BJEE.pem").read_bytes()
 

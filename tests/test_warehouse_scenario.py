@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from ledger.verify import verify_run
+from ledgers import stored_blocks
 from scenarios.registry import get_scenario
 from scenarios.runner import run_scenario
 
@@ -36,14 +37,6 @@ TRANSITIONS = ("StockDeclared", "ReceiptIssued", "ReceiptRegistered", "ReceiptTr
 
 def ledger(run_dir: Path) -> sqlite3.Connection:
     return sqlite3.connect(run_dir / CHAIN / "ledger.sqlite")
-
-
-def blocks_dump(run_dir: Path) -> list[tuple]:
-    db = ledger(run_dir)
-    try:
-        return db.execute("SELECT number, hash, header_rlp, refusals_digest FROM blocks ORDER BY number").fetchall()
-    finally:
-        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +153,7 @@ def test_same_seed_same_chain_byte_for_byte(small_run, tmp_path):
     run_dir, summary, _, _ = small_run
     again = run_scenario("warehouse_receipt", 11, SMALL, tmp_path / "b")
     assert again["head_hash"] == summary["head_hash"]
-    assert blocks_dump(tmp_path / "b") == blocks_dump(run_dir)
+    assert stored_blocks(tmp_path / "b", CHAIN) == stored_blocks(run_dir, CHAIN)
     assert (tmp_path / "b" / "ground_truth.json").read_text() == (run_dir / "ground_truth.json").read_text()
     assert (tmp_path / "b" / CHAIN / "certs" / "SHFE.pem").read_bytes() == (
         run_dir / CHAIN / "certs" / "SHFE.pem").read_bytes()

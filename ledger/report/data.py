@@ -70,10 +70,7 @@ def load_chain(run_dir: Path, name: str) -> ChainData:
                          "FROM transactions t JOIN receipts r ON r.tx_hash = t.hash WHERE r.status = 0 "
                          "ORDER BY t.block_number, t.tx_index")]
         refusals.sort(key=lambda r: r["block"])
-        membership = Membership.from_genesis(meta)
-        membership.apply((c, n, json.loads(a)) for c, n, a in store.query(
-            "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' AND args IS NOT NULL "
-            "ORDER BY block_number, log_index"))
+        membership = Membership.at_head(store)
         members = {"0x" + a.hex(): Member(bytes32_text(m.org_id), m.roles, m.status) for a, m in membership.members()}
         senders = {"0x" + s.hex(): n for s, n in store.query("SELECT DISTINCT sender, node FROM transactions")}
         marks = ",".join("?" * len(HOLDING_CONTRACTS))
