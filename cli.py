@@ -206,15 +206,17 @@ def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
 
 def echo_signing_accounts(name: str, seed: int, options: dict, as_json: bool) -> None:
     """Runs NAME on the embedded engine in a scratch directory and prints each account that signed a
-    transaction there: the node accounts, derived from the seed, and the clients' accounts."""
+    transaction there: the node accounts and the clients' accounts, derived from the seed and the
+    operator secret (ledger.secrets)."""
     import sqlite3
     import tempfile
 
     from ledger.chain import LEDGER_FILE
-    from ledger.keys import Account
+    from ledger.secrets import KeyDeriver
     from scenarios.runner import run_scenario
 
     rows = []
+    keys = KeyDeriver.for_seed(seed)
     with tempfile.TemporaryDirectory() as scratch:
         run_scenario(name, seed, options, Path(scratch) / "run")
         for ledger in sorted((Path(scratch) / "run").glob(f"*/{LEDGER_FILE}")):
@@ -223,7 +225,7 @@ def echo_signing_accounts(name: str, seed: int, options: dict, as_json: bool) ->
             try:
                 signers = db.execute("SELECT node, sender FROM transactions GROUP BY sender ORDER BY MIN(rowid)")
                 for node, sender in signers.fetchall():
-                    own = Account.derive(seed, f"{chain}/node/{node}").address == sender
+                    own = keys.account(f"{chain}/node/{node}").address == sender
                     rows.append({"chain": chain, "address": "0x" + sender.hex(),
                                  "signer": node if own else f"a client of {node}"})
             finally:
@@ -327,7 +329,8 @@ def render_summary(s: dict) -> str:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def verify(run_dir: Path, as_json: bool) -> None:
-    """Verify every chain in RUN_DIR: hash chain, refusal digests and validator seals."""
+    """Verify every chain in RUN_DIR and every member's copy: headers, transaction and receipt roots,
+    refusal digests, validator seals over every stored row, certificates."""
     from ledger.verify import verify_run
 
     if not run_dir.is_dir():
@@ -342,8 +345,8 @@ def verify(run_dir: Path, as_json: bool) -> None:
         for r in results:
             state = "verified" if r.verified else "NOT verified"
             click.echo(f"{r.chain}: {state}, {r.blocks} blocks, {r.transactions} transactions, {r.refusals} refusals")
-            for problem in r.problems:
-                click.echo(f"  {problem}")
+            for line in r.problems + r.notes:
+                click.echo(f"  {line}")
     if not verified:
         sys.exit(1)
 
@@ -383,9 +386,11 @@ def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
         for a in audits:
             state = "verified" if a.verified else "NOT verified"
             anchors = f", {a.anchors_checked} anchors matched" if a.anchors_checked and a.verified else ""
-            click.echo(f"{a.chain}: {state}, {a.blocks} blocks {a.replayed}, {a.transactions} transactions{anchors}")
-            for problem in a.problems:
-                click.echo(f"  {problem}")
+            whose = f" ({a.node}'s copy)" if a.node else ""
+            click.echo(f"{a.chain}{whose}: {state}, {a.blocks} blocks {a.replayed}, {a.transactions} transactions"
+                       f"{anchors}")
+            for line in a.problems + a.notes:
+                click.echo(f"  {line}")
     if not verified:
         sys.exit(1)
 
@@ -710,8 +715,9 @@ def scenario_new(name, directory) -> None:
 # --------------------------------------------------------- deploy, call, send
 
 
-def _reopen(run_dir: Path, chain: str | None):
-    """The run's chain, reopened at its head (re-executing its blocks, with a progress bar)."""
+def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: bool = False):
+    """The run's chain, reopened at its head (re-executing its blocks, with a progress bar), with the
+    keystore of the `acting` node opened and, to `seal` a block, each validator's."""
     from ledger.chain import LEDGER_FILE, pick_chain
     from ledger.reopen import reopen_chain
     from ledger.store import LedgerStore
@@ -723,7 +729,8 @@ def _reopen(run_dir: Path, chain: str | None):
     blocks = (store.head() or (0,))[0]
     store.close()
     with click.progressbar(length=blocks, label=f"reopening {chain}", file=sys.stderr) as bar:
-        return reopen_chain(run_dir, chain, progress=bar.update)
+        return reopen_chain(run_dir, chain, progress=bar.update, acting=acting, seal=seal,
+                            warn=lambda line: click.echo(f"warning: {line}", err=True))
 
 
 def _node(consortium, name: str):
@@ -751,7 +758,12 @@ def _address_resolver(consortium):
         kind, _, name = text.partition(":")
         if kind == "node":
             return _node(consortium, name).address
-        return _contract(consortium, name).address if kind == "contract" else consortium.client_account(name).address
+        if kind == "contract":
+            return _contract(consortium, name).address
+        held = consortium.client_holders.get(name)  # the public part of every node's client file
+        if held is None:
+            raise ConfigError(f"no client account {name!r} on {consortium.name}")
+        return held[1]
     return address_of
 
 
@@ -812,7 +824,7 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
     if not artifact.is_file():
         raise ConfigError(f"no compiled contract at {artifact}; compile it first: python cli.py compile FILE.sol")
     contract_type = load_user_artifact(artifact)
-    consortium = _reopen(run_dir, chain)
+    consortium = _reopen(run_dir, chain, acting=node_name, seal=True)
     node = _node(consortium, node_name)
     values = parse_args(contract_type.abi.constructor_types, args, _address_resolver(consortium))
     consortium.advance(advance)
@@ -836,7 +848,7 @@ def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
     from ledger.abi import to_jsonable
     from ledger.abi_text import parse_args
 
-    consortium = _reopen(run_dir, chain)
+    consortium = _reopen(run_dir, chain)  # a read needs no key: NODE's address comes from its certificate
     try:
         target = _contract(consortium, contract)
         sender = _node(consortium, node_name).address if node_name else b"\0" * 20
@@ -867,7 +879,8 @@ def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
 @click.argument("function")
 @click.argument("args", nargs=-1)
 @click.option("--node", "node_name", required=True, help="The node that submits, through the gateway.")
-@click.option("--signer", help="Sign with this client account (its label) held by the node, not the node's own key.")
+@click.option("--signer", help="Sign with this client account (its label) held by the node, not the node's own key; "
+                                "a label another node holds is refused by the gateway (SIGNER_NOT_HELD).")
 @CHAIN_OPTION
 @ADVANCE_OPTION
 @JSON_OPTION
@@ -877,11 +890,13 @@ def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
     the gateway; a refusal is recorded with its reason, like any other, and exits 1."""
     from ledger.abi_text import parse_args
 
-    consortium = _reopen(run_dir, chain)
+    from ledger.reopen import signer_account
+
+    consortium = _reopen(run_dir, chain, acting=node_name, seal=True)
     node = _node(consortium, node_name)
     target = _contract(consortium, contract)
     values = parse_args(_function(target, function).input_types, args, _address_resolver(consortium))
-    account = node.hold(consortium.client_account(signer)) if signer else None
+    account = signer_account(consortium, run_dir / consortium.name, node, signer) if signer else None
     consortium.advance(advance)
     ticket = node.send(target.call(function, *values), signer=account)
     _commit_and_show(run_dir, consortium, ticket, as_json)

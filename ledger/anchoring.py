@@ -9,11 +9,11 @@ recomputes each anchor from a ledger copy and names the first one that differs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from eth_hash.auto import keccak
 
+from .artifacts import load_contract
 from .consortium import Consortium, Contract
 from .engine.base import ExecutedBlock
 from .errors import LedgerError
@@ -21,6 +21,7 @@ from .node import Node
 from .store import LedgerStore
 
 EMPTY_DIGEST = b"\0" * 32
+REPORT_REGISTRY = "ReportRegistry"
 
 
 def chain_key(name: str) -> bytes:
@@ -108,17 +109,26 @@ class Anchorer:
 
 
 def anchors_on(regulatory: LedgerStore, name: str) -> list[Anchor]:
-    """The anchors of business chain `name` recorded on a regulatory chain's ledger, in order."""
-    key = "0x" + chain_key(name).hex()
+    """The anchors of business chain `name` on a regulatory chain's ledger, in order, decoded from the raw
+    logs of the ReportRegistry as the regulatory chain's headers and seals commit to them (LedgerError
+    when the regulatory chain itself does not hold)."""
+    from .verify import BadBlock, sealed_blocks  # verify reads what this module's anchors wrote
+
+    key = chain_key(name)
+    abi = load_contract(REPORT_REGISTRY).abi
+    registries: set[bytes] = set()
     anchors = []
-    for (args,) in regulatory.query(
-        "SELECT args FROM events WHERE contract = 'ReportRegistry' AND name = 'Anchored'"
-        " ORDER BY block_number, log_index"
-    ):
-        a = json.loads(args)
-        if a["chainId"].lower() == key:
-            anchors.append(Anchor(a["blockNumber"], bytes.fromhex(a["blockHash"][2:]),
-                                  bytes.fromhex(a["stateRoot"][2:]), bytes.fromhex(a["eventDigest"][2:])))
+    try:
+        for block in sealed_blocks(regulatory):
+            registries.update(a for a, contract, _ in block.rows.contracts if contract == REPORT_REGISTRY)
+            for log in block.logs:
+                named = abi.decode_event(log.topics, log.data) if log.address in registries else None
+                if named and named[0] == "Anchored" and bytes.fromhex(named[1]["chainId"][2:]) == key:
+                    a = named[1]
+                    anchors.append(Anchor(a["blockNumber"], bytes.fromhex(a["blockHash"][2:]),
+                                          bytes.fromhex(a["stateRoot"][2:]), bytes.fromhex(a["eventDigest"][2:])))
+    except BadBlock as bad:
+        raise LedgerError(f"the regulatory chain does not hold: {bad}") from None
     return anchors
 
 

@@ -1,145 +1,248 @@
-"""The regulator's audit of one copy of a chain's ledger.
+"""The regulator's audit of a chain and of every member's copy of it.
 
-On top of verify.py's checks (hash chain, refusal digests, seals by the validators
-in force), an audit re-executes every block from genesis on a fresh engine (for a
-chain run on a node: reads every block and receipt back from that node) and
-compares block hashes, state roots, receipts and events with the copy; checks
-that every transaction's signature recovers its recorded sender and that its
-submitting node was an active member holding the role the call needs at that
-height; and, where the run has a regulatory chain, that the copy still matches
-the anchors its platform sent there. It stops at the first bad block and names it.
+One pass, block by block, so that the first bad block is named whatever is wrong with
+it: verify.py's checks (header, roots, refusals, seals by the validators in force, every
+row covered by the seals); every transaction's signature recovers its recorded sender
+and its submitting node was an active member holding the role the call needs at that
+height; the block re-executes on stock py-evm (never the fast engine that produced it:
+an interpreter bug must not reproduce itself) to the same state root, hash, receipts and
+raw logs; and the decoded columns (event names and arguments, revert reasons, contract
+names) equal what the raw data gives. A chain run on an rpc node is re-read from that
+node instead. Where the run has a regulatory chain, the ledger must still match the
+anchors its platform sent there. The run-level audit also compares every member's copy
+with the chain, naming each node whose copy differs and where.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import rlp
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth_hash.auto import keccak
+
+from .abi import ContractABI, decode_error
 from .anchoring import anchors_on, check_anchors
-from .chain import LEDGER_FILE
-from .engine import make_engine
-from .errors import LedgerError, PilotLedgerError
+from .artifacts import ContractType, load_contract
+from .chain import LEDGER_FILE, chain_names
+from .errors import ArtifactError, LedgerError, PilotLedgerError
 from .membership import Membership
-from .policy import required_role
+from .policy import DEPLOY, required_role
 from .roles import MemberStatus
 from .store import LedgerStore
-from .verify import verify_store
+from .verify import (CERTS_DIR, NODES_DIR, BadBlock, SealedBlock, check_certificates, check_member_copies,
+                     read_genesis, sealed_blocks)
+
 
 
 @dataclass
 class Audit:
     chain: str
     copy: str
+    node: str | None = None  # whose copy, or None for the chain's own ledger
     blocks: int = 0
     transactions: int = 0
     anchors_checked: int = 0
     problems: list[str] = field(default_factory=list)
-    replayed: str = "re-executed from genesis"  # or, for a chain run on a node, "re-read from the node"
+    first_bad_block: int | None = None
+    replayed: str = "re-executed from genesis on stock py-evm"  # or, for a chain run on a node, re-read from it
+    notes: list[str] = field(default_factory=list)  # what is worth knowing but not wrong (a lagging copy)
 
     @property
     def verified(self) -> bool:
         return not self.problems
 
+    def fail(self, number: int, problem: str) -> None:
+        """Keeps only the earliest bad block's problem."""
+        if self.first_bad_block is None or number < self.first_bad_block:
+            self.problems = [problem]
+            self.first_bad_block = number
+
     def to_json(self) -> dict:
-        return {"chain": self.chain, "copy": self.copy, "verified": self.verified, "blocks": self.blocks,
-                "transactions": self.transactions, "anchors_checked": self.anchors_checked,
-                "replayed": self.replayed, "problems": self.problems}
+        return {"chain": self.chain, "copy": self.copy, "node": self.node, "verified": self.verified,
+                "blocks": self.blocks, "transactions": self.transactions, "anchors_checked": self.anchors_checked,
+                "replayed": self.replayed, "problems": self.problems, "first_bad_block": self.first_bad_block,
+                "notes": self.notes}
 
 
 def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
-                 progress: Callable[[int], None] | None = None) -> Audit:
-    """Audits the ledger file at `path`, a copy of chain `chain`; `regulatory` is the
-    regulatory chain's ledger, if the run has one."""
-    result = Audit(chain, str(path))
-    store = LedgerStore(path)
+                 progress: Callable[[int], None] | None = None, chain_dir: Path | None = None,
+                 node: str | None = None) -> Audit:
+    """Audits the ledger file at `path`, a copy of chain `chain` whose public files (genesis record,
+    certificates, pilot teams' artifacts) are in `chain_dir`; `regulatory` is the regulatory chain's
+    ledger, if the run has one."""
+    chain_dir = chain_dir or path.parent
+    result = Audit(chain, str(path), node)
     try:
-        verification = verify_store(store, chain)
-        result.problems += verification.problems
-        if not result.problems:
-            _reexecute(store, result, progress or (lambda _: None))
-        if not result.problems and regulatory is not None:
-            regulatory_store = LedgerStore(regulatory)
-            try:
-                result.problems += check_anchors(store, chain, regulatory_store)[:1]  # the first bad one
-                result.anchors_checked = len(anchors_on(regulatory_store, chain))
-            finally:
-                regulatory_store.close()
+        genesis = read_genesis(chain_dir)
+        store = LedgerStore(path)
+    except LedgerError as exc:
+        result.fail(0, str(exc))
+        return result
+    try:
+        _audit_blocks(store, genesis, chain_dir, result, progress or (lambda _: None))
+        if regulatory is not None:
+            _audit_anchors(store, chain, regulatory, result)
     finally:
         store.close()
+    if genesis is not None:
+        for problem in check_certificates(chain_dir / CERTS_DIR, genesis):
+            result.fail(0, problem)
     return result
 
 
-def _reexecute(store: LedgerStore, result: Audit, progress: Callable[[int], None]) -> None:
-    meta = store.meta()
-    if meta["engine"] == "rpc":
-        decode, replay, skipped = _node_replay(meta)
-        result.replayed = f"re-read from the node at {meta['rpc_url']}"
-    else:
-        engine = make_engine(str(meta["engine"]), int(meta["chain_id"]), int(meta["genesis_time"]))
-        if "0x" + engine.head().hash.hex() != meta["genesis_hash"]:
-            result.problems.append("genesis: a fresh engine does not produce the recorded genesis block")
-            return
-        decode, replay, skipped = engine.decode, lambda _number, txs, timestamp: engine.execute_block(
-            txs, timestamp), None
-    membership = Membership.from_genesis(meta)
-    for number, block_hash, _parent, state_root, timestamp, _digest, _header in store.blocks():
-        where = f"block {number}"
-        rows = store.query(
-            "SELECT t.hash, t.node, t.sender, t.contract, t.function, t.raw, r.status, r.gas_used, r.output "
-            "FROM transactions t JOIN receipts r ON r.tx_hash = t.hash WHERE t.block_number = ? ORDER BY t.tx_index",
-            (number,))
-        txs = []
-        for tx_hash, node, sender, contract, function, raw, *_ in rows:
-            try:
-                tx = decode(raw)
-            except Exception as exc:  # a damaged raw transaction no longer decodes or recovers
-                result.problems.append(f"{where}: transaction {tx_hash.hex()} does not decode: {exc}")
-                return
-            if tx.hash != tx_hash or tx.sender != sender:
-                result.problems.append(f"{where}: transaction {tx_hash.hex()}'s signature does not recover "
-                                       "its recorded hash and sender")
-                return
-            problem = _permission_problem(membership, node, sender, contract, function)
-            if problem:
-                result.problems.append(f"{where}: transaction {tx_hash.hex()}: {problem}")
-                return
-            txs.append(tx)
-        if replay is None:  # signatures and permissions only
+def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, result: Audit,
+                  progress: Callable[[int], None]) -> None:
+    try:
+        replayer = _Replayer(store.meta(), result)
+    except LedgerError as exc:
+        result.fail(0, f"genesis: {exc}")
+        return
+    except BadBlock as bad:
+        result.fail(bad.number, str(bad))
+        return
+    known = _KnownContracts(chain_dir)
+    try:
+        for block in sealed_blocks(store, genesis):
+            _check_transactions(block, replayer, known)
+            replayer.replay(block)
+            known.check_decoded(block)
+            result.blocks += 1
+            result.transactions += len(block.rows.transactions)
             progress(1)
-            continue
+    except BadBlock as bad:
+        result.fail(bad.number, str(bad))
+        return
+    if replayer.skipped:
+        result.problems.append(f"re-execution skipped: {replayer.skipped}; the hash chain, seals, signatures "
+                               "and permissions were checked")
+
+
+def _audit_anchors(store: LedgerStore, chain: str, regulatory: Path, result: Audit) -> None:
+    try:
+        regulatory_store = LedgerStore(regulatory)
+    except LedgerError as exc:
+        result.fail(0, f"regulatory chain: {exc}")
+        return
+    try:
+        for problem in check_anchors(store, chain, regulatory_store):
+            result.fail(int(re.search(r"\d+", problem).group()), problem)
+        result.anchors_checked = len(anchors_on(regulatory_store, chain))
+    except LedgerError as exc:
+        result.fail(0, str(exc))
+    finally:
+        regulatory_store.close()
+
+
+class _Replayer:
+    """Re-executes blocks on stock py-evm, or re-reads them from the rpc node a chain ran on."""
+
+    def __init__(self, meta: dict, result: Audit) -> None:
+        self.skipped: str | None = None
+        if meta.get("engine") == "rpc":
+            self.decode, self._execute, self.skipped = _node_replay(meta)
+            result.replayed = f"re-read from the node at {meta.get('rpc_url')}"
+            return
+        from .engine.pyevm import PyEvmEngine
+
         try:
-            executed = replay(number, txs, timestamp)
+            engine = PyEvmEngine(int(meta["chain_id"]), int(meta["genesis_time"]), vm=ShanghaiVM)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise BadBlock(0, f"the genesis record cannot start a chain: {exc}") from None
+        if "0x" + engine.head().hash.hex() != meta.get("genesis_hash"):
+            raise BadBlock(0, "a fresh engine does not produce the recorded genesis block")
+        self.decode = engine.decode
+        self._execute = lambda _number, txs, timestamp: engine.execute_block(txs, timestamp)
+
+    def replay(self, block: SealedBlock) -> None:
+        if self._execute is None:
+            return
+        txs = [self.decode(t[10]) for t in block.rows.transactions]
+        try:
+            executed = self._execute(block.number, txs, block.timestamp)
         except LedgerError as exc:
-            result.problems.append(f"{where}: {exc}")
-            return
-        if executed.state_root != state_root:
-            result.problems.append(f"{where}: re-execution gives a different state root")
-            return
-        if executed.hash != block_hash:
-            result.problems.append(f"{where}: re-execution gives a different block hash")
-            return
-        for (tx_hash, *_, status, gas_used, output), outcome in zip(rows, executed.outcomes):
-            if (int(outcome.success), outcome.gas_used, outcome.output) != (status, gas_used, output):
-                result.problems.append(f"{where}: transaction {tx_hash.hex()}'s receipt differs from re-execution")
-                return
-        logs = [log for outcome in executed.outcomes for log in outcome.logs]
-        stored = store.query("SELECT address, topics, data FROM events WHERE block_number = ? ORDER BY log_index",
-                             (number,))
-        if [(log.address, b"".join(log.topics), log.data) for log in logs] != [tuple(row) for row in stored]:
-            result.problems.append(f"{where}: events differ from re-execution")
-            return
-        membership.apply(
-            (contract, name, json.loads(args)) for contract, name, args in store.query(
-                "SELECT contract, name, args FROM events WHERE block_number = ? AND name IS NOT NULL "
-                "ORDER BY log_index", (number,)))
-        result.blocks += 1
-        result.transactions += len(rows)
-        progress(1)
-    if skipped:
-        result.problems.append(f"re-execution skipped: {skipped}; the hash chain, seals, signatures and "
-                               "permissions were checked")
+            raise BadBlock(block.number, str(exc)) from None
+        if executed.state_root != block.state_root:
+            raise BadBlock(block.number, "re-execution gives a different state root")
+        if executed.hash != block.hash:
+            raise BadBlock(block.number, "re-execution gives a different block hash")
+        for (tx_hash, status, gas_used, created, output, *_), outcome in zip(block.rows.receipts, executed.outcomes):
+            if (int(outcome.success), outcome.gas_used, outcome.output, outcome.contract_address) != (
+                    status, gas_used, output, created):
+                raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s receipt differs from re-execution")
+        logs = [(log.address, log.topics, log.data) for outcome in executed.outcomes for log in outcome.logs]
+        if logs != [(log.address, log.topics, log.data) for log in block.logs]:
+            raise BadBlock(block.number, "events differ from re-execution")
+
+
+def _check_transactions(block: SealedBlock, replayer: _Replayer, known: "_KnownContracts") -> None:
+    """Signatures recover the recorded senders, and each submitting node could submit its call then."""
+    for tx_hash, _, _, node, sender, nonce, to, contract, function, _, raw in block.rows.transactions:
+        try:
+            tx = replayer.decode(raw)
+        except Exception as exc:  # a damaged raw transaction no longer decodes or recovers
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()} does not decode: {exc}") from None
+        if (tx.hash, tx.sender, tx.nonce, tx.to or None) != (tx_hash, sender, nonce, to):
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s signature does not recover its "
+                                         "recorded hash, sender, nonce and recipient")
+        problem = _permission_problem(block.membership, node, sender, contract, function)
+        if problem:
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()}: {problem}")
+
+
+class _KnownContracts:
+    """Which contract is at which address, from the deployments themselves: a deployment's code must be its
+    named artifact's creation code (the project's, or a pilot team's kept with the chain). The decoded
+    columns are a cache, recomputed from the raw data and compared."""
+
+    def __init__(self, chain_dir: Path) -> None:
+        self._user_dir = chain_dir / "contracts"
+        self._at: dict[bytes, ContractABI] = {}
+        self._errors: dict = {}
+
+    def _type(self, name: str) -> ContractType | None:
+        for directory in (self._user_dir, None):
+            try:
+                return load_contract(name, directory) if directory else load_contract(name)
+            except ArtifactError:
+                continue
+        return None
+
+    def check_decoded(self, block: SealedBlock) -> None:
+        created = {}
+        for (tx_hash, _, _, _, sender, nonce, to, contract, function, _, raw), receipt in zip(
+                block.rows.transactions, block.rows.receipts):
+            if function == DEPLOY and receipt[1]:
+                address = keccak(rlp.encode([sender, nonce]))[-20:]
+                kind = self._type(contract or "")
+                data = rlp.decode(raw)[5]
+                if kind is None or not data.startswith(kind.bytecode):
+                    raise BadBlock(block.number, f"transaction {tx_hash.hex()} deploys code that is not "
+                                                 f"the {contract} artifact's")
+                created[address] = contract
+                self._at[address] = kind.abi
+                self._errors.update(kind.abi.errors)
+        if created != {a: name for a, name, _ in block.rows.contracts}:
+            raise BadBlock(block.number, "the contracts recorded differ from the block's deployments")
+        for (tx_hash, status, _, _, output, error, error_args) in block.rows.receipts:
+            decoded = (None, None) if status else _error_columns(decode_error(output, self._errors))
+            if (error, error_args) != decoded:
+                raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s revert reason differs from its output")
+        for row, log in zip(block.rows.events, block.logs):
+            abi = self._at.get(log.address)
+            named = abi.decode_event(log.topics, log.data) if abi else None
+            expected = (None, None) if named is None else (named[0], json.dumps(named[1]))
+            if (row[5], row[6]) != expected:
+                raise BadBlock(block.number, f"event {log.log_index}'s decoded name or arguments differ "
+                                             "from its raw log")
+
+
+def _error_columns(error) -> tuple[str | None, str | None]:
+    return error.name, None if error.args is None else json.dumps(error.args)
 
 
 def _node_replay(meta: dict) -> tuple[Callable, Callable | None, str | None]:
@@ -148,13 +251,13 @@ def _node_replay(meta: dict) -> tuple[Callable, Callable | None, str | None]:
     compared with the copy, as long as the node answers and still holds the chain."""
     from .engine.rpc import RpcEngine, decode_tx
 
-    url, genesis = str(meta["rpc_url"]), int(meta["genesis_number"])
+    url, genesis = str(meta.get("rpc_url")), int(meta.get("genesis_number", 0))
     try:
         node = RpcEngine(url, None)
         held = node.block_hash(genesis)
     except PilotLedgerError as exc:
         return decode_tx, None, f"the node the chain ran on does not answer ({exc})"
-    if held is None or "0x" + held.hex() != meta["genesis_hash"]:
+    if held is None or "0x" + held.hex() != meta.get("genesis_hash"):
         return decode_tx, None, f"the node at {url} no longer holds this chain (its block {genesis} differs)"
     return decode_tx, lambda number, txs, _timestamp: node.read_block(number, [tx.hash for tx in txs]), None
 
@@ -175,15 +278,20 @@ def _permission_problem(membership: Membership, node: str, signer: bytes, contra
     return ""
 
 
+# ------------------------------------------------------------------------------------------- a run
+
 def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:
     """The run's regulatory chain ledger (any other chain carrying a ReportRegistry), if there is one."""
-    for path in sorted(run_dir.glob(f"*/{LEDGER_FILE}")):
-        if path.parent.name == chain:
+    for other in chain_names(run_dir):
+        if other == chain:
             continue
-        store = LedgerStore(path)
+        try:
+            store = LedgerStore(run_dir / other / LEDGER_FILE)
+        except LedgerError:
+            continue
         try:
             if store.query("SELECT 1 FROM contracts WHERE name = 'ReportRegistry' LIMIT 1"):
-                return path
+                return run_dir / other / LEDGER_FILE
         finally:
             store.close()
     return None
@@ -192,18 +300,31 @@ def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:
 def ledger_copies(run_dir: Path, node: str | None = None) -> list[tuple[str, Path, int]]:
     """(chain, ledger file, blocks) of each chain's ledger in a run, or of `node`'s copies."""
     copies = []
-    for path in sorted(run_dir.glob(f"*/{LEDGER_FILE}")):
-        copy = path if node is None else path.parent / "nodes" / node / LEDGER_FILE
+    for chain in chain_names(run_dir):
+        copy = run_dir / chain / (LEDGER_FILE if node is None else Path(NODES_DIR, node, LEDGER_FILE))
         if copy.exists():
-            store = LedgerStore(copy)
-            try:
-                copies.append((path.parent.name, copy, store.query("SELECT COUNT(*) FROM blocks")[0][0]))
-            finally:
-                store.close()
+            copies.append((chain, copy, _block_count(copy)))
     return copies
 
 
+def _block_count(path: Path) -> int:
+    try:
+        store = LedgerStore(path)
+    except LedgerError:
+        return 0
+    try:
+        return store.query("SELECT COUNT(*) FROM blocks")[0][0]
+    finally:
+        store.close()
+
+
 def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], None] | None = None) -> list[Audit]:
-    """Audits every chain of a run, or only the copies held by `node`."""
-    return [audit_ledger(copy, chain, regulatory_ledger(run_dir, chain), progress)
-            for chain, copy, _ in ledger_copies(run_dir, node)]
+    """Audits every chain of a run and checks every member's copy against it; or audits only the copies
+    held by `node`, in full."""
+    audits = []
+    for chain, path, _ in ledger_copies(run_dir, node):
+        audit = audit_ledger(path, chain, regulatory_ledger(run_dir, chain), progress, run_dir / chain, node)
+        if node is None:
+            check_member_copies(run_dir / chain, audit)
+        audits.append(audit)
+    return audits

@@ -1,8 +1,11 @@
 """The consortium's certificate authority: X.509 certificates binding each node's
 secp256k1 key to its organisation, and a revocation list.
 
-The CA signs with Ed25519, whose signatures are deterministic, so the same seed
-gives the same certificates byte for byte."""
+Two halves: the issuing CA (ConsortiumCA), whose key only the run operator holds (derived from
+the seed and the operator secret), and the public verifier (CAVerifier), built from the CA
+certificate and the signed revocation list alone, which is all a gateway, a member or an auditor
+needs. The CA signs with Ed25519, whose signatures are deterministic, so the same seed and
+operator secret give the same certificates byte for byte."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from .errors import LedgerError
-from .keys import derive_private_key
+from .keys import public_key_address
+from .secrets import KeyDeriver, as_deriver
 
 
 def _utc(timestamp: int) -> dt.datetime:
@@ -36,6 +40,15 @@ def node_public_key(private_key: bytes) -> ec.EllipticCurvePublicKey:
     return ec.derive_private_key(int.from_bytes(private_key, "big"), ec.SECP256K1()).public_key()
 
 
+def certificate_address(certificate: x509.Certificate) -> bytes:
+    """The EVM address of the secp256k1 key a node certificate binds (no private key needed)."""
+    key = certificate.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256K1):
+        raise LedgerError(f"certificate serial {certificate.serial_number} does not bind a secp256k1 key")
+    return public_key_address(key.public_bytes(serialization.Encoding.X962,
+                                               serialization.PublicFormat.UncompressedPoint))
+
+
 @dataclass(frozen=True)
 class CertStatus:
     ok: bool
@@ -43,11 +56,12 @@ class CertStatus:
 
 
 class ConsortiumCA:
-    """Issues node certificates and keeps the revocation list."""
+    """Issues node certificates and keeps the revocation list: the run operator's, with the CA key.
+    `keys` is the run's KeyDeriver (a bare seed: with this machine's operator secret)."""
 
-    def __init__(self, seed: int, name: str, not_before: int, lifetime_days: int = 3650) -> None:
+    def __init__(self, keys: KeyDeriver | int, name: str, not_before: int, lifetime_days: int = 3650) -> None:
         self.name = name
-        self._key = ed25519.Ed25519PrivateKey.from_private_bytes(derive_private_key(seed, f"ca/{name}"))
+        self._key = as_deriver(keys).ed25519(f"ca/{name}")
         self._serial = 0
         self._not_before = not_before
         self._revoked: dict[int, int] = {}  # serial -> revocation time
@@ -63,21 +77,6 @@ class ConsortiumCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .sign(self._key, None)
         )
-
-    @classmethod
-    def restore(cls, seed: int, certificate: x509.Certificate, crl: x509.CertificateRevocationList,
-                issued: list[x509.Certificate]) -> "ConsortiumCA":
-        """The CA that wrote `certificate`, `crl` and the `issued` node certificates, back from the
-        run's seed: the same key, the same revocations, its serials continuing after the last issued."""
-        name = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
-        not_before = int(certificate.not_valid_before_utc.timestamp())
-        lifetime = (int(certificate.not_valid_after_utc.timestamp()) - not_before) // 86400
-        ca = cls(seed, str(name), not_before, lifetime)
-        if ca.certificate != certificate or not crl.is_signature_valid(ca._key.public_key()):
-            raise LedgerError(f"the CA certificate or revocation list of {name} was not made from this seed")
-        ca._revoked = {r.serial_number: int(r.revocation_date_utc.timestamp()) for r in crl}
-        ca._serial = max([ca._serial] + [c.serial_number for c in issued if c.issuer == certificate.subject])
-        return ca
 
     def _next_serial(self) -> int:
         self._serial += 1
@@ -121,26 +120,73 @@ class ConsortiumCA:
 
     def check(self, certificate: x509.Certificate, at: int) -> CertStatus:
         """Is `certificate` one of ours, in its validity window at `at`, and not revoked?"""
-        if certificate.issuer != self.certificate.subject:
-            return CertStatus(False, "CERT_UNTRUSTED")
+        return _check(self.certificate, self._key.public_key(), self.is_revoked, certificate, at)
+
+
+class CAVerifier:
+    """The public half of a consortium CA: checks node certificates against the CA certificate and
+    its signed revocation list, holding no private key. What a gateway of a reopened chain, a member
+    or an auditor uses."""
+
+    def __init__(self, certificate: x509.Certificate, crl: x509.CertificateRevocationList) -> None:
+        name = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        self.name = str(name[0].value) if name else certificate.subject.rfc4514_string()
+        self.certificate = certificate
+        self._public = certificate.public_key()
+        if not isinstance(self._public, ed25519.Ed25519PublicKey):
+            raise LedgerError(f"the CA certificate of {self.name} does not carry an Ed25519 key")
         try:
-            self._key.public_key().verify(certificate.signature, certificate.tbs_certificate_bytes)
+            self._public.verify(certificate.signature, certificate.tbs_certificate_bytes)
         except InvalidSignature:
-            return CertStatus(False, "CERT_UNTRUSTED")
-        moment = _utc(at)
-        if moment < certificate.not_valid_before_utc:
-            return CertStatus(False, "CERT_NOT_YET_VALID")
-        if moment > certificate.not_valid_after_utc:
-            return CertStatus(False, "CERT_EXPIRED")
-        if self.is_revoked(certificate, at):
-            return CertStatus(False, "CERT_REVOKED")
-        return CertStatus(True)
+            raise LedgerError(f"the CA certificate of {self.name} is not self-signed by its key") from None
+        if crl.issuer != certificate.subject or not crl.is_signature_valid(self._public):
+            raise LedgerError(f"the revocation list of {self.name} is not signed by its CA")
+        self._revoked = {r.serial_number: int(r.revocation_date_utc.timestamp()) for r in crl}
+
+    @classmethod
+    def from_pem(cls, certificate_pem: bytes, crl_pem: bytes) -> "CAVerifier":
+        try:
+            return cls(x509.load_pem_x509_certificate(certificate_pem), x509.load_pem_x509_crl(crl_pem))
+        except ValueError as exc:
+            raise LedgerError(f"unreadable CA certificate or revocation list: {exc}") from None
+
+    def issue(self, *args, **kwargs) -> x509.Certificate:
+        raise LedgerError(f"only the run operator's CA issues certificates of {self.name}")
+
+    def is_revoked(self, certificate: x509.Certificate, at: int) -> bool:
+        revoked_at = self._revoked.get(certificate.serial_number)
+        return revoked_at is not None and revoked_at <= at
+
+    def check(self, certificate: x509.Certificate, at: int) -> CertStatus:
+        """Is `certificate` signed by this CA, in its validity window at `at`, and not revoked?"""
+        return _check(self.certificate, self._public, self.is_revoked, certificate, at)
+
+
+def _check(ca_certificate: x509.Certificate, public: ed25519.Ed25519PublicKey, is_revoked,
+           certificate: x509.Certificate, at: int) -> CertStatus:
+    if certificate.issuer != ca_certificate.subject:
+        return CertStatus(False, "CERT_UNTRUSTED")
+    try:
+        public.verify(certificate.signature, certificate.tbs_certificate_bytes)
+    except InvalidSignature:
+        return CertStatus(False, "CERT_UNTRUSTED")
+    moment = _utc(at)
+    if moment < certificate.not_valid_before_utc:
+        return CertStatus(False, "CERT_NOT_YET_VALID")
+    if moment > certificate.not_valid_after_utc:
+        return CertStatus(False, "CERT_EXPIRED")
+    if is_revoked(certificate, at):
+        return CertStatus(False, "CERT_REVOKED")
+    return CertStatus(True)
 
 
 def certificate_pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def certificate_binds(certificate: x509.Certificate, private_key: bytes) -> bool:
-    """True when the certificate's public key is the node key's."""
-    return certificate.public_key() == node_public_key(private_key)
+def certificate_binds(certificate: x509.Certificate, address: bytes) -> bool:
+    """True when the certificate binds the key of the account at `address`."""
+    try:
+        return certificate_address(certificate) == address
+    except LedgerError:
+        return False

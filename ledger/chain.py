@@ -11,15 +11,20 @@ from .ca import ConsortiumCA, certificate_pem
 from .consortium import Consortium
 from .engine import make_engine
 from .errors import ConfigError, LedgerError
+from .keystore import KeystoreWriter
+from .secrets import KeyDeriver, as_deriver
 from .store import LedgerStore
 
 LEDGER_FILE = "ledger.sqlite"
 
 
-def open_chain(run_dir: Path, name: str, seed: int, chain_id: int, genesis_time: int, engine: str = "pyevm",
-               ca_name: str | None = None, rpc_url: str | None = None) -> Consortium:
+def open_chain(run_dir: Path, name: str, keys: KeyDeriver | int, chain_id: int, genesis_time: int,
+               engine: str = "pyevm", ca_name: str | None = None, rpc_url: str | None = None) -> Consortium:
     """A new, empty chain `name` under `run_dir`, with its own consortium CA; on the rpc engine, the
-    chain continues from the current head of the node at `rpc_url`."""
+    chain continues from the current head of the node at `rpc_url`. Every key derives from `keys`, the
+    run's KeyDeriver (a bare seed: with this machine's operator secret), and each node's keystore is
+    written under RUN_DIR/<name>/nodes/<NODE>/keystore/ as the node and its clients are created."""
+    keys = as_deriver(keys)
     chain_dir = run_dir / name
     if (chain_dir / LEDGER_FILE).exists():
         raise LedgerError(f"chain {name} already exists in {run_dir}")
@@ -29,8 +34,8 @@ def open_chain(run_dir: Path, name: str, seed: int, chain_id: int, genesis_time:
     if executor.name == "rpc":
         # Where the ledger's blocks live, for the audit, and the node's block the ledger starts after.
         store.write_meta({"rpc_url": rpc_url, "genesis_number": executor.head().number})
-    ca = ConsortiumCA(seed, ca_name or f"{name} consortium", genesis_time - 86400)
-    return Consortium(name, seed, genesis_time, executor, store, ca)
+    ca = ConsortiumCA(keys, ca_name or f"{name} consortium", genesis_time - 86400)
+    return Consortium(name, keys, genesis_time, executor, store, ca, KeystoreWriter(chain_dir, name))
 
 
 def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:

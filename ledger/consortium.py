@@ -5,30 +5,36 @@ Scenario code talks to this module (nodes, contracts, tickets), never to the eng
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from eth_hash.auto import keccak
 import rlp
 
 from .abi import ContractABI, CustomError, decode_error
 from .artifacts import ContractType, load_contract
-from .ca import ConsortiumCA
+from .ca import CAVerifier, ConsortiumCA, certificate_address
 from .engine import Engine, ExecutedBlock, SignedTx
 from .errors import LedgerError, PilotLedgerError
 from .gateway import Gateway
-from .keys import Account
+from .keys import Account, PublicAccount
+from .keystore import KeystoreWriter
 from .membership import Membership
 from .node import Node
 from .policy import DEPLOY
+from .privacy import privacy_key
 from .roles import Role
-from .sealer import link_refusal, make_seals
-from .store import EventRecord, LedgerStore, RefusalRecord, TxRecord
+from .secrets import KeyDeriver
+from .sealer import genesis_id, link_refusal, make_seals, quorum, seal_message
+from .store import BlockRows, EventRecord, LedgerStore, RefusalRecord, TxRecord
 
 CALL_GAS = 2_000_000
 DEPLOY_GAS = 8_000_000
 GENESIS_REFUSALS_DIGEST = b"\0" * 32
+GENESIS_FILE = "genesis.json"  # RUN_DIR/<chain>/genesis.json: the genesis record, public
 BLOCK_TIME = 5  # seconds between blocks when the scenario does not move the clock further
 
 
@@ -107,10 +113,17 @@ class Consortium:
     """One chain's consortium: its nodes, CA, gateway, engine and ledger store."""
 
     def __init__(
-        self, name: str, seed: int, genesis_time: int, engine: Engine, store: LedgerStore, ca: ConsortiumCA
+        self, name: str, keys: KeyDeriver | None, genesis_time: int, engine: Engine, store: LedgerStore,
+        ca: ConsortiumCA | CAVerifier, keystores: KeystoreWriter | None = None,
     ) -> None:
+        """`keys`: the run operator's KeyDeriver, which makes every node's and client's key (None for a
+        chain reopened from a run directory: its nodes come with their certificates and only the keys
+        of the keystores opened). `ca`: the issuing ConsortiumCA, or a public CAVerifier. `keystores`:
+        where each node's keystore is written as the node and its clients are created."""
         self.name = name
-        self.seed = seed
+        self.keys = keys
+        self.keystores = keystores
+        self.client_holders: dict[str, tuple[str, bytes]] = {}  # reopened: label -> (holding node, address)
         self.engine = engine
         self.store = store
         self.ca = ca
@@ -129,6 +142,7 @@ class Consortium:
         self._refusals_digest = GENESIS_REFUSALS_DIGEST
         self._head = engine.head()
         self._founders: list[tuple[bytes, bytes, int]] = []
+        self._genesis_id: bytes | None = None
 
     # ------------------------------------------------------------------ nodes
 
@@ -142,18 +156,29 @@ class Consortium:
         cert_days: int = 730,
         ca: ConsortiumCA | None = None,
         certificate: x509.Certificate | None = None,
+        account: Account | PublicAccount | None = None,
     ) -> Node:
-        """A node with a key derived from the seed and a certificate from `ca` (the consortium's by default),
-        or the `certificate` it already holds.
+        """A node with a key derived from the run's seed and operator secret and a certificate from `ca`
+        (the consortium's by default), or the `certificate` it already holds with the `account` opened
+        from its keystore, or with its address only (from the certificate: it cannot sign or seal).
+        Its keystore is written at once (when this consortium writes keystores).
 
         A founding node is a member from genesis; any other joins only through governance."""
         if name in self.nodes:
             raise LedgerError(f"node {name!r} already exists")
-        account = Account.derive(self.seed, f"{self.name}/node/{name}")
+        if account is None:
+            if self.keys is not None:
+                account = self.keys.account(f"{self.name}/node/{name}")
+            elif certificate is not None:
+                account = PublicAccount(certificate_address(certificate))
+            else:
+                raise LedgerError(f"node {name} needs a certificate or a key on {self.name}")
         certificate = certificate or (ca or self.ca).issue(name, organisation, account.private_key,
                                                            self.time - 86400, self.time + cert_days * 86400)
         node = Node(name, organisation, roles, account, certificate, self)
         self.nodes[name] = node
+        if self.keystores is not None and isinstance(account, Account):
+            self.keystores.write_node(name, account, privacy_key(self.keys, self.name, name))
         if founding:
             if self.store.head() is not None:
                 raise LedgerError("founding members are fixed once the chain has blocks")
@@ -162,8 +187,13 @@ class Consortium:
         return node
 
     def client_account(self, label: str) -> Account:
-        """A client (investor) account with a key derived from the seed."""
-        return Account.derive(self.seed, f"{self.name}/client/{label}")
+        """A client (investor) account, its key derived from the run's seed and operator secret; a node
+        takes custody of it with Node.hold. (A reopened chain has no deriver: a client's key comes from
+        its holder's keystore.)"""
+        if self.keys is None:
+            raise LedgerError(f"{self.name} was reopened from its run directory: client account {label!r} "
+                              "comes from its holder's keystore")
+        return self.keys.account(f"{self.name}/client/{label}", label)
 
     def founding_members(self) -> tuple[list[bytes], list[bytes], list[int]]:
         """The founding members as PermissionRegistry's constructor takes them."""
@@ -175,9 +205,9 @@ class Consortium:
             "chain": self.name,
             "chain_id": self.engine.chain_id,
             "engine": self.engine.name,
-            "seed": self.seed,
             "genesis_hash": "0x" + self._head.hash.hex(),
             "genesis_time": self._head.timestamp,
+            "ca_fingerprint": "0x" + self.ca.certificate.fingerprint(hashes.SHA256()).hex(),
             "founders": [
                 {"address": "0x" + a.hex(), "org_id": "0x" + o.hex(), "roles": r} for a, o, r in self._founders
             ],
@@ -192,11 +222,14 @@ class Consortium:
         if stored is None or stored[1] != self._head.hash:
             raise LedgerError(f"the engine's head is not {self.name}'s stored head")
         self.time = self._head.timestamp
+        self._genesis_id = genesis_id(self.store.meta())
         self._nonces = dict(self.store.query("SELECT sender, MAX(nonce) + 1 FROM transactions GROUP BY sender"))
         self._refusal_seq = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM refusals")[0][0]
         self._refusals_digest = self.store.query(
             "SELECT refusals_digest FROM blocks ORDER BY number DESC LIMIT 1")[0][0]
-        self.membership = Membership.at_head(self.store)
+        from .verify import membership_at_head  # verify reads ledgers that consortia write
+
+        self.membership = membership_at_head(self.store)
         self.gateway = Gateway(self.ca, self.membership)
         for address, name in self.store.query("SELECT address, name FROM contracts ORDER BY block_number"):
             self._register(name, address, contract_type(name))
@@ -225,14 +258,20 @@ class Consortium:
         """Moves the consortium's clock; the next block is stamped at least this late."""
         self.time += seconds
 
-    def submit(self, node: Node, call: Call, *, signer: Account | None = None, label: str | None = None) -> Ticket:
-        """Passes `call` through the gateway; admitted calls are signed and queued for the next block."""
+    def submit(self, node: Node, call: Call, *, signer: Account | PublicAccount | None = None,
+               label: str | None = None) -> Ticket:
+        """Passes `call` through the gateway; admitted calls are signed and queued for the next block.
+        `signer` may be known by its address only (a PublicAccount): the gateway decides on the address,
+        and nothing is signed before admission."""
         signer = signer or node.account
         ticket = Ticket(node.name, call.contract, call.function, label)
-        admission = self.gateway.admit(node, call.contract, call.function, signer, self.time)
+        admission = self.gateway.admit(node, call.contract, call.function, signer.address, self.time)
         if not admission.admitted:
-            self._refuse(ticket, signer, admission.reason, admission.detail)
+            self._refuse(ticket, signer.address, admission.reason, admission.detail)
             return ticket
+        if signer.private_key is None:
+            raise LedgerError(f"{node.name} cannot sign for 0x{signer.address.hex()} on {self.name}: "
+                              "that key's keystore was not opened")
         nonce = self._nonces.get(signer.address, 0)
         tx = self.engine.sign(signer.private_key, nonce, call.to, call.data, call.gas)
         self._nonces[signer.address] = nonce + 1
@@ -253,14 +292,13 @@ class Consortium:
             self._register(name, address, contract_type)
         return ticket
 
-    def _refuse(self, ticket: Ticket, signer: Account, reason: str, detail: str) -> None:
+    def _refuse(self, ticket: Ticket, signer: bytes, reason: str, detail: str) -> None:
+        """Records a refusal; every field of it chains into the digest the next block's seals cover."""
         self._refusal_seq += 1
-        self._refusals_digest = link_refusal(self._refusals_digest, self._refusal_seq, ticket.node, signer.address,
-                                             ticket.contract, ticket.function, reason)
-        self._refused.append(
-            RefusalRecord(self._refusal_seq, ticket.node, signer.address, ticket.contract, ticket.function,
-                          ticket.label, reason, detail, self._refusals_digest)
-        )
+        fields = (self._refusal_seq, ticket.node, signer, ticket.contract, ticket.function, ticket.label, reason,
+                  detail)
+        self._refusals_digest = link_refusal(self._refusals_digest, fields)
+        self._refused.append(RefusalRecord(*fields, self._refusals_digest))
         ticket.status, ticket.reason, ticket.detail = "refused", reason, {"detail": detail}
 
     # ----------------------------------------------------------------- blocks
@@ -277,9 +315,19 @@ class Consortium:
     def commit(self) -> ExecutedBlock | None:
         """Executes the queued transactions as one block, seals it and stores it.
 
-        Returns None when nothing was submitted or refused since the last block."""
+        Returns None when nothing was submitted or refused since the last block. Without the keys of a
+        quorum of the validators in force nothing is executed or written: the submissions stay queued."""
         if not self._pending and not self._refused:
             return None
+        validators = set(self.membership.validators())
+        sealers = sorted((n.account for n in self.nodes.values()
+                          if n.address in validators and getattr(n.account, "private_key", None)),
+                         key=lambda a: a.address)
+        if len(sealers) < quorum(len(validators)):
+            raise LedgerError(f"cannot seal block {self._head.number + 1} of {self.name}: the keys of "
+                              f"{len(sealers)} of {len(validators)} validators are here, {quorum(len(validators))} "
+                              "needed; nothing was written")
+        genesis = self._genesis_id or self._write_genesis()
         pending, refused = self._pending, self._refused
         self._pending, self._refused = [], []
         self.time = max(self.time, self._head.timestamp + BLOCK_TIME)
@@ -315,16 +363,30 @@ class Consortium:
                 outcome.output, error and error.name, error and error.args,
             ))
 
-        validators = self.membership.validators()
-        in_force = set(validators)
-        signers = [n.account for n in self.nodes.values() if n.address in in_force]
-        seals = make_seals(block.hash, self._refusals_digest, sorted(signers, key=lambda a: a.address))
-        self.store.append_block(block, self._refusals_digest, txs, events, seals, refused, created)
+        rows = BlockRows.build(block, self._refusals_digest, txs, events, refused, created)
+        seals = make_seals(seal_message(genesis, block.hash, self._refusals_digest, rows.records_digest()), sealers)
+        self.store.append_block(rows, seals)
         self.membership.apply(decoded)
         self._head = block
         if self.on_block:
             self.on_block(block)
         return block
+
+    def genesis_record(self) -> dict[str, object]:
+        """The chain's genesis record as stored (LedgerStore.meta) and written to genesis.json beside the ledger."""
+        return {**self.store.meta(), **self.genesis_meta()}
+
+    def _write_genesis(self) -> bytes:
+        """Writes the genesis record before the first block, unless the scenario already did; every seal of
+        the chain is bound to it."""
+        meta = self.store.meta()
+        if "founders" not in meta:
+            self.store.write_meta(self.genesis_meta())
+            meta = self.store.meta()
+        (self.store.path.parent / GENESIS_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
+                                                           encoding="utf-8")
+        self._genesis_id = genesis_id(meta)
+        return self._genesis_id
 
     def _unregister(self, address: bytes | None) -> None:
         contract = self._by_address.pop(address, None)

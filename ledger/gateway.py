@@ -6,9 +6,11 @@ stored with the next block and covered by that block's seals."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from .ca import ConsortiumCA, certificate_binds
-from .keys import Account
+from cryptography import x509
+
+from .ca import CertStatus, certificate_binds
 from .membership import Membership
 from .node import Node
 from .policy import required_role
@@ -59,21 +61,29 @@ class Admission:
 ADMITTED = Admission(None)
 
 
+class CertificateChecker(Protocol):
+    """What the gateway needs of a CA: the issuing ConsortiumCA, or the public CAVerifier."""
+
+    def check(self, certificate: x509.Certificate, at: int) -> CertStatus: ...
+
+
 class Gateway:
-    def __init__(self, ca: ConsortiumCA, membership: Membership) -> None:
+    def __init__(self, ca: CertificateChecker, membership: Membership) -> None:
         self._ca = ca
         self._membership = membership
-        self._key_bound: dict[int, bool] = {}  # certificate serial -> binds its node's key
+        self._key_bound: dict[tuple[int, bytes], bool] = {}  # (certificate serial, node address) -> binds
 
-    def admit(self, node: Node, contract: str, function: str, signer: Account, at: int) -> Admission:
-        """Checks certificate, membership, role and key custody at chain time `at`."""
+    def admit(self, node: Node, contract: str, function: str, signer: bytes, at: int) -> Admission:
+        """Checks certificate, membership, role and key custody at chain time `at`. `signer` is the
+        address that would sign: the node's own or a client's it holds. Nothing is signed before
+        admission, so a refused signer's key need not be here at all."""
         cert = self._ca.check(node.certificate, at)
         if not cert.ok:
             return Admission(cert.reason, f"certificate serial {node.certificate.serial_number}")
-        serial = node.certificate.serial_number
-        if serial not in self._key_bound:
-            self._key_bound[serial] = certificate_binds(node.certificate, node.account.private_key)
-        if not self._key_bound[serial]:
+        bound = (node.certificate.serial_number, node.address)
+        if bound not in self._key_bound:
+            self._key_bound[bound] = certificate_binds(node.certificate, node.address)
+        if not self._key_bound[bound]:
             return Admission(CERT_KEY_MISMATCH, "certificate is not for this node's key")
 
         member = self._membership.get(node.address)
@@ -84,6 +94,6 @@ class Gateway:
         if member.roles & needed != needed:
             return Admission(ROLE_MISSING, f"{contract}.{function} needs {needed.name}")
 
-        if signer.address != node.address and signer.address not in node.clients:
-            return Admission(SIGNER_NOT_HELD, f"{node.name} does not hold 0x{signer.address.hex()}")
+        if signer != node.address and signer not in node.clients:
+            return Admission(SIGNER_NOT_HELD, f"{node.name} does not hold 0x{signer.hex()}")
         return ADMITTED

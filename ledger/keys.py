@@ -1,4 +1,5 @@
-"""Deterministic secp256k1 accounts and fast recoverable signatures (coincurve)."""
+"""secp256k1 accounts and fast recoverable signatures (coincurve). Keys derive from the run's seed
+and the operator secret (ledger.secrets.KeyDeriver), or come from a node's keystore (ledger.keystore)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,9 @@ from functools import cached_property
 from coincurve import PrivateKey, PublicKey
 from eth_hash.auto import keccak
 
+from .errors import LedgerError
+
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def derive_private_key(seed: int, label: str) -> bytes:
-    """A private key fixed by (seed, label): the same run seed gives every node the same key."""
-    counter = 0
-    while True:
-        candidate = keccak(f"pilotledger/{seed}/{label}/{counter}".encode())
-        if 0 < int.from_bytes(candidate, "big") < SECP256K1_ORDER:
-            return candidate
-        counter += 1
 
 
 def address_of_public_key(public_key: PublicKey) -> bytes:
@@ -32,13 +25,16 @@ def recover_address(message_hash: bytes, signature: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Account:
-    """An EVM account with its private key."""
+    """An EVM account with its private key; a client account carries its label."""
 
     private_key: bytes = field(repr=False)
+    label: str | None = field(default=None, compare=False)
 
     @classmethod
     def derive(cls, seed: int, label: str) -> "Account":
-        return cls(derive_private_key(seed, label))
+        """The account `label` of a run with `seed`, with this machine's operator secret."""
+        from .secrets import KeyDeriver
+        return KeyDeriver.for_seed(seed).account(label)
 
     @cached_property
     def _key(self) -> PrivateKey:
@@ -54,3 +50,24 @@ class Account:
 
     def __repr__(self) -> str:
         return f"Account(0x{self.address.hex()})"
+
+
+@dataclass(frozen=True)
+class PublicAccount:
+    """A node's account known by its address only (from its certificate): its key was not
+    opened here, so it can neither sign nor seal."""
+
+    address: bytes
+    label: str | None = field(default=None, compare=False)
+    private_key: None = field(default=None, init=False, repr=False)  # no key here: cannot sign or seal
+
+    def sign_hash(self, message_hash: bytes) -> bytes:
+        raise LedgerError(f"0x{self.address.hex()} cannot sign here: its keystore was not opened")
+
+    def __repr__(self) -> str:
+        return f"PublicAccount(0x{self.address.hex()})"
+
+
+def public_key_address(uncompressed_point: bytes) -> bytes:
+    """The address of a secp256k1 public key given as an uncompressed point (0x04 | x | y)."""
+    return keccak(uncompressed_point[1:])[-20:]

@@ -6,7 +6,6 @@ so governance takes effect at the gateway from the next block on."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -31,18 +30,12 @@ class Membership:
     def from_genesis(cls, meta: dict) -> "Membership":
         """The founding members, as a chain's genesis record (LedgerStore.meta()) lists them."""
         membership = cls()
-        for founder in meta.get("founders", []):
-            membership.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
+        membership.found_all(meta)
         return membership
 
-    @classmethod
-    def at_head(cls, store) -> "Membership":
-        """The membership at a stored ledger's head (a LedgerStore): the founders, then every registry event."""
-        membership = cls.from_genesis(store.meta())
-        membership.apply((contract, name, json.loads(args)) for contract, name, args in store.query(
-            "SELECT contract, name, args FROM events WHERE contract = ? AND name IS NOT NULL "
-            "ORDER BY block_number, log_index", (REGISTRY,)))
-        return membership
+    def found_all(self, meta: dict) -> None:
+        for founder in meta.get("founders", []):
+            self.found(bytes.fromhex(founder["address"][2:]), founder["org_id"], Role(founder["roles"]))
 
     def found(self, address: bytes, org_id: str, roles: Role) -> None:
         """Adds a founding member, as the registry's constructor does."""

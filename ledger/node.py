@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from .abi import bytes32
-from .keys import Account
+from .keys import Account, PublicAccount
 from .roles import Role
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class Node:
     name: str  # short code, also the organisation id on chain
     organisation: str  # display name
     roles: Role  # the roles it was founded or admitted with; the chain holds the truth
-    account: Account
+    account: Account | PublicAccount  # PublicAccount: its keystore was not opened here
     certificate: x509.Certificate
     consortium: "Consortium" = field(repr=False)
     clients: dict[bytes, Account] = field(default_factory=dict, repr=False)
@@ -40,12 +40,17 @@ class Node:
         return org_id(self.name)
 
     def hold(self, account: Account) -> Account:
-        """Takes custody of a client account's key, so this node can submit for it."""
+        """Takes custody of a client account's key, so this node can submit for it; the run operator
+        writes it into this node's keystore at once."""
         self.clients[account.address] = account
+        if self.consortium.keystores is not None:
+            self.consortium.keystores.add_client(self.name, account)
         return account
 
-    def send(self, call: "Call", *, signer: Account | None = None, label: str | None = None) -> "Ticket":
-        """Submits `call` through the gateway, signed by this node or by a client it holds."""
+    def send(self, call: "Call", *, signer: Account | PublicAccount | None = None,
+             label: str | None = None) -> "Ticket":
+        """Submits `call` through the gateway, signed by this node or by a client it holds (a signer
+        known by its address only is refused SIGNER_NOT_HELD unless this node holds it)."""
         return self.consortium.submit(self, call, signer=signer, label=label)
 
     def deploy(self, contract: str, *args: Any, label: str | None = None) -> "Ticket":

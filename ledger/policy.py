@@ -19,6 +19,7 @@ GATEWAY_POLICY: dict[str, dict[str, Role]] = {
         "linkAccount": Role.KYC_AGENT,
         "setQualification": Role.KYC_AGENT,
         "declareInvestors": Role.KYC_AGENT,
+        "setLookThroughLimits": Role.ADMIN,
     },
     "SettlementCash": {
         DEPLOY: Role.PLATFORM,

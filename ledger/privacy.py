@@ -5,8 +5,9 @@ collected the data keeps it in its own SQLite file, RUN_DIR/<chain>/nodes/<NODE>
 encrypted with a fresh data key (AES-256-GCM, the identity id as associated data). The data
 key is wrapped twice, for the owner and for the regulator, each time with an X25519 key
 agreement against the recipient's public key, HKDF-SHA256 and AES-GCM. Any other node's key
-opens neither wrap. Every key and nonce derives from the run's seed, so runs stay
-byte-for-byte reproducible.
+opens neither wrap. Every key and nonce derives from the run's seed and the operator secret
+(ledger.secrets.KeyDeriver), so runs stay byte-for-byte reproducible while a member that knows
+the seed derives nothing. Each node keeps its own X25519 key in its keystore (ledger.keystore).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_hash.auto import keccak
 
 from .errors import LedgerError
+from .secrets import KeyDeriver, as_deriver
 
 PRIVATE_FILE = "private.sqlite"
 WRAP_INFO = b"pilotledger/private-store/key-wrap"
@@ -34,9 +36,10 @@ CREATE TABLE IF NOT EXISTS declarations (identity BLOB NOT NULL, kind TEXT NOT N
     ciphertext BLOB NOT NULL, owner_wrap BLOB NOT NULL, regulator_wrap BLOB NOT NULL, PRIMARY KEY (identity, kind))"""
 
 
-def privacy_key(seed: int, chain: str, node: str) -> X25519PrivateKey:
-    """The X25519 key a node uses for sealed data on `chain`."""
-    return X25519PrivateKey.from_private_bytes(keccak(f"x25519/{seed}/{chain}/{node}".encode()))
+def privacy_key(keys: KeyDeriver | int, chain: str, node: str) -> X25519PrivateKey:
+    """The X25519 key a node uses for sealed data on `chain`, as the run operator derives it (the
+    node itself reads it from its keystore)."""
+    return as_deriver(keys).x25519(f"{chain}/{node}")
 
 
 def _public_bytes(key: X25519PublicKey) -> bytes:
@@ -116,12 +119,12 @@ def _open(aad: bytes, nonce: bytes, ciphertext: bytes, wraps: tuple[bytes, bytes
 class PrivateStore:
     """One node's private store on one chain."""
 
-    def __init__(self, path: Path, seed: int, chain: str, owner: str, regulator: str) -> None:
+    def __init__(self, path: Path, keys: KeyDeriver | int, chain: str, owner: str, regulator: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._seed, self._chain = seed, chain
-        self._owner = privacy_key(seed, chain, owner).public_key()
-        self._regulator = privacy_key(seed, chain, regulator).public_key()
+        self._keys, self._chain = as_deriver(keys), chain
+        self._owner = privacy_key(self._keys, chain, owner).public_key()
+        self._regulator = privacy_key(self._keys, chain, regulator).public_key()
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.executescript(SCHEMA)
 
@@ -137,8 +140,9 @@ class PrivateStore:
                          (identity, kind, *self._seal(aad, aad, declaration)))
 
     def _seal(self, label: bytes, aad: bytes, payload: dict) -> tuple[bytes, bytes, bytes, bytes]:
-        """(nonce, ciphertext, owner wrap, regulator wrap); keys and nonces derive from the seed and `label`."""
-        derive = lambda what: keccak(f"{what}/{self._seed}/{self._chain}/".encode() + label)  # noqa: E731
+        """(nonce, ciphertext, owner wrap, regulator wrap); keys and nonces derive from the run's
+        KeyDeriver (seed and operator secret) and `label`."""
+        derive = lambda what: self._keys.bytes(f"private-store/{what}/{self._chain}/{label.hex()}")  # noqa: E731
         data_key, nonce = derive("data-key"), derive("nonce")[:12]
         ciphertext = AESGCM(data_key).encrypt(nonce, json.dumps(payload, sort_keys=True).encode(), aad)
         owner_wrap = _wrap(data_key, self._owner, X25519PrivateKey.from_private_bytes(derive("owner-eph")),

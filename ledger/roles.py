@@ -44,3 +44,4 @@ class GovernanceAction(enum.IntEnum):
     SUSPEND = 2
     REACTIVATE = 3
     REVOKE = 4
+    SET_PROPOSAL_LIFETIME = 5  # the new lifetime, in blocks, goes in the proposal's roles argument

@@ -1,9 +1,13 @@
 """Validator seals, QBFT-style: at least two thirds of the validators in force sign
-each block. A seal covers the block hash and the running digest of refusals, so
-neither a block nor the record of what the gateway refused can change unseen."""
+each block. A seal covers the chain's genesis record, the block hash, the running
+digest of refusals and the digest of every row stored with the block, so neither a
+block, nor the record of what the gateway refused, nor any stored column (who
+submitted a transaction, its decoded events, its revert reason) can change unseen."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -11,7 +15,7 @@ from eth_hash.auto import keccak
 
 from .keys import Account, recover_address
 
-SEAL_DOMAIN = b"pilotledger/seal/v1"
+SEAL_DOMAIN = b"pilotledger/seal/v2"
 
 
 def quorum(validator_count: int) -> int:
@@ -19,15 +23,40 @@ def quorum(validator_count: int) -> int:
     return (2 * validator_count + 2) // 3
 
 
-def link_refusal(previous_digest: bytes, seq: int, node: str, signer: bytes, contract: str, function: str,
-                 reason: str) -> bytes:
-    """The running digest of refusals after one more: what a block's seals cover of them."""
-    body = f"{seq}|{node}|{signer.hex()}|{contract}|{function}|{reason}".encode()
-    return keccak(previous_digest + body)
+def genesis_id(genesis: dict) -> bytes:
+    """The hash of a chain's genesis record (founders, CA, chain id, time): what every seal is bound to."""
+    return keccak(json.dumps(genesis, sort_keys=True, separators=(",", ":")).encode())
 
 
-def seal_message(block_hash: bytes, refusals_digest: bytes) -> bytes:
-    return keccak(SEAL_DOMAIN + block_hash + refusals_digest)
+def link_refusal(previous_digest: bytes, row: Sequence[object]) -> bytes:
+    """The running digest of refusals after one more: `row` is every field of the refusal but the digest
+    itself (seq, block, node, signer, contract, function, label, reason, detail)."""
+    return keccak(previous_digest + rows_digest([row]))
+
+
+def rows_digest(rows: Iterable[Sequence[object]]) -> bytes:
+    """One SHA-256 over table rows, every column included, in the order given. Each value is tagged with
+    its type and length, so that None, '', b'' and 0 all differ and no two rows run into each other."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(b"R%d;" % len(row))
+        for value in row:
+            if value is None:
+                digest.update(b"N")
+                continue
+            if isinstance(value, int):
+                tag, raw = b"I", str(value).encode()
+            elif isinstance(value, str):
+                tag, raw = b"S", value.encode()
+            else:
+                tag, raw = b"B", bytes(value)
+            digest.update(b"%s%d:" % (tag, len(raw)))
+            digest.update(raw)
+    return digest.digest()
+
+
+def seal_message(genesis: bytes, block_hash: bytes, refusals_digest: bytes, records_digest: bytes) -> bytes:
+    return keccak(SEAL_DOMAIN + genesis + block_hash + refusals_digest + records_digest)
 
 
 @dataclass(frozen=True)
@@ -36,16 +65,12 @@ class Seal:
     signature: bytes
 
 
-def make_seals(block_hash: bytes, refusals_digest: bytes, signers: Iterable[Account]) -> list[Seal]:
-    message = seal_message(block_hash, refusals_digest)
+def make_seals(message: bytes, signers: Iterable[Account]) -> list[Seal]:
     return [Seal(a.address, a.sign_hash(message)) for a in signers]
 
 
-def check_seals(
-    block_hash: bytes, refusals_digest: bytes, seals: Sequence[Seal], validators: Sequence[bytes]
-) -> str | None:
-    """None when the seals reach a quorum of `validators`, else what is wrong."""
-    message = seal_message(block_hash, refusals_digest)
+def check_seals(message: bytes, seals: Sequence[Seal], validators: Sequence[bytes]) -> str | None:
+    """None when the seals over `message` reach a quorum of `validators`, else what is wrong."""
     in_force = set(validators)
     good = set()
     for seal in seals:
@@ -57,6 +82,8 @@ def check_seals(
             return f"seal claims 0x{seal.validator.hex()} but was signed by 0x{signer.hex()}"
         if signer not in in_force:
             return f"seal by 0x{signer.hex()}, who is not a validator at this height"
+        if signer in good:
+            return f"two seals by 0x{signer.hex()}"
         good.add(signer)
     needed = quorum(len(in_force))
     if len(good) < needed:

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 from .engine import ExecutedBlock
 from .errors import LedgerError
-from .sealer import Seal
+from .sealer import Seal, rows_digest
 
 TABLES = {
     "meta": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
@@ -87,6 +87,42 @@ class RefusalRecord:
     digest: bytes
 
 
+@dataclass(frozen=True)
+class BlockRows:
+    """Every row stored with one block, table by table, in the order the seals cover them."""
+
+    block: tuple
+    transactions: list[tuple]  # by tx_index
+    receipts: list[tuple]  # in their transactions' order
+    events: list[tuple]  # by log_index
+    refusals: list[tuple]  # by seq
+    contracts: list[tuple]  # by address
+
+    @classmethod
+    def build(cls, block: ExecutedBlock, refusals_digest: bytes, txs: Sequence[TxRecord],
+              events: Sequence[EventRecord], refusals: Sequence[RefusalRecord],
+              contracts: Sequence[tuple[bytes, str]] = ()) -> "BlockRows":
+        n = block.number
+        return cls(
+            (n, block.hash, block.parent_hash, block.state_root, block.timestamp, block.gas_used, len(txs),
+             refusals_digest, block.header_rlp),
+            [(t.hash, n, t.tx_index, t.node, t.sender, t.nonce, t.to or None, t.contract, t.function, t.label, t.raw)
+             for t in txs],
+            [(t.hash, t.status, t.gas_used, t.contract_address, t.output, t.error,
+              None if t.error_args is None else json.dumps(t.error_args)) for t in txs],
+            [(n, e.log_index, e.tx_hash, e.address, e.contract, e.name,
+              None if e.args is None else json.dumps(e.args), e.topics, e.data) for e in events],
+            [(r.seq, n, r.node, r.signer, r.contract, r.function, r.label, r.reason, r.detail, r.digest)
+             for r in refusals],
+            sorted((a, name, n) for a, name in contracts),
+        )
+
+    def records_digest(self) -> bytes:
+        """What a block's seals cover of its rows besides the header and the refusals (which chain on their own)."""
+        return rows_digest([(rows_digest(self.transactions),), (rows_digest(self.receipts),),
+                            (rows_digest(self.events),), (rows_digest(self.contracts),)])
+
+
 def _schema() -> str:
     statements = [f"CREATE TABLE IF NOT EXISTS {name} ({columns});" for name, columns in TABLES.items()]
     for name in TABLES:
@@ -101,15 +137,27 @@ def _schema() -> str:
 
 
 class LedgerStore:
-    def __init__(self, path: Path, *, create: bool = False) -> None:
-        if not create and not path.exists():
+    def __init__(self, path: Path, *, create: bool = False, writable: bool = False) -> None:
+        """Opens the ledger at `path` read-only (a regulator's copy may sit on read-only media), or for
+        appending with `writable`, or makes a new one with `create`."""
+        if not create and not path.is_file():
             raise LedgerError(f"no ledger at {path}")
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        if create:
-            self._db.executescript(_schema())
+        try:
+            if create or writable:
+                self._db = sqlite3.connect(path, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                if create:
+                    self._db.executescript(_schema())
+            else:
+                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            missing = set(TABLES) - {n for n, in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{path} is not a readable ledger: {exc}") from None
+        if missing:
+            self._db.close()
+            raise LedgerError(f"{path} is not a ledger: it has no {sorted(missing)[0]} table")
 
     def close(self) -> None:
         self._db.close()
@@ -156,56 +204,29 @@ class LedgerStore:
                 "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()]
             )
 
-    def append_block(
-        self,
-        block: ExecutedBlock,
-        refusals_digest: bytes,
-        txs: Sequence[TxRecord],
-        events: Sequence[EventRecord],
-        seals: Sequence[Seal],
-        refusals: Sequence[RefusalRecord],
-        contracts: Sequence[tuple[bytes, str]] = (),
-    ) -> None:
+    def append_block(self, rows: "BlockRows", seals: Sequence[Seal]) -> None:
+        """Stores one block with all its rows and seals in one SQLite transaction."""
         head = self.head()
-        expected_number, expected_parent = (head[0] + 1, head[1]) if head else (block.number, block.parent_hash)
-        if block.number != expected_number or block.parent_hash != expected_parent:
-            raise LedgerError(f"block {block.number} does not extend the stored head {head and head[0]}")
-        n = block.number
+        number, parent = rows.block[0], rows.block[2]
+        expected_number, expected_parent = (head[0] + 1, head[1]) if head else (number, parent)
+        if number != expected_number or parent != expected_parent:
+            raise LedgerError(f"block {number} does not extend the stored head {head and head[0]}")
         with self._transaction():
-            self._db.execute(
-                "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?,?)",
-                (n, block.hash, block.parent_hash, block.state_root, block.timestamp, block.gas_used,
-                 len(txs), refusals_digest, block.header_rlp),
-            )
-            self._db.executemany(
-                "INSERT INTO transactions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(t.hash, n, t.tx_index, t.node, t.sender, t.nonce, t.to or None, t.contract, t.function, t.label, t.raw)
-                 for t in txs],
-            )
-            self._db.executemany(
-                "INSERT INTO receipts VALUES (?,?,?,?,?,?,?)",
-                [(t.hash, t.status, t.gas_used, t.contract_address, t.output, t.error,
-                  None if t.error_args is None else json.dumps(t.error_args)) for t in txs],
-            )
-            self._db.executemany(
-                "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)",
-                [(n, e.log_index, e.tx_hash, e.address, e.contract, e.name,
-                  None if e.args is None else json.dumps(e.args), e.topics, e.data) for e in events],
-            )
-            self._db.executemany(
-                "INSERT INTO seals VALUES (?,?,?)", [(n, s.validator, s.signature) for s in seals]
-            )
-            self._db.executemany(
-                "INSERT INTO refusals VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(r.seq, n, r.node, r.signer, r.contract, r.function, r.label, r.reason, r.detail, r.digest)
-                 for r in refusals],
-            )
-            self._db.executemany("INSERT INTO contracts VALUES (?,?,?)", [(a, name, n) for a, name in contracts])
+            self._db.execute("INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?,?)", rows.block)
+            self._db.executemany("INSERT INTO transactions VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.transactions)
+            self._db.executemany("INSERT INTO receipts VALUES (?,?,?,?,?,?,?)", rows.receipts)
+            self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", rows.events)
+            self._db.executemany("INSERT INTO seals VALUES (?,?,?)", [(number, s.validator, s.signature) for s in seals])
+            self._db.executemany("INSERT INTO refusals VALUES (?,?,?,?,?,?,?,?,?,?)", rows.refusals)
+            self._db.executemany("INSERT INTO contracts VALUES (?,?,?)", rows.contracts)
 
     # ------------------------------------------------------------------- read
 
     def meta(self) -> dict[str, object]:
-        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        try:
+            return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        except (ValueError, TypeError) as exc:
+            raise LedgerError(f"{self.path}: the genesis record is not JSON ({exc})") from None
 
     def head(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
@@ -220,6 +241,38 @@ class LedgerStore:
             "SELECT number, hash, parent_hash, state_root, timestamp, refusals_digest, header_rlp "
             "FROM blocks ORDER BY number"
         )
+
+    def block_rows(self, number: int) -> BlockRows:
+        """Every row stored with block `number`, in the order its seals cover them."""
+        q = self._db.execute
+        return BlockRows(
+            q("SELECT * FROM blocks WHERE number = ?", (number,)).fetchone(),
+            q("SELECT * FROM transactions WHERE block_number = ? ORDER BY tx_index", (number,)).fetchall(),
+            q("SELECT r.* FROM receipts r JOIN transactions t ON t.hash = r.tx_hash WHERE t.block_number = ? "
+              "ORDER BY t.tx_index", (number,)).fetchall(),
+            q("SELECT * FROM events WHERE block_number = ? ORDER BY log_index", (number,)).fetchall(),
+            q("SELECT * FROM refusals WHERE block_number = ? ORDER BY seq", (number,)).fetchall(),
+            q("SELECT * FROM contracts WHERE block_number = ? ORDER BY address", (number,)).fetchall(),
+        )
+
+    def stray_rows(self, head: int) -> list[tuple[str, int, int]]:
+        """(table, lowest block, rows) of every table's rows tied to no stored block up to `head`: rows after
+        the head, or receipts of no transaction."""
+        stray = []
+        for table in ("transactions", "events", "seals", "refusals", "contracts"):
+            low, count = self._db.execute(
+                f"SELECT MIN(block_number), COUNT(*) FROM {table} WHERE block_number > ? "
+                "OR block_number NOT IN (SELECT number FROM blocks)", (head,)).fetchone()
+            if count:
+                stray.append((table, low, count))
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM receipts WHERE tx_hash NOT IN (SELECT hash FROM transactions)").fetchone()
+        if count:
+            stray.append(("receipts", head + 1, count))
+        low, count = self._db.execute("SELECT MIN(number), COUNT(*) FROM blocks WHERE number > ?", (head,)).fetchone()
+        if count:
+            stray.append(("blocks", low, count))
+        return stray
 
     def seals(self, block_number: int) -> list[Seal]:
         rows = self._db.execute(

@@ -1,21 +1,72 @@
-"""Verifies a chain's stored ledger: every block hashes to its header and links to
-its parent, the refusals chain into the digest each block records, and every
-block carries seals from a quorum of the validators in force at its height (the
-founders, then as the PermissionRegistry's events changed them)."""
+"""Reads a chain's stored ledger trusting only what its block headers and validators' seals commit to.
+
+Block by block: the header hashes to the block hash and links to its parent, and its
+columns are the header's own fields; the raw transactions give the header's transaction
+root and the stored receipts and raw logs its receipts root; every refusal, with all its
+fields, chains into the digest the block records; and a quorum of the validators in
+force at that height sealed the chain's genesis record, the block hash, that digest and
+a digest of every row stored with the block, so no column can change unseen. The
+validators in force come from the founders of the genesis record and the
+PermissionRegistry's events, decoded from the raw logs the receipts root commits to,
+never from a decoded column. Rows tied to no sealed block are reported too.
+
+`sealed_blocks` yields each block once it holds; the audit re-executes on top of it."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
+import rlp
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from eth_hash.auto import keccak
 
+from .artifacts import load_contract
 from .chain import LEDGER_FILE
-from .consortium import GENESIS_REFUSALS_DIGEST
-from .membership import Membership
-from .sealer import check_seals, link_refusal
-from .store import LedgerStore
+
+CERTS_DIR = "certs"
+NODES_DIR = "nodes"  # RUN_DIR/<chain>/nodes/<NODE>/: a member's own files, its copy of the ledger among them
+from .consortium import GENESIS_FILE, GENESIS_REFUSALS_DIGEST
+from .engine.mpt import receipt_rlp, trie_root
+from .errors import LedgerError
+from .membership import REGISTRY, Membership
+from .sealer import check_seals, genesis_id, link_refusal, seal_message
+from .store import BlockRows, LedgerStore
+
+
+class BadBlock(Exception):
+    """The first block (or `genesis`, number 0) where a ledger stops holding, and what is wrong."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(f"{'genesis' if number == 0 else f'block {number}'}: {problem}")
+        self.number = number
+
+
+@dataclass(frozen=True)
+class SealedLog:
+    log_index: int
+    tx_hash: bytes
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SealedBlock:
+    """One block that holds: its rows, its raw logs and the membership in force when it was made."""
+
+    number: int
+    hash: bytes
+    state_root: bytes
+    timestamp: int
+    rows: BlockRows
+    logs: tuple[SealedLog, ...]
+    membership: Membership  # before this block's own events; do not keep it past the next block
 
 
 @dataclass
@@ -25,68 +76,306 @@ class Verification:
     transactions: int = 0
     refusals: int = 0
     problems: list[str] = field(default_factory=list)
+    first_bad_block: int | None = None
+    notes: list[str] = field(default_factory=list)  # worth knowing but not wrong: a member's copy that lags
 
     @property
     def verified(self) -> bool:
         return not self.problems
 
+    def fail(self, number: int, problem: str) -> None:
+        """Keeps only the problem of the earliest bad block (0: the genesis record or the certificates)."""
+        if self.first_bad_block is None or number < self.first_bad_block:
+            self.problems = [problem]
+            self.first_bad_block = number
+
     def to_json(self) -> dict:
         return {"chain": self.chain, "verified": self.verified, "blocks": self.blocks,
-                "transactions": self.transactions, "refusals": self.refusals, "problems": self.problems}
+                "transactions": self.transactions, "refusals": self.refusals, "problems": self.problems,
+                "first_bad_block": self.first_bad_block, "notes": self.notes}
 
 
-def verify_chain(chain_dir: Path) -> Verification:
-    store = LedgerStore(chain_dir / LEDGER_FILE)
+def read_genesis(chain_dir: Path) -> dict | None:
+    """The chain's public genesis record (RUN_DIR/<chain>/genesis.json), if the run wrote one."""
+    path = chain_dir / GENESIS_FILE
+    if not path.is_file():
+        return None
     try:
-        return verify_store(store, chain_dir.name)
-    finally:
-        store.close()
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"{path} is not a genesis record: {exc}") from None
 
 
-def verify_store(store: LedgerStore, name: str) -> Verification:
-    result = Verification(name)
-    meta = store.meta()
-    membership = Membership.from_genesis(meta)
-    parent_hash = bytes.fromhex(str(meta["genesis_hash"])[2:])
+def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
+                  membership: Membership | None = None) -> Iterator[SealedBlock]:
+    """The ledger's blocks, in order, each once it holds; raises BadBlock at the first that does not.
+    `genesis` is the chain's public genesis record, which the ledger's own must equal; `membership`, if
+    given, is filled from the genesis and kept up to date block by block."""
+    try:
+        meta = store.meta()
+    except (LedgerError, sqlite3.DatabaseError) as exc:
+        raise BadBlock(0, str(exc)) from None
+    if genesis is not None and meta != genesis:
+        raise BadBlock(0, "the ledger's genesis record differs from the chain's genesis.json")
+    membership = membership or Membership()
+    membership.found_all(meta)
+    sealed_genesis = genesis_id(meta)
+    registry: bytes | None = None
+    parent_hash = _hex(meta.get("genesis_hash"))
+    number = int(meta.get("genesis_number", 0))  # an rpc chain starts after the node's head
     digest = GENESIS_REFUSALS_DIGEST
-    expected_number = int(meta.get("genesis_number", 0)) + 1  # an rpc chain starts after the node's head
-    for number, block_hash, stored_parent, _root, _ts, refusals_digest, header_rlp in store.blocks():
-        where = f"block {number}"
-        if number != expected_number:
-            result.problems.append(f"{where}: expected block {expected_number} (a block is missing)")
-            return result
-        if keccak(header_rlp) != block_hash:
-            result.problems.append(f"{where}: header does not hash to the stored block hash")
-            return result
-        if stored_parent != parent_hash:
-            result.problems.append(f"{where}: parent hash does not match block {number - 1}")
-            return result
-        for seq, node, signer, contract, function, reason in store.query(
-            "SELECT seq, node, signer, contract, function, reason FROM refusals WHERE block_number = ? ORDER BY seq",
-            (number,),
-        ):
-            digest = link_refusal(digest, seq, node, signer, contract, function, reason)
-            result.refusals += 1
-        if digest != refusals_digest:
-            result.problems.append(f"{where}: refusals do not chain into the digest the block records")
-            return result
-        problem = check_seals(block_hash, refusals_digest, store.seals(number), membership.validators())
+    for stored_number in _numbers(store):
+        number += 1
+        if stored_number != number:
+            raise BadBlock(number, "missing (the next stored block is {})".format(stored_number))
+        try:
+            rows = store.block_rows(number)
+        except sqlite3.DatabaseError as exc:
+            raise BadBlock(number, f"its rows cannot be read: {exc}") from None
+        block_hash, header = _check_header(number, rows, parent_hash)
+        logs = _check_bodies(number, rows, header)
+        digest = _check_refusals(number, rows, digest)
+        message = seal_message(sealed_genesis, block_hash, digest, rows.records_digest())
+        problem = check_seals(message, store.seals(number), membership.validators())
         if problem:
-            result.problems.append(f"{where}: {problem}")
-            return result
-        membership.apply(
-            (contract, name, json.loads(args))
-            for contract, name, args in store.query(
-                "SELECT contract, name, args FROM events WHERE block_number = ? AND name IS NOT NULL "
-                "ORDER BY log_index", (number,))
-        )
-        result.blocks += 1
-        result.transactions += store.query("SELECT COUNT(*) FROM transactions WHERE block_number = ?", (number,))[0][0]
+            raise BadBlock(number, problem)
+        yield SealedBlock(number, block_hash, rows.block[3], rows.block[4], rows, logs, membership)
+        registry = registry or next((a for a, name, _ in rows.contracts if name == REGISTRY), None)
+        membership.apply(_registry_events(registry, logs))
         parent_hash = block_hash
-        expected_number += 1
+    stray = store.stray_rows(number)
+    if stray:
+        table, low, count = min(stray, key=lambda s: s[1])
+        raise BadBlock(low, f"{count} {table} row(s) tied to no sealed block (the head is block {number})")
+
+
+def membership_at_head(store: LedgerStore) -> Membership:
+    """Who is a member, with which roles, at the head of a ledger that holds (LedgerError if it does not)."""
+    membership = Membership()
+    try:
+        for _ in sealed_blocks(store, membership=membership):
+            pass
+    except BadBlock as bad:
+        raise LedgerError(f"{store.path}: {bad}; run `pilotledger audit` on it") from None
+    return membership
+
+
+def _numbers(store: LedgerStore) -> Iterator[int]:
+    try:
+        numbers = [n for n, in store.query("SELECT number FROM blocks ORDER BY number")]
+    except sqlite3.DatabaseError as exc:
+        raise BadBlock(0, f"the ledger cannot be read: {exc}") from None
+    for number in numbers:
+        if not isinstance(number, int):
+            raise BadBlock(0, f"a block number is not a number: {number!r}")
+        yield number
+
+
+def verify_store(store: LedgerStore, name: str, genesis: dict | None = None) -> Verification:
+    result = Verification(name)
+    try:
+        for block in sealed_blocks(store, genesis):
+            result.blocks += 1
+            result.transactions += len(block.rows.transactions)
+            result.refusals += len(block.rows.refusals)
+    except BadBlock as bad:
+        result.fail(bad.number, str(bad))
     return result
 
 
+def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
+    """Verifies the chain in `chain_dir` (or the copy of it at `ledger`) and the chain's public files."""
+    result = Verification(chain_dir.name)
+    try:
+        genesis = read_genesis(chain_dir)
+        store = LedgerStore(ledger or chain_dir / LEDGER_FILE)
+    except LedgerError as exc:
+        result.fail(0, str(exc))
+        return result
+    try:
+        result = verify_store(store, chain_dir.name, genesis)
+    finally:
+        store.close()
+    if genesis is not None:
+        for problem in check_certificates(chain_dir / CERTS_DIR, genesis):
+            result.fail(0, problem)
+    return result
+
+
+_HELD: set[tuple] = set()  # ledgers found to hold in this process, by file identity (path, mtime, sizes)
+
+
+def sealed_ledgers(run_dir: Path) -> list[Path]:
+    """The run's chain ledgers, each checked to hold before anything is read from it: what the regulator's
+    queries stand on. LedgerError names the first that does not. A file unchanged since it held in this
+    process is not checked again (several queries of one command read the same ledgers)."""
+    ledgers = sorted(run_dir.glob(f"*/{LEDGER_FILE}"))
+    for ledger in ledgers:
+        identity = tuple([str(ledger)] + [(p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in
+                                          (ledger, ledger.with_name(LEDGER_FILE + "-wal"), ledger.parent / GENESIS_FILE)])
+        if identity in _HELD:
+            continue
+        result = verify_chain(ledger.parent)
+        if not result.verified:
+            raise LedgerError(f"chain {ledger.parent.name} does not hold, so nothing is read from it: "
+                              f"{result.problems[0]} (run `pilotledger audit {run_dir}`)")
+        _HELD.add(identity)
+    return ledgers
+
+
 def verify_run(run_dir: Path) -> list[Verification]:
-    """Verifies every chain in a run directory."""
-    return [verify_chain(path.parent) for path in sorted(run_dir.glob(f"*/{LEDGER_FILE}"))]
+    """Verifies every chain in a run directory, and every member's copy of it."""
+    results = []
+    for path in sorted(run_dir.glob(f"*/{LEDGER_FILE}")):
+        result = verify_chain(path.parent)
+        check_member_copies(path.parent, result)
+        results.append(result)
+    return results
+
+
+def member_copies(chain_dir: Path) -> list[tuple[str, Path]]:
+    """(node, ledger file) of every member's copy of the chain in `chain_dir`."""
+    return [(p.parent.name, p) for p in sorted((chain_dir / NODES_DIR).glob(f"*/{LEDGER_FILE}"))]
+
+
+def check_member_copies(chain_dir: Path, result) -> None:
+    """Checks every member's copy against the chain: each must hold on its own (seals and all) and agree
+    with the chain block by block. A copy that is a shorter prefix of the chain lags; it is not wrong.
+    `result` (a Verification or an Audit) gets the earliest problem and the notes."""
+    try:
+        chain = LedgerStore(chain_dir / LEDGER_FILE)
+    except LedgerError:
+        return  # the chain's own check has said so
+    try:
+        ours = {n: _sealed_content(chain.block_rows(n)) for n, in chain.query("SELECT number FROM blocks")}
+        head = max(ours, default=0)
+    finally:
+        chain.close()
+    genesis = read_genesis(chain_dir)
+    for member, copy in member_copies(chain_dir):
+        where = f"{member}'s copy"
+        held = 0
+        try:
+            store = LedgerStore(copy)
+        except LedgerError as exc:
+            result.fail(0, f"{where}: {exc}")
+            continue
+        try:
+            for block in sealed_blocks(store, genesis):
+                if ours.get(block.number) != _sealed_content(block.rows):
+                    raise BadBlock(block.number, f"forks from the chain (the chain holds {head} blocks)")
+                held = block.number
+        except BadBlock as bad:
+            result.fail(bad.number, f"{where}: {bad}")
+            continue
+        finally:
+            store.close()
+        if held < head:
+            result.notes.append(f"{where} lags: it ends at block {held} of {head}")
+
+
+def check_certificates(certs: Path, genesis: dict) -> list[str]:
+    """Problems with a chain's public certificates: the CA certificate must be the one the genesis record
+    names, and the revocation list and every certificate that names it as issuer must be signed by it."""
+    if not certs.is_dir():
+        return []  # a run killed before its certificates were written
+    try:
+        ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
+        crl = x509.load_pem_x509_crl((certs / "crl.pem").read_bytes())
+    except (OSError, ValueError) as exc:
+        return [f"certificates: the CA certificate or revocation list is missing or unreadable ({exc})"]
+    if "0x" + ca.fingerprint(hashes.SHA256()).hex() != genesis.get("ca_fingerprint"):
+        return ["certificates: ca.pem is not the CA certificate the genesis record names"]
+    problems = []
+    if not crl.is_signature_valid(ca.public_key()):
+        problems.append("certificates: crl.pem is not signed by the consortium CA")
+    for path in sorted(certs.glob("*.pem")):
+        if path.stem in ("ca", "crl"):
+            continue
+        try:
+            certificate = x509.load_pem_x509_certificate(path.read_bytes())
+            if certificate.issuer == ca.subject:  # another issuer's is no member's (the gateway refuses it)
+                ca.public_key().verify(certificate.signature, certificate.tbs_certificate_bytes)
+        except (ValueError, InvalidSignature):
+            problems.append(f"certificates: {path.name} claims the consortium CA but is not signed by it")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------- per block
+
+def _sealed_content(rows: BlockRows) -> tuple[bytes, bytes, bytes]:
+    """What a block's seals cover of it besides the genesis record: hash, refusals digest, rows digest."""
+    return rows.block[1], rows.block[7], rows.records_digest()
+
+
+def _hex(value: object) -> bytes:
+    return bytes.fromhex(str(value)[2:]) if value else b""
+
+
+def _check_header(number: int, rows: BlockRows, parent_hash: bytes) -> tuple[bytes, list]:
+    """The block hash, after checking that the blocks row is the header's own fields."""
+    _, block_hash, stored_parent, state_root, timestamp, gas_used, tx_count, _, header_rlp = rows.block
+    if keccak(header_rlp) != block_hash:
+        raise BadBlock(number, "header does not hash to the stored block hash")
+    try:
+        header = rlp.decode(header_rlp)
+        fields = (header[0], rlp.sedes.big_endian_int.deserialize(header[8]), header[3],
+                  rlp.sedes.big_endian_int.deserialize(header[11]), rlp.sedes.big_endian_int.deserialize(header[10]))
+    except Exception as exc:  # any malformed header
+        raise BadBlock(number, f"header does not decode: {exc}") from None
+    if stored_parent != parent_hash or header[0] != parent_hash:
+        raise BadBlock(number, f"parent hash does not match block {number - 1}")
+    if fields != (stored_parent, number, state_root, timestamp, gas_used) or tx_count != len(rows.transactions):
+        raise BadBlock(number, "the stored block row differs from its header")
+    return block_hash, header
+
+
+def _check_bodies(number: int, rows: BlockRows, header: list) -> tuple[SealedLog, ...]:
+    """The block's raw logs, after checking transactions and receipts against the header's roots."""
+    txs, receipts = rows.transactions, rows.receipts
+    if [t[2] for t in txs] != list(range(len(txs))) or [r[0] for r in receipts] != [t[0] for t in txs]:
+        raise BadBlock(number, "transactions are not numbered in order, each with its receipt")
+    if any(keccak(t[10]) != t[0] for t in txs):
+        raise BadBlock(number, "a transaction's hash is not the hash of its raw bytes")
+    if trie_root((rlp.encode(i), t[10]) for i, t in enumerate(txs)) != header[4]:
+        raise BadBlock(number, "transactions do not give the header's transaction root")
+    by_tx: dict[bytes, list[SealedLog]] = {t[0]: [] for t in txs}
+    logs = []
+    for index, (_, log_index, tx_hash, address, _, _, _, topics, data) in enumerate(rows.events):
+        if log_index != index or tx_hash not in by_tx or len(topics) % 32:
+            raise BadBlock(number, f"event {log_index} is out of place")
+        log = SealedLog(log_index, tx_hash, address, tuple(topics[i:i + 32] for i in range(0, len(topics), 32)), data)
+        by_tx[tx_hash].append(log)
+        logs.append(log)
+    if [log.tx_hash for log in logs] != [t[0] for t in txs for _ in by_tx[t[0]]]:
+        raise BadBlock(number, "events are not in their transactions' order")
+    encoded, cumulative = [], 0
+    for (tx_hash, status, gas_used, *_) in receipts:
+        cumulative += gas_used
+        logs_of = [(g.address, g.topics, g.data) for g in by_tx[tx_hash]]
+        encoded.append((rlp.encode(len(encoded)), receipt_rlp(bool(status), cumulative, logs_of)))
+    if trie_root(encoded) != header[5]:
+        raise BadBlock(number, "receipts and events do not give the header's receipts root")
+    return tuple(logs)
+
+
+def _check_refusals(number: int, rows: BlockRows, digest: bytes) -> bytes:
+    for seq, _block, *fields, stored in rows.refusals:
+        digest = link_refusal(digest, (seq, *fields))
+        if stored != digest:
+            raise BadBlock(number, f"refusal {seq} differs from what the refusal digest covers")
+    if digest != rows.block[7]:
+        raise BadBlock(number, "refusals do not chain into the digest the block records")
+    return digest
+
+
+def _registry_events(registry: bytes | None, logs: tuple[SealedLog, ...]) -> Iterator[tuple[str, str, dict]]:
+    """The PermissionRegistry's events among `logs`, decoded from the raw logs."""
+    if registry is None:
+        return
+    abi = load_contract(REGISTRY).abi
+    for log in logs:
+        if log.address == registry:
+            named = abi.decode_event(log.topics, log.data)
+            if named:
+                yield (REGISTRY, *named)

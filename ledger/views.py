@@ -1,6 +1,7 @@
 """A node's audit view: what it submitted, what was refused and why, the membership
 and role changes that touched it, and the personal data in its private store, which
-opens only for the node itself and for the regulator."""
+opens only for the node itself and for the regulator: the viewer's privacy key comes from the
+viewer's own keystore, and no other key is opened."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 
 from .chain import LEDGER_FILE
 from .errors import ConfigError
-from .membership import Membership
-from .privacy import PRIVATE_FILE, data_hash, privacy_key, read_records
+from .keystore import keystore_nodes, open_keystore
+from .verify import membership_at_head
+from .privacy import PRIVATE_FILE, data_hash, read_records
 from .roles import MemberStatus, Role
 from .store import LedgerStore
 
 MEMBERSHIP_EVENTS = ("MemberAdded", "RolesChanged", "StatusChanged")
+NOBODY = "(no key)"  # a viewer that opens no keystore: every record stays sealed
 
 
 def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -> dict:
@@ -23,13 +26,15 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
     path = run_dir / chain / LEDGER_FILE
     if not path.exists():
         raise ConfigError(f"no chain {chain!r} in {run_dir}")
+    viewer = viewer or node
+    known = chain_nodes(run_dir / chain)
+    if viewer not in known and viewer != NOBODY:
+        raise ConfigError(f"no node {viewer!r} on {chain} to view as; nodes: {', '.join(known)}")
     store = LedgerStore(path)
     try:
-        meta = store.meta()
-        address = Membership.at_head(store).address_of(node)
+        address = membership_at_head(store).address_of(node)
         if address is None:
             raise ConfigError(f"{node} never was a member of {chain}")
-        viewer = viewer or node
         return {
             "chain": chain,
             "node": node,
@@ -39,7 +44,7 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
             "refused": _refused(store, node),
             "membership": _membership_changes(store, address),
             "private_data": _private_data(run_dir / chain / "nodes" / node / PRIVATE_FILE, store,
-                                          int(meta["seed"]), chain, viewer),
+                                          run_dir / chain, viewer),
         }
     finally:
         store.close()
@@ -84,16 +89,22 @@ def _membership_changes(store: LedgerStore, address: bytes) -> list[dict]:
     return changes
 
 
-def _private_data(path: Path, store: LedgerStore, seed: int, chain: str, viewer: str) -> dict:
+def chain_nodes(chain_dir: Path) -> list[str]:
+    """The nodes of a chain: those with a certificate in certs/ or a keystore."""
+    certified = {p.stem for p in (chain_dir / "certs").glob("*.pem")} - {"ca", "crl"}
+    return sorted(certified | set(keystore_nodes(chain_dir)))
+
+
+def _private_data(path: Path, store: LedgerStore, chain_dir: Path, viewer: str) -> dict:
     if not path.exists():
         return {"records": 0, "opened": 0, "items": []}
     on_chain = {json.loads(a)["id"].lower(): json.loads(a)["dataHash"].lower() for (a,) in store.query(
         "SELECT args FROM events WHERE contract = 'IdentityRegistry' AND name = 'IdentityRegistered'")}
-    key = privacy_key(seed, chain, viewer)
+    key = None if viewer == NOBODY else open_keystore(chain_dir, viewer).privacy_key
     items = []
     for record in read_records(path):
         identity = "0x" + record.identity.hex()
-        personal = record.open(key)
+        personal = record.open(key) if key is not None else None
         item = {"identity": identity, "sealed": personal is None}
         if personal is not None:
             item["personal"] = personal

@@ -21,6 +21,7 @@ from ledger.errors import ConfigError
 from ledger.monitor import RiskMonitor
 from ledger.node import Node
 from ledger.privacy import PRIVATE_FILE, PrivateStore
+from ledger.secrets import KeyDeriver
 
 CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
 REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits
@@ -91,11 +92,16 @@ def identity_of(seed: int, label: str) -> bytes:
 
 
 class ScenarioContext:
-    """What a running scenario gets: its seed, options, chains, ground truth and progress."""
+    """What a running scenario gets: its seed, options, chains, ground truth and progress.
+
+    `seed` and `rng` make the run's public choices reproducible; every secret (keys, salts, personal
+    data) comes from `keys`, the KeyDeriver of the seed and the operator secret, so that a member who
+    knows the seed learns none of it."""
 
     def __init__(self, seed: int, options: dict[str, int], run_dir: Path, engine: str = "pyevm",
                  progress: Callable[[int], None] | None = None, rpc_urls: dict[str, str] | None = None) -> None:
         self.seed = seed
+        self.keys = KeyDeriver.for_seed(seed)
         self.options = options
         self.run_dir = run_dir
         self.engine = engine
@@ -111,7 +117,7 @@ class ScenarioContext:
 
     def open_chain(self, name: str, chain_id: int, genesis_time: int, ca_name: str | None = None) -> Consortium:
         """A new chain in this run, with its own consortium, CA, engine and store."""
-        consortium = open_chain(self.run_dir, name, self.seed, chain_id, genesis_time, self.engine, ca_name,
+        consortium = open_chain(self.run_dir, name, self.keys, chain_id, genesis_time, self.engine, ca_name,
                                 self._rpc_url(name))
         self.chains[name] = consortium
         self.monitors.append(RiskMonitor(consortium).attach())
@@ -134,8 +140,18 @@ class ScenarioContext:
         key = (chain.name, owner.name)
         if key not in self._private:
             path = self.run_dir / chain.name / "nodes" / owner.name / PRIVATE_FILE
-            self._private[key] = PrivateStore(path, self.seed, chain.name, owner.name, regulator.name)
+            self._private[key] = PrivateStore(path, self.keys, chain.name, owner.name, regulator.name)
         return self._private[key]
+
+    def salt(self, label: str) -> bytes:
+        """The salt of `label`'s personal data hash on chain: secret (from the seed and the operator
+        secret), so that nobody can try ID numbers against the hash."""
+        return self.keys.bytes(f"salt/{label}")
+
+    def private_rng(self, label: str) -> random.Random:
+        """A random stream for `label`'s personal data: reproducible by the run operator, unknowable
+        from the seed alone."""
+        return random.Random(self.keys.bytes(f"personal/{label}"))
 
     def close(self) -> None:
         for store in self._private.values():

@@ -307,8 +307,9 @@ class _RegionalEquityRun:
     # --------------------------------------------------------------- investors
 
     def personal_data(self, label: str, kind: int, qualified: bool) -> dict:
-        """Fixed by (seed, label), so a label is the same person whatever else the run holds."""
-        rng = random.Random(f"personal/{self.ctx.seed}/{label}")
+        """Fixed by (seed, operator secret, label), so a label is the same person whatever else the run
+        holds, and nobody who knows only the seed can rebuild it."""
+        rng = self.ctx.private_rng(label)
         if kind == PERSON:
             data = {"name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(GIVEN).lower()}",
                     "id_number": f"1101{rng.randrange(10**13, 10**14)}"}
@@ -340,7 +341,7 @@ class _RegionalEquityRun:
         """KYC by the investor's agent (salted hash on chain, the data sealed in the agent's private
         store for the agent and the regulator), then linkage at the depository."""
         agent = investor.agent
-        salt = keccak(f"salt/{self.ctx.seed}/{investor.label}".encode())
+        salt = self.ctx.salt(investor.label)
         self.ctx.private_store(self.chain, agent, self.regulator).put(investor.id, salt, investor.personal)
         agent.send(self.identities.call("registerIdentity", investor.id, data_hash(salt, investor.personal),
                                         investor.kind, investor.qualified_until))

@@ -13,6 +13,7 @@ the summary as unexpected.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
@@ -207,7 +208,7 @@ class _ShareTransferRun:
         # Nodes that are not members: one certified by the consortium CA but never voted in,
         # one certified by a CA the consortium does not trust.
         self.outsider = add("FINTECH-X", "Unlicensed Fintech Platform", Role(0), founding=False)
-        rogue_ca = ConsortiumCA(self.ctx.seed, "Self-Signed Rogue CA", GENESIS_TIME - DAY)
+        rogue_ca = ConsortiumCA(self.ctx.keys, "Self-Signed Rogue CA", GENESIS_TIME - DAY)
         self.rogue = add("ROGUE", "Rogue Node", Role.PLATFORM, founding=False, ca=rogue_ca)
         self.latecomer = add("HD-WEALTH", "Haidian Wealth Partners", Role.INVESTOR_AGENT | Role.KYC_AGENT,
                              founding=False)
@@ -242,8 +243,7 @@ class _ShareTransferRun:
 
     # --------------------------------------------------------------- investors
 
-    def personal_data(self, kind: int) -> dict:
-        rng = self.rng
+    def personal_data(self, kind: int, rng: random.Random) -> dict:
         if kind == PERSON:
             return {"name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(GIVEN).lower()}",
                     "id_number": f"1101{rng.randrange(10**13, 10**14)}",
@@ -258,9 +258,14 @@ class _ShareTransferRun:
 
     def new_investor(self, kind: int, qualified: bool = True, label: str | None = None) -> Investor:
         label = label or f"inv{len(self.investors) + 1:04d}"
-        personal = self.personal_data(kind)
+        # Personal data comes from the investor's private stream (seed and operator secret); the run's
+        # own stream still draws as many values, so that the rest of the run is the same whatever the secret.
+        private = self.ctx.private_rng(label)
+        self.personal_data(kind, self.rng)
+        personal = self.personal_data(kind, private)
         if kind == PERSON and not qualified:
-            personal["financial_assets"] = self.rng.choice((200_000, 800_000, 1_500_000))
+            self.rng.choice((200_000, 800_000, 1_500_000))
+            personal["financial_assets"] = private.choice((200_000, 800_000, 1_500_000))
         investor = Investor(label, kind, qualified, personal)
         investor.id = identity_of(self.ctx.seed, label)
         investor.agent = self.agents[len(self.investors) % len(self.agents)]
@@ -272,7 +277,7 @@ class _ShareTransferRun:
     def register(self, investor: Investor) -> None:
         """KYC by the investor's agent: salted hash on chain, accounts linked, wallet funded and approved."""
         agent = investor.agent
-        salt = keccak(f"salt/{self.ctx.seed}/{investor.label}".encode())
+        salt = self.ctx.salt(investor.label)
         self.ctx.private_store(self.chain, agent, self.regulator).put(investor.id, salt, investor.personal)
         until = GENESIS_TIME + 2 * 365 * DAY if investor.qualified else 0
         agent.send(self.identities.call("registerIdentity", investor.id, data_hash(salt, investor.personal),

@@ -58,12 +58,15 @@ class $class_name(Scenario):
 
         # 4. Ordinary business: the KYC agent registers identities. Personal data stays off chain,
         # sealed in the agent's private store (readable by the agent and the regulator);
-        # only a salted hash goes on chain.
+        # only a salted hash goes on chain. The personal data and the salt come from ctx.private_rng
+        # and ctx.salt (the seed and the operator secret), never from the seed alone: anyone may know
+        # the seed, and could then rebuild the data or try ID numbers against the hash.
         people = []
         for i in range(ctx.options["investors"]):
-            person = {"name": f"Investor {i + 1}", "id_number": f"ID-{ctx.rng.randrange(10**8, 10**9)}"}
-            identity = keccak(f"identity/{ctx.seed}/{i}".encode())
-            salt = keccak(f"salt/{ctx.seed}/{i}".encode())
+            person = {"name": f"Investor {i + 1}",
+                      "id_number": f"ID-{ctx.private_rng(str(i)).randrange(10**8, 10**9)}"}
+            identity = keccak(f"identity/{ctx.seed}/{i}".encode())  # public on chain: the seed is enough
+            salt = ctx.salt(str(i))
             ctx.private_store(chain, kyc, regulator).put(identity, salt, person)
             ticket = kyc.send(identities.call("registerIdentity", identity, data_hash(salt, person), PERSON,
                                               GENESIS_TIME + TWO_YEARS))
@@ -85,7 +88,7 @@ class $class_name(Scenario):
         # agent's private store, can. ctx.plant_for_regulator records it as ground truth.
         first, person, _ = people[0]
         twin = keccak(f"identity/{ctx.seed}/twin".encode())
-        salt = keccak(f"salt/{ctx.seed}/twin".encode())
+        salt = ctx.salt("twin")
         twin_person = dict(person, name=person["name"].upper())
         ctx.private_store(chain, kyc, regulator).put(twin, salt, twin_person)
         kyc.send(identities.call("registerIdentity", twin, data_hash(salt, twin_person), PERSON,

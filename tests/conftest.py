@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# The operator secret is pinned for the whole suite, subprocesses included (they inherit the
+# environment): fixed bytes in a file of this session, never the developer's own secret. Keystores
+# are written with a cheap scrypt cost, and no passphrase comes from the developer's shell.
+TEST_OPERATOR_SECRET = bytes(range(101, 133))
+
+
+def _pin_operator_secret() -> None:
+    directory = tempfile.mkdtemp(prefix="pilotledger-tests-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = Path(directory) / "operator.secret"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(TEST_OPERATOR_SECRET)
+    os.environ["PILOTLEDGER_OPERATOR_SECRET"] = str(path)
+    os.environ["PILOTLEDGER_KEYSTORE_SCRYPT_N"] = "1024"
+    for name in [n for n in os.environ if n.startswith("PILOTLEDGER_PASSPHRASE")]:
+        del os.environ[name]
+
+
+_pin_operator_secret()
 
 from ledger.chain import open_chain  # noqa: E402
 from ledger.consortium import Consortium, Contract, Ticket  # noqa: E402

@@ -12,6 +12,8 @@ import pytest
 from conftest import (
     CONTRACTUAL, DAY, JOINT_STOCK, LLC, MIN, PARTNERSHIP, PERSON, T0, UNLIMITED, VEHICLE, reverted,
 )
+from ledger.consortium import CALL_GAS
+from ledger.engine.pyevm import BLOCK_GAS_LIMIT
 from ledger.roles import GovernanceAction, Role
 
 WHOLE = 2**256 - 1
@@ -354,24 +356,50 @@ def test_subscribe_refuses_vehicle_without_declared_investors(chain):
 
 
 def test_look_through_stops_at_max_depth(chain):
+    """v1 -> v2 -> v3 -> v4 -> v5 -> person: v5 sits at depth 4, one level too deep. Declared top down,
+    each vehicle before the ones behind it, the registry's declaration-time depth check (which relies
+    on the extents recorded so far) lets it through; the fund's walk refuses it."""
     fund = chain.fund()
-    # v1 -> v2 -> v3 -> v4 -> v5 -> person: v5 sits at depth 4, one level too deep.
-    below = identity(chain, "person")
-    chain_ids = []
-    for level in (5, 4, 3):
-        vid = identity(chain, f"v{level}", VEHICLE)
-        declare(chain, vid, [below])
-        chain_ids.append(vid)
-        below = vid
-    v2, v2_account = chain.investor("v2", VEHICLE)
-    declare(chain, v2, [below])
     v1, v1_account = chain.investor("v1", VEHICLE)
-    declare(chain, v1, [v2])
+    v2, v2_account = chain.investor("v2", VEHICLE)
+    v3, v4, v5 = (identity(chain, f"v{level}", VEHICLE) for level in (3, 4, 5))
+    for vehicle, below in ((v1, v2), (v2, v3), (v3, v4), (v4, v5), (v5, identity(chain, "person"))):
+        declare(chain, vehicle, [below])
     t = subscribe(chain, fund, v1_account)
-    assert reverted(t, "LookThroughTooDeep") and t.detail == {"vehicle": h(chain_ids[0]), "maxDepth": 4}
+    assert reverted(t, "LookThroughTooDeep") and t.detail == {"vehicle": h(v5), "maxDepth": 4}
     # Four nested vehicles are still looked through.
     t = ok(subscribe(chain, fund, v2_account))
     assert t.event("HolderEntered")["units"] == 1
+
+
+def test_a_cycle_of_vehicles_is_refused_by_the_depth_bound(chain):
+    """a declares b before b is declared; b then declares a. The walk goes round to the depth bound."""
+    fund = chain.fund()
+    a, a_account = chain.investor("a", VEHICLE)
+    b = identity(chain, "b", VEHICLE)
+    declare(chain, a, [b, identity(chain, "person")])
+    declare(chain, b, [a])
+    t = subscribe(chain, fund, a_account)
+    assert reverted(t, "LookThroughTooDeep") and t.detail == {"vehicle": h(a), "maxDepth": 4}
+
+
+def test_settlement_refuses_a_vehicle_grown_past_the_size_limit_after_approval(chain):
+    """An inner vehicle declared again can make an outer one larger than recorded at its declaration;
+    the walk stops at the registry's size limit with a custom error instead of running out of gas."""
+    ok(chain.send(chain.platform, chain.identities, "setLookThroughLimits", 3, 4, 5))
+    fund = chain.fund()
+    _, alice = chain.investor("alice")
+    ok(subscribe(chain, fund, alice, 3 * MIN))
+    inner = identity(chain, "inner", VEHICLE)
+    declare(chain, inner, [identity(chain, "p1")])
+    outer, outer_account = chain.investor("outer", VEHICLE)
+    declare(chain, outer, [inner, identity(chain, "p2")])  # 1 + 2 + 1 = 4 identities
+    rid = approved(chain, fund, alice, outer_account, MIN)
+    declare(chain, inner, [identity(chain, f"q{i}") for i in range(3)])  # inner: 4; outer now 1 + 4 + 1 = 6
+    assert chain.identities.view("extentOf", outer) == (4, 2)  # as recorded at its declaration
+    t = settle(chain, rid)
+    assert reverted(t, "LookThroughTooLarge") and t.detail == {"vehicle": h(outer), "maxSize": 5}
+    assert shares(chain, fund, outer_account) == 0 and status(chain, rid) == APPROVED
 
 
 # ---------------------------------------------------------- requestTransfer
@@ -891,3 +919,100 @@ def test_only_the_platform_pauses(chain):
     t = chain.send(chain.manager, chain.shares, "pause", NOTICE)
     assert t.refused and t.reason == "ROLE_MISSING"
     assert chain.shares.view("paused") is False
+
+
+# ---------------------------------------------- worst-case look-through gas
+
+MAX_WIDTH, MAX_DEPTH, MAX_SIZE = 50, 4, 200  # IdentityRegistry's defaults (the fund's depth is 4 too)
+
+
+def spine_tree() -> dict:
+    """Vehicles of the maximum width nested to the maximum depth, as many identities as the size limit
+    allows: each vehicle on the spine declares the next one and people, the deepest only people."""
+    tree, remaining = {}, MAX_SIZE - MAX_DEPTH
+    for level in range(MAX_DEPTH):
+        take = min(MAX_WIDTH, remaining) if level == MAX_DEPTH - 1 else min(MAX_WIDTH - 1, remaining - 1)
+        remaining -= take
+        below = [f"s{level + 1}"] if level < MAX_DEPTH - 1 else []
+        tree[f"s{level}"] = below + [f"s{level}p{i}" for i in range(take)]
+    return tree
+
+
+def vehicle_heavy_tree() -> dict:
+    """As many vehicles as fit, each costing the walk one more storage read than a person: a root of the
+    maximum width over chains of vehicles to the maximum depth, each ending in one person."""
+    chains = min(MAX_WIDTH, (MAX_SIZE - 1) // MAX_DEPTH)
+    rest = MAX_SIZE - 1 - chains * MAX_DEPTH
+    root_people = min(MAX_WIDTH - chains, rest)
+    tree = {"s0": [f"c{c}v1" for c in range(chains)] + [f"s0p{i}" for i in range(root_people)]}
+    for c in range(chains):
+        for level in range(1, MAX_DEPTH):
+            tree[f"c{c}v{level}"] = [f"c{c}v{level + 1}" if level < MAX_DEPTH - 1 else f"c{c}p"]
+    tree[f"c0v{MAX_DEPTH - 1}"] += [f"c0p{i}" for i in range(rest - root_people)]
+    return tree
+
+
+def block_gas(chain, ticket) -> int:
+    """Commits the block holding `ticket` alone; its gas used."""
+    block = chain.consortium.commit()
+    ok(ticket)
+    return block.outcomes[0].gas_used
+
+
+@pytest.mark.parametrize("shape", [spine_tree, vehicle_heavy_tree])
+def test_worst_case_look_through_stays_within_a_calls_gas(chain, shape):
+    """The cap check walks the transferee's whole tree at request and again at settlement, one cold
+    storage read per identity and per vehicle's list. Width and depth alone would allow 50**4 = 6.25
+    million identities (vehicles may even repeat an inner vehicle), so the registry also bounds a tree's
+    size. The worst case at the maximum width (50), depth (4) and size (200 identities), all distinct
+    (cold) and qualified, stays well under the block gas limit and the
+    gas the consortium gives a call (CALL_GAS, 2,000,000). Measured (py-evm, solc 0.8.28):
+      spine tree (4 vehicles, 196 people):           request 1,195,072  settlement 1,214,975
+      vehicle-heavy tree (148 vehicles, 52 people):  request 1,503,232  settlement 1,523,135
+    A vehicle-heavy tree of 255 identities measured 1,874,160 at settlement, too close to CALL_GAS: hence
+    a size limit of 200. (Before the walk moved into IdentityRegistry it cost about 7,300 gas per identity.)"""
+    tree = shape()
+    names = set(tree) | {n for investors in tree.values() for n in investors}
+    assert len(names - {"s0"}) + 1 == MAX_SIZE and len(tree["s0"]) == MAX_WIDTH
+    until = T0 + 3650 * DAY
+    root_id, root_account = chain.investor("s0", VEHICLE)
+    ids = {"s0": root_id}
+    for name in sorted(names - {"s0"}):
+        ids[name] = name.encode().ljust(32, b"\0")
+        kind = VEHICLE if name in tree else PERSON
+        chain.agent.send(chain.identities.call("registerIdentity", ids[name], b"\x22" * 32, kind, until))
+    chain.consortium.commit()
+
+    def declare_below(name: str) -> int:  # deepest first, so each extent is exact; returns the units
+        units = sum(declare_below(n) if n in tree else 1 for n in tree[name])
+        investors = [ids[n] for n in tree[name]]
+        bps = [10_000 // len(investors)] * len(investors)
+        bps[0] += 10_000 - sum(bps)
+        if name == "s0":
+            chain.consortium.commit()  # the inner vehicles' declarations; the root's goes in a block of its own
+        declared[name] = chain.agent.send(chain.identities.call("declareInvestors", ids[name], investors, bps))
+        return units
+
+    declared = {}
+    units = declare_below("s0")
+    # The root's declaration (50 new entries, each investor read for its extent) fits a call too:
+    # 1,524,502 measured for the spine tree, 1,647,118 for the vehicle-heavy one.
+    at_declaration = block_gas(chain, declared["s0"])
+    assert at_declaration < CALL_GAS
+    assert all(t.ok for t in declared.values())
+    assert chain.identities.view("extentOf", root_id) == (MAX_SIZE, MAX_DEPTH)
+
+    fund = chain.fund()
+    _, alice = chain.investor("alice")
+    ok(subscribe(chain, fund, alice, 3 * MIN))
+    t = chain.agent.send(chain.shares.call("requestTransfer", fund, root_account.address, MIN, 0), signer=alice)
+    at_request = block_gas(chain, t)
+    rid = t.event("TransferRequested")["requestId"]
+    ok(approve(chain, rid))
+    t = chain.platform.send(chain.shares.call("settleTransfer", rid))
+    at_settlement = block_gas(chain, t)
+    assert t.event("HolderEntered") == {"fundId": fund, "identity": h(root_id), "units": units,
+                                        "fundUnits": 1 + units}
+    for gas in (at_request, at_settlement):
+        assert gas < CALL_GAS < BLOCK_GAS_LIMIT
+    print(f"{shape.__name__}: declaration {at_declaration:,} request {at_request:,} settlement {at_settlement:,}")

@@ -11,7 +11,7 @@ from ledger.chain import LEDGER_FILE, open_chain
 from ledger.keys import Account
 from ledger.node import Node
 from ledger.roles import GovernanceAction as A, Role
-from ledger.sealer import check_seals
+from ledger.sealer import check_seals, genesis_id, seal_message
 from ledger.verify import verify_chain
 
 NO_ORG = b"\0" * 32
@@ -133,7 +133,7 @@ def test_cert_revoked_from_the_revocation_time(chain):
 
 def test_cert_not_yet_valid(chain):
     c = chain.consortium
-    account = Account.derive(c.seed, "future-node")
+    account = c.keys.account("future-node")
     cert = c.ca.issue("FUTURE", "Future", account.private_key, c.time + DAY, c.time + 10 * DAY)
     node = Node("FUTURE", "Future", Role.KYC_AGENT, account, cert, c)
     assert refused(kyc_write(chain, node), "CERT_NOT_YET_VALID")
@@ -142,7 +142,7 @@ def test_cert_not_yet_valid(chain):
 def test_cert_key_mismatch(chain):
     """A trusted, valid certificate presented with another node's key."""
     c = chain.consortium
-    thief = Node("THIEF", "Thief", Role.KYC_AGENT, Account.derive(c.seed, "thief"), chain.agent.certificate, c)
+    thief = Node("THIEF", "Thief", Role.KYC_AGENT, c.keys.account("thief"), chain.agent.certificate, c)
     assert_recorded(chain, kyc_write(chain, thief), "CERT_KEY_MISMATCH", thief)
 
 
@@ -295,8 +295,9 @@ def test_seals_cover_the_refusal_digest(chain):
     validators = c.membership.validators()
     seals = c.store.seals(number)
     assert {s.validator for s in seals} == set(validators)
-    assert check_seals(block_hash, digest, seals, validators) is None
-    assert check_seals(block_hash, b"\0" * 32, seals, validators) is not None
+    genesis, rows = genesis_id(c.store.meta()), c.store.block_rows(number).records_digest()
+    assert check_seals(seal_message(genesis, block_hash, digest, rows), seals, validators) is None
+    assert check_seals(seal_message(genesis, block_hash, b"\0" * 32, rows), seals, validators) is not None
 
 
 def test_tampering_with_a_stored_refusal_breaks_verification(chain, tmp_path):
@@ -315,4 +316,4 @@ def test_tampering_with_a_stored_refusal_breaks_verification(chain, tmp_path):
     target.close()
     result = verify_chain(copy_dir)
     assert not result.verified
-    assert "refusals do not chain into the digest" in result.problems[0]
+    assert "differs from what the refusal digest covers" in result.problems[0]

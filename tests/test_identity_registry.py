@@ -1,4 +1,5 @@
-"""IdentityRegistry: identities, linked accounts, qualification and declared vehicle investors."""
+"""IdentityRegistry: identities, linked accounts, qualification and declared vehicle investors, and the
+bounds on look-through (declaration width, depth and size of a vehicle's tree)."""
 
 import pytest
 
@@ -197,3 +198,130 @@ def test_standing_gives_kind_and_qualification_in_one_call(chain):
     assert chain.identities.view("standing", alice) == (PERSON, True)
     assert chain.identities.view("standing", pool) == (VEHICLE, False)
     assert chain.identities.view("standing", ident("nobody")) == (0, False)
+
+
+# ------------------------------------------------------- look-through bounds
+
+MAX_WIDTH, MAX_DEPTH, MAX_SIZE = 50, 4, 200  # the registry's defaults
+
+
+def many(chain, prefix: str, n: int, kind=PERSON) -> list[bytes]:
+    """`n` identities registered in one block."""
+    tickets = [chain.agent.send(chain.identities.call("registerIdentity", ident(f"{prefix}{i}"), DATA, kind, 0))
+               for i in range(n)]
+    chain.consortium.commit()
+    assert all(t.ok for t in tickets)
+    return [ident(f"{prefix}{i}") for i in range(n)]
+
+
+def declare(chain, vehicle, investors):
+    bps = [10_000 // len(investors)] * len(investors)
+    bps[0] += 10_000 - sum(bps)
+    return chain.send(chain.agent, chain.identities, "declareInvestors", vehicle, investors, bps)
+
+
+def test_default_limits(chain):
+    ids = chain.identities
+    assert (ids.view("maxDeclarationWidth"), ids.view("maxLookThroughDepth"), ids.view("maxLookThroughSize")) == (
+        MAX_WIDTH, MAX_DEPTH, MAX_SIZE)
+    assert ids.view("LOOK_THROUGH_SIZE_CEILING") == MAX_SIZE
+
+
+def test_a_declaration_wider_than_the_maximum_is_refused(chain):
+    vehicle = register(chain, "vehicle", VEHICLE)
+    people = many(chain, "p", MAX_WIDTH + 1)
+    t = declare(chain, vehicle, people)
+    assert reverted(t, "DeclarationTooWide")
+    assert t.detail == {"vehicle": hx(vehicle), "width": MAX_WIDTH + 1, "maxWidth": MAX_WIDTH}
+    assert chain.identities.view("investorsOf", vehicle) == ((), ())
+    assert declare(chain, vehicle, people[:MAX_WIDTH]).ok
+    assert chain.identities.view("extentOf", vehicle) == (MAX_WIDTH + 1, 1)
+
+
+def test_extent_counts_inner_vehicles_as_declared(chain):
+    inner, outer = register(chain, "inner", VEHICLE), register(chain, "outer", VEHICLE)
+    a, b, c = many(chain, "x", 3)
+    assert chain.identities.view("extentOf", a) == (1, 0)
+    assert chain.identities.view("extentOf", inner) == (1, 1)  # undeclared: itself, one level
+    assert declare(chain, inner, [a, b]).ok
+    assert declare(chain, outer, [inner, c, inner]).ok  # repeats count, as the walk visits them
+    assert chain.identities.view("extentOf", outer) == (1 + 3 + 1 + 3, 2)
+
+
+def test_a_declaration_deeper_than_the_maximum_is_refused(chain):
+    below = register(chain, "person")
+    vehicles = many(chain, "v", MAX_DEPTH + 1, VEHICLE)
+    for level, vehicle in enumerate(vehicles[:MAX_DEPTH], start=1):
+        assert declare(chain, vehicle, [below]).ok
+        assert chain.identities.view("extentOf", vehicle) == (level + 1, level)
+        below = vehicle
+    t = declare(chain, vehicles[-1], [below])
+    assert reverted(t, "LookThroughTooDeep") and t.detail == {"vehicle": hx(vehicles[-1]), "maxDepth": MAX_DEPTH}
+
+
+def test_a_declaration_larger_than_the_maximum_is_refused(chain):
+    inner = many(chain, "inner", 5, VEHICLE)
+    people = many(chain, "p", 39)
+    for vehicle in inner:  # 5 vehicles of 40 identities each
+        assert declare(chain, vehicle, people).ok
+    top = register(chain, "top", VEHICLE)
+    assert declare(chain, top, inner[:4] + people).ok  # 1 + 4 * 40 + 39 = 200
+    assert chain.identities.view("extentOf", top) == (MAX_SIZE, 2)
+    t = declare(chain, top, inner)  # 1 + 5 * 40
+    assert reverted(t, "LookThroughTooLarge") and t.detail == {"vehicle": hx(top), "maxSize": MAX_SIZE}
+
+
+def test_an_admin_sets_the_limits(chain):
+    t = chain.send(chain.regulator, chain.identities, "setLookThroughLimits", 2, 1, 4)
+    assert t.ok
+    assert t.event("LookThroughLimitsSet") == {"maxDeclarationWidth": 2, "maxLookThroughDepth": 1,
+                                               "maxLookThroughSize": 4, "admin": hx(chain.regulator.address)}
+    vehicle, inner = register(chain, "vehicle", VEHICLE), register(chain, "inner", VEHICLE)
+    a, b, c = many(chain, "x", 3)
+    t = declare(chain, vehicle, [a, b, c])
+    assert reverted(t, "DeclarationTooWide") and t.detail["maxWidth"] == 2
+    assert declare(chain, inner, [a, b]).ok
+    t = declare(chain, vehicle, [inner, c])
+    assert reverted(t, "LookThroughTooDeep") and t.detail == {"vehicle": hx(vehicle), "maxDepth": 1}
+    assert chain.send(chain.regulator, chain.identities, "setLookThroughLimits", 2, 2, 4).ok
+    t = declare(chain, vehicle, [inner, c])  # 1 + 3 + 1
+    assert reverted(t, "LookThroughTooLarge") and t.detail == {"vehicle": hx(vehicle), "maxSize": 4}
+
+
+@pytest.mark.parametrize("width, depth, size", [
+    (0, 4, 200), (200, 4, 200), (50, 0, 200), (50, 17, 200), (50, 4, 201), (3, 4, 3),
+])
+def test_limits_out_of_range_are_refused(chain, width, depth, size):
+    t = chain.send(chain.platform, chain.identities, "setLookThroughLimits", width, depth, size)
+    assert reverted(t, "InvalidLookThroughLimits")
+    assert t.detail == {"maxDeclarationWidth": width, "maxLookThroughDepth": depth, "maxLookThroughSize": size}
+    assert chain.identities.view("maxLookThroughSize") == MAX_SIZE
+
+
+def test_only_admins_set_the_limits(chain):
+    """The gateway refuses a non-admin before execution (the agent is a KYC agent only), and the contract
+    wants ADMIN too: a call that slips past the gateway reverts."""
+    t = chain.send(chain.agent, chain.identities, "setLookThroughLimits", 10, 2, 20)
+    assert t.status == "refused" and t.reason == "ROLE_MISSING"
+    c = chain.consortium
+    data = chain.identities.abi.encode_call("setLookThroughLimits", (10, 2, 20))
+    ok, output = c.engine.call(chain.identities.address, data, chain.agent.address)
+    assert not ok and c.decode_error(output).name == "MissingRole"
+    assert chain.identities.view("maxDeclarationWidth") == MAX_WIDTH
+
+
+def test_look_through_view_reports_where_it_stopped(chain):
+    ids = chain.identities
+    until = T0 + 365 * DAY
+    vehicle, inner = register(chain, "vehicle", VEHICLE, until), register(chain, "inner", VEHICLE, until)
+    good = register(chain, "good", until=until)
+    bad = register(chain, "bad")
+    assert declare(chain, inner, [good, bad]).ok
+    assert declare(chain, vehicle, [good, inner]).ok
+    failure, units, identity, via, limit = range(5)
+    r = ids.view("lookThrough", vehicle, 4, False)
+    assert (r[failure], r[units]) == (0, 3)
+    r = ids.view("lookThrough", vehicle, 4, True)  # NotQualified
+    assert (r[failure], r[identity], r[via], r[limit]) == (1, bad, inner, 0)
+    r = ids.view("lookThrough", vehicle, 1, False)  # TooDeep: inner sits at depth 1
+    assert (r[failure], r[identity], r[via], r[limit]) == (3, inner, vehicle, 1)

@@ -1,4 +1,5 @@
-"""PermissionRegistry: governance end to end, its events, adminCount, views and every custom error."""
+"""PermissionRegistry: governance end to end, its events, adminCount, views and every custom error;
+votes re-counted at execution, proposal expiry and the proposal lifetime set by governance."""
 
 import pytest
 
@@ -7,7 +8,11 @@ from ledger.errors import PilotLedgerError
 from ledger.roles import GovernanceAction as A, MemberStatus, Role
 
 NO_ORG = b"\0" * 32
+NO_ACCOUNT = b"\0" * 20
 NEWCO_ROLES = Role.ADMIN | Role.KYC_AGENT
+SET_PROPOSAL_LIFETIME = A.SET_PROPOSAL_LIFETIME
+DEFAULT_LIFETIME, MIN_LIFETIME, MAX_LIFETIME = 120_960, 10, 10_000_000
+EXPIRES_AT = 6  # index of expiresAt in the `proposal` view
 
 
 def hx(address: bytes) -> str:
@@ -75,6 +80,7 @@ def test_add_member_end_to_end_with_events(chain):
         "roles": NEWCO_ROLES, "proposer": hx(chain.platform.address),
     }
     assert t.event("Voted") == {"id": 1, "voter": hx(chain.platform.address), "votes": 1}
+    assert t.event("ProposalExpiry") == {"id": 1, "expiresAt": t.block_number + DEFAULT_LIFETIME}
     assert reg.view("hasVoted", 1, chain.platform.address)
     assert not reg.view("hasVoted", 1, chain.regulator.address)
 
@@ -92,9 +98,11 @@ def test_add_member_end_to_end_with_events(chain):
 
     assert reg.view("memberOf", node.address) == (node.org_id, NEWCO_ROLES, MemberStatus.ACTIVE)
     assert reg.view("adminCount") == 4
-    action, account, org, roles, votes, executed = reg.view("proposal", 1)
+    action, account, org, roles, votes, executed, expires_at = reg.view("proposal", 1)
     assert (action, account.lower(), org, roles, votes, executed) == (
         A.ADD_MEMBER, hx(node.address), node.org_id, NEWCO_ROLES, 2, True)
+    assert expires_at == reg.view("proposalLifetime") + t.block_number - 2  # proposed two blocks before
+    assert [a.lower() for a in reg.view("votersOf", 1)] == [hx(chain.platform.address), hx(chain.regulator.address)]
     # the new member is admitted by the gateway from the next block on
     assert chain.send(node, chain.identities, "registerIdentity", b"n" * 32, b"\1" * 32, 1, 0).ok
 
@@ -285,3 +293,121 @@ def test_not_active_member_for_a_client_account_signer(chain):
     t = chain.send(chain.platform, chain.registry, "propose", A.SUSPEND, chain.agent.address, NO_ORG, 0,
                    signer=client)
     assert reverted(t, "NotActiveMember") and t.detail == {"account": hx(client.address)}
+
+
+# ------------------------------------------- votes re-counted at execution
+
+
+def suspend_agent_with_two_votes(chain) -> int:
+    """A proposal (suspend the agent) voted by the platform and the regulator: 2 of 3 admins."""
+    pid = propose(chain, A.SUSPEND, chain.agent.address)
+    assert chain.send(chain.regulator, chain.registry, "vote", pid).ok
+    assert chain.registry.view("countedVotes", pid) == 2
+    return pid
+
+
+def test_a_revoked_voters_vote_no_longer_carries_a_proposal(chain):
+    reg = chain.registry
+    pid = suspend_agent_with_two_votes(chain)
+    # The regulator is revoked after voting (platform and custodian: 2 of 3).
+    assert passed(chain, A.REVOKE, chain.regulator.address, voters=[chain.custodian]).ok
+    assert reg.view("adminCount") == 2
+    # Cast: 2 votes, which 2 * 2 > 2 would have passed; counted at execution: the platform's alone.
+    assert reg.view("proposal", pid)[4] == 2 and reg.view("countedVotes", pid) == 1
+    t = chain.send(chain.platform, reg, "execute", pid)
+    assert reverted(t, "NoMajority") and t.detail == {"id": pid, "votes": 1, "adminCount": 2}
+    assert reg.view("memberOf", chain.agent.address)[2] == MemberStatus.ACTIVE
+    # A vote by an active admin carries it.
+    assert chain.send(chain.custodian, reg, "vote", pid).ok
+    assert chain.send(chain.custodian, reg, "execute", pid).ok
+    assert reg.view("memberOf", chain.agent.address)[2] == MemberStatus.SUSPENDED
+    assert len(reg.view("votersOf", pid)) == 3
+
+
+def test_a_suspended_voters_vote_does_not_count_until_reactivation(chain):
+    reg = chain.registry
+    pid = suspend_agent_with_two_votes(chain)
+    assert passed(chain, A.SUSPEND, chain.regulator.address, voters=[chain.custodian]).ok
+    t = chain.send(chain.platform, reg, "execute", pid)
+    assert reverted(t, "NoMajority") and t.detail == {"id": pid, "votes": 1, "adminCount": 2}
+    # Counted when executed, not when cast: reactivated, the regulator's vote counts again.
+    assert passed(chain, A.REACTIVATE, chain.regulator.address, voters=[chain.custodian]).ok
+    assert reg.view("countedVotes", pid) == 2
+    assert chain.send(chain.platform, reg, "execute", pid).ok
+
+
+def test_a_voter_that_lost_admin_no_longer_counts(chain):
+    reg = chain.registry
+    pid = suspend_agent_with_two_votes(chain)
+    assert passed(chain, A.SET_ROLES, chain.regulator.address, roles=Role.REGULATOR | Role.VALIDATOR,
+                  voters=[chain.custodian]).ok
+    assert reg.view("memberOf", chain.regulator.address)[2] == MemberStatus.ACTIVE  # a member, not an admin
+    t = chain.send(chain.custodian, reg, "execute", pid)
+    assert reverted(t, "NoMajority") and t.detail == {"id": pid, "votes": 1, "adminCount": 2}
+
+
+# ------------------------------------------------------ proposal lifetime
+
+
+def advance_to(chain, block: int) -> None:
+    """Commits blocks of one harmless transaction each until the head is `block`."""
+    while chain.consortium.head.number < block:
+        assert chain.send(chain.manager, chain.registry, "hasRole", chain.manager.address, 0).ok
+
+
+def set_lifetime(chain, blocks: int):
+    return passed(chain, SET_PROPOSAL_LIFETIME, NO_ACCOUNT, roles=blocks)
+
+
+def test_lifetime_is_changed_by_governance_and_applies_to_new_proposals(chain):
+    reg = chain.registry
+    assert reg.view("proposalLifetime") == DEFAULT_LIFETIME
+    earlier = chain.send(chain.platform, reg, "propose", A.SUSPEND, chain.agent.address, NO_ORG, 0)
+    t = set_lifetime(chain, 25)
+    assert t.ok
+    assert [name for name, _ in t.events] == ["ProposalExecuted", "ProposalLifetimeChanged"]
+    assert t.event("ProposalLifetimeChanged") == {"previousLifetime": DEFAULT_LIFETIME, "lifetime": 25}
+    assert reg.view("proposalLifetime") == 25
+    t = chain.send(chain.platform, reg, "propose", A.SUSPEND, chain.agent.address, NO_ORG, 0)
+    assert t.event("ProposalExpiry")["expiresAt"] == t.block_number + 25
+    assert reg.view("proposal", t.event("ProposalCreated")["id"])[EXPIRES_AT] == t.block_number + 25
+    # A proposal made before the change keeps its expiry.
+    assert reg.view("proposal", earlier.event("ProposalCreated")["id"])[EXPIRES_AT] == \
+        earlier.block_number + DEFAULT_LIFETIME
+
+
+def test_lifetime_out_of_range_is_refused_at_propose(chain):
+    for blocks in (0, MIN_LIFETIME - 1, MAX_LIFETIME + 1):
+        t = chain.send(chain.platform, chain.registry, "propose", SET_PROPOSAL_LIFETIME, NO_ACCOUNT, NO_ORG, blocks)
+        assert reverted(t, "LifetimeOutOfRange")
+        assert t.detail == {"lifetime": blocks, "min": MIN_LIFETIME, "max": MAX_LIFETIME}
+    assert chain.registry.view("proposalCount") == 0
+    assert set_lifetime(chain, MIN_LIFETIME).ok and set_lifetime(chain, MAX_LIFETIME).ok
+
+
+def test_lifetime_is_only_set_through_governance(chain):
+    """No setter: a lifetime proposal needs a majority like any other."""
+    pid = propose(chain, SET_PROPOSAL_LIFETIME, NO_ACCOUNT, roles=MIN_LIFETIME)
+    t = chain.send(chain.platform, chain.registry, "execute", pid)
+    assert reverted(t, "NoMajority")
+    assert chain.registry.view("proposalLifetime") == DEFAULT_LIFETIME
+
+
+def test_an_expired_proposal_cannot_be_voted_or_executed(chain):
+    reg = chain.registry
+    assert set_lifetime(chain, MIN_LIFETIME).ok
+    t = chain.send(chain.platform, reg, "propose", A.SUSPEND, chain.agent.address, NO_ORG, 0)
+    pid, expires_at = t.event("ProposalCreated")["id"], t.block_number + MIN_LIFETIME
+    assert reg.view("proposal", pid)[EXPIRES_AT] == expires_at
+    advance_to(chain, expires_at - 2)
+    vote = chain.send(chain.regulator, reg, "vote", pid)  # in block expires_at - 1: the last open block
+    assert vote.ok and vote.block_number == expires_at - 1
+    execute = chain.send(chain.custodian, reg, "execute", pid)  # in block expires_at: too late
+    assert execute.block_number == expires_at
+    assert reverted(execute, "ProposalExpired") and execute.detail == {"id": pid, "expiredAt": expires_at}
+    t = chain.send(chain.custodian, reg, "vote", pid)
+    assert reverted(t, "ProposalExpired") and t.detail == {"id": pid, "expiredAt": expires_at}
+    assert reg.view("memberOf", chain.agent.address)[2] == MemberStatus.ACTIVE
+    assert not reg.view("proposal", pid)[5]
+    # The same change proposed again goes through within its lifetime.
+    assert passed(chain, A.SUSPEND, chain.agent.address).ok

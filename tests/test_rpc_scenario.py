@@ -9,6 +9,8 @@ import sqlite3
 
 import pytest
 
+from ledger.errors import PilotLedgerError
+
 from cli import main
 from ledger import devnode
 from ledger.audit import audit_ledger, audit_run
@@ -102,19 +104,35 @@ def test_each_chain_of_a_multi_chain_scenario_needs_its_node(tmp_path, capsys):
     assert "error: no node for chain regulatory besides equity_market" in capsys.readouterr().err
 
 
-def test_the_audit_says_when_the_node_is_gone(runs, tmp_path):
+def test_the_audit_says_when_the_node_is_gone(runs, tmp_path, monkeypatch):
     root, _, _ = runs
-    copy = tmp_path / "ledger.sqlite"
-    shutil.copyfile(root / "rpc" / "fund_platform" / "ledger.sqlite", copy)
-    db = sqlite3.connect(copy)
-    db.execute("DROP TRIGGER meta_no_update")  # as if the node had moved away: nothing answers at the URL
-    db.execute("UPDATE meta SET value = ? WHERE key = 'rpc_url'", (json.dumps("http://127.0.0.1:9"),))
-    db.commit()
-    db.close()
-    audited = audit_ledger(copy, "fund_platform")
+    ledger = root / "rpc" / "fund_platform" / "ledger.sqlite"
+    from ledger.engine.rpc import RpcEngine
+
+    def gone(self, number):
+        raise PilotLedgerError("connection refused")
+
+    monkeypatch.setattr(RpcEngine, "block_hash", gone)  # the node has moved away: nothing answers
+    audited = audit_ledger(ledger, "fund_platform")
     assert not audited.verified
     assert audited.problems == [audited.problems[0]] and audited.problems[0].startswith("re-execution skipped: ")
     assert "does not answer" in audited.problems[0]
+
+
+def test_pointing_the_genesis_record_at_another_node_is_tampering(runs, tmp_path):
+    """The node's URL is part of the genesis record every seal is bound to: a copy that names another node
+    fails at genesis, against the chain's genesis.json, or at its first block without it."""
+    root, _, _ = runs
+    copy = tmp_path / "fund_platform" / "ledger.sqlite"
+    copy.parent.mkdir()
+    shutil.copyfile(root / "rpc" / "fund_platform" / "ledger.sqlite", copy)
+    db = sqlite3.connect(copy)
+    db.execute("DROP TRIGGER meta_no_update")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'rpc_url'", (json.dumps("http://127.0.0.1:9"),))
+    db.commit()
+    db.close()
+    assert audit_ledger(copy, "fund_platform", chain_dir=root / "rpc" / "fund_platform").first_bad_block == 0
+    assert audit_ledger(copy, "fund_platform").first_bad_block == 1
 
 
 def test_send_goes_on_the_node_that_holds_the_chain(runs, capsys):

@@ -14,7 +14,8 @@ import {SettlementCash} from "../settlement/SettlementCash.sol";
 ///  - holders are counted per identity, not per account;
 ///  - a natural person, an institution or a registered product counts 1;
 ///  - an unregistered vehicle counts the sum of the units of its declared investors,
-///    looked through recursively (up to `maxLookThroughDepth` levels);
+///    looked through recursively (up to `maxLookThroughDepth` levels, and up to the
+///    IdentityRegistry's `maxLookThroughSize` identities, so the check's gas is bounded);
 ///  - an identity's units are fixed when it becomes a holder and released when its
 ///    balance returns to zero; overlaps between vehicles are not de-duplicated on
 ///    chain, so the count can only err on the strict side.
@@ -105,6 +106,7 @@ contract PrivateFundShares {
     error UltimateInvestorNotQualified(bytes32 vehicle, bytes32 investor);
     error VehicleWithoutInvestors(bytes32 vehicle);
     error LookThroughTooDeep(bytes32 vehicle, uint8 maxDepth);
+    error LookThroughTooLarge(bytes32 vehicle, uint16 maxSize);
     error InvestorCapExceeded(uint256 fundId, uint32 cap, uint256 wouldBe);
     error TransferNotApproved(uint256 requestId);
     error InvalidRequestStatus(uint256 requestId, RequestStatus status);
@@ -288,7 +290,7 @@ contract PrivateFundShares {
         if (balance < amount) revert InsufficientShares(from, balance, amount);
         bytes32 fromId = identities.identityOf(from);
         bytes32 toId = _identityOf(to);
-        uint32 units = identityBalanceOf[fundId][toId] == 0 ? _units(toId, 0, false, 0) : 0;
+        uint32 units = identityBalanceOf[fundId][toId] == 0 ? _units(toId, false) : 0;
         _move(fundId, from, to, fromId, toId, amount, units);
         uint256 frozen = frozenOf[fundId][from];
         if (frozen != WHOLE && frozen > balance - amount) frozenOf[fundId][from] = balance - amount;
@@ -332,27 +334,26 @@ contract PrivateFundShares {
             if (!identities.isQualified(id)) revert TransfereeNotQualified(id);
             return 0;
         }
-        units = _units(id, 0, true, 0);
+        units = _units(id, true);
         uint256 wouldBe = uint256(f.holderUnits) - released + units;
         if (wouldBe > f.cap) revert InvestorCapExceeded(fundId, f.cap, wouldBe);
     }
 
     /// @dev Holder units of `id`, looking through unregistered vehicles and, when asked,
-    /// checking the qualification of every identity on the way. `vehicle` is the vehicle
-    /// that declared `id` (0 for the transferee itself).
-    function _units(bytes32 id, uint8 depth, bool qualify, bytes32 vehicle) private view returns (uint32 units) {
-        (IdentityRegistry.Kind kind, bool qualified) = identities.standing(id);
-        if (qualify && !qualified) {
-            if (vehicle == bytes32(0)) revert TransfereeNotQualified(id);
-            revert UltimateInvestorNotQualified(vehicle, id);
+    /// checking the qualification of every identity on the way. The walk runs inside the
+    /// IdentityRegistry in one call (bounded by its size limit); its failures become this
+    /// contract's errors.
+    function _units(bytes32 id, bool qualify) private view returns (uint32) {
+        IdentityRegistry.LookThrough memory r = identities.lookThrough(id, maxLookThroughDepth, qualify);
+        if (r.failure == IdentityRegistry.Failure.None) return r.units;
+        if (r.failure == IdentityRegistry.Failure.NotQualified) {
+            if (r.vehicle == bytes32(0)) revert TransfereeNotQualified(r.identity);
+            revert UltimateInvestorNotQualified(r.vehicle, r.identity);
         }
-        if (kind != IdentityRegistry.Kind.UnregisteredVehicle) return 1;
-        if (depth >= maxLookThroughDepth) revert LookThroughTooDeep(id, maxLookThroughDepth);
-        (bytes32[] memory investors,) = identities.investorsOf(id);
-        if (investors.length == 0) revert VehicleWithoutInvestors(id);
-        for (uint256 i = 0; i < investors.length; i++) {
-            units += _units(investors[i], depth + 1, qualify, id);
-        }
+        if (r.failure == IdentityRegistry.Failure.NoInvestors) revert VehicleWithoutInvestors(r.identity);
+        // The registry never walks deeper than its ceiling, which fits in uint8.
+        if (r.failure == IdentityRegistry.Failure.TooDeep) revert LookThroughTooDeep(r.identity, uint8(r.limit));
+        revert LookThroughTooLarge(r.identity, r.limit);
     }
 
     function _move(

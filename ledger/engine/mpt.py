@@ -270,3 +270,25 @@ def trie_root(items: Iterable[tuple[bytes, bytes]], out: MutableMapping[bytes, b
     trie = Trie(None, BLANK_ROOT)
     trie.update(items)
     return trie.commit({} if out is None else out)
+
+
+def logs_bloom(logs: Iterable[tuple[bytes, Iterable[bytes], bytes]]) -> bytes:
+    """The 2048-bit bloom filter of (address, topics, data) logs, as a receipt carries it."""
+    bloom = 0
+    for address, topics, _ in logs:
+        for item in (address, *topics):
+            digest = keccak(item)
+            for i in (0, 2, 4):
+                bloom |= 1 << (((digest[i] << 8) | digest[i + 1]) & 2047)
+    return bloom.to_bytes(256, "big")
+
+
+def receipt_rlp(success: bool, cumulative_gas: int, logs: list[tuple[bytes, tuple[bytes, ...], bytes]]) -> bytes:
+    """A legacy transaction's receipt, RLP-encoded as the receipts trie holds it (py-evm's Receipt.encode();
+    hand-encoded because the rlp package's generic encoder took most of a ledger's verification time)."""
+    encoded_logs = b"".join(
+        _enc_list(_enc_bytes(address) + _enc_list(b"".join(_enc_bytes(t) for t in topics)) + _enc_bytes(data))
+        for address, topics, data in logs)
+    gas = cumulative_gas.to_bytes((cumulative_gas.bit_length() + 7) // 8, "big")
+    return _enc_list(_enc_bytes(b"\x01" if success else b"") + _enc_bytes(gas) + _enc_bytes(logs_bloom(logs))
+                     + _enc_list(encoded_logs))

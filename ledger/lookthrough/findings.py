@@ -32,7 +32,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..membership import Membership
-from ..privacy import PRIVATE_FILE, privacy_key, read_declarations, read_records
+from ..keystore import open_keystore
+from ..privacy import PRIVATE_FILE, read_declarations, read_records
 from ..roles import Role
 from .events import load_chains, text32
 from .index import LEDGER_FILE, ledger_files, open_index
@@ -108,7 +109,8 @@ def _regulators(db: sqlite3.Connection) -> list[str]:
 
 
 def _regulator_keys(run_dir: Path):
-    """(chain, the private stores on it, the regulator's keys on it) for every chain with private stores."""
+    """(chain, the private stores on it, the regulator's keys on it) for every chain with private stores:
+    each regulator's privacy key from its own keystore, and no other node's key."""
     for ledger in ledger_files(run_dir):
         chain = ledger.parent.name
         stores = sorted((ledger.parent / "nodes").glob(f"*/{PRIVATE_FILE}"))
@@ -116,10 +118,10 @@ def _regulator_keys(run_dir: Path):
             continue
         db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
         try:
-            seed = int(json.loads(db.execute("SELECT value FROM meta WHERE key = 'seed'").fetchone()[0]))
-            keys = [privacy_key(seed, chain, r) for r in _regulators(db)]
+            regulators = _regulators(db)
         finally:
             db.close()
+        keys = [open_keystore(ledger.parent, r).privacy_key for r in regulators]
         yield chain, stores, keys
 
 

@@ -29,6 +29,7 @@ import gc
 import json
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -64,18 +65,11 @@ SOURCE_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket")
 
 
 def ledger_files(run_dir: Path) -> list[Path]:
-    return sorted(run_dir.glob(f"*/{LEDGER_FILE}"))
+    """The run's ledgers, each verified against its headers and seals first: the look-through reads
+    only ledgers that hold."""
+    from ..verify import sealed_ledgers  # verify imports the consortium, which imports no look-through
 
-
-def _sources(run_dir: Path) -> dict[str, list[int]]:
-    """What the index is built from: each ledger file with its mtime and size, and the size of its
-    write-ahead log (whose mtime readers touch)."""
-    out = {}
-    for ledger in ledger_files(run_dir):
-        st = ledger.stat()
-        wal = ledger.with_name(ledger.name + "-wal")
-        out[str(ledger.relative_to(run_dir))] = [st.st_mtime_ns, st.st_size, wal.stat().st_size if wal.exists() else 0]
-    return out
+    return sealed_ledgers(Path(run_dir))
 
 
 def company_label(company_id: str) -> str:
@@ -91,8 +85,9 @@ def company_label(company_id: str) -> str:
 class AuditIndex:
     """A read-only handle on a built index."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, temporary: bool = False) -> None:
         self.path = path
+        self._temporary = temporary  # built for one answer: removed on close
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self._declared: dict[str, list[tuple[str, int]]] = {}
         self._kinds: dict[str, int] = {}
@@ -102,6 +97,8 @@ class AuditIndex:
 
     def close(self) -> None:
         self.db.close()
+        if self._temporary:
+            self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "AuditIndex":
         return self
@@ -319,7 +316,6 @@ def build_index(run_dir: Path, path: Path | None = None) -> Path:
     ledgers = ledger_files(run_dir)
     if not ledgers:
         raise ConfigError(f"{run_dir} holds no ledger")
-    sources = _sources(run_dir)  # before reading: a ledger written meanwhile makes the index stale
     out: dict = {"identities": {}, "accounts": {}, "declarations": {}, "assets": {}, "balances": {}}
     for ledger in ledgers:
         _replay_chain(ledger.parent.name, ledger, run_dir, out)
@@ -336,30 +332,23 @@ def build_index(run_dir: Path, path: Path | None = None) -> Path:
         [(a, c, i) for (a, c), i in sorted(out["accounts"].items())],
         assets, holdings,
         [(v, inv, bps, chain) for v, (chain, pairs) in sorted(out["declarations"].items()) for inv, bps in pairs],
-        {"chains": [p.parent.name for p in ledgers], "sources": sources},
+        {"chains": [p.parent.name for p in ledgers]},
     )
     return path or run_dir / INDEX_FILE
 
 
-def open_index(run_dir: Path, *, rebuild: bool = False) -> AuditIndex:
-    """Opens RUN_DIR/index.sqlite, building it first if it is missing, of another schema version, or
-    built from other ledgers than those now in the run (any ledger file's mtime or size changed)."""
+def open_index(run_dir: Path) -> AuditIndex:
+    """The index of a run, built afresh from its ledgers (each verified first) for this answer. The index is
+    a cache: one left on disk (RUN_DIR/index.sqlite) may have been edited, so it is never read back.
+    Building it takes a small fraction of verifying the ledgers (bench/lookthrough.py)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
-    path = run_dir / INDEX_FILE
-    ledgers = ledger_files(run_dir)
-    if not ledgers:
+    if not ledger_files(run_dir):
         raise ConfigError(f"{run_dir} holds no ledger")
-    stale = rebuild or not path.exists()
-    if not stale:
-        try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-            db.close()
-            stale = meta.get("schema") != SCHEMA_VERSION or meta.get("sources") != _sources(run_dir)
-        except sqlite3.DatabaseError:
-            stale = True
-    if stale:
-        build_index(run_dir, path)
-    return AuditIndex(path)
+    handle, name = tempfile.mkstemp(prefix="pilotledger-index-", suffix=".sqlite")
+    os.close(handle)
+    path = Path(name)
+    path.unlink()
+    build_index(run_dir, path)
+    return AuditIndex(path, temporary=True)

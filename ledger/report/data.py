@@ -12,14 +12,14 @@ from pathlib import Path
 from ..audit import Audit, audit_run
 from ..chain import LEDGER_FILE, chain_names
 from ..errors import ConfigError, PilotLedgerError
-from ..membership import Membership
+from ..verify import membership_at_head
 from ..roles import MemberStatus, Role
 from ..store import LedgerStore
-from ..views import node_view
+from ..views import NOBODY, node_view
 from .text import bytes32_text, pairs
 
 HOLDING_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket", "WarehouseReceipt")
-NO_VIEWER = "(no regulator)"
+NO_VIEWER = NOBODY  # a chain without a regulator: its nodes' views open no private record
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_chain(run_dir: Path, name: str) -> ChainData:
                          "FROM transactions t JOIN receipts r ON r.tx_hash = t.hash WHERE r.status = 0 "
                          "ORDER BY t.block_number, t.tx_index")]
         refusals.sort(key=lambda r: r["block"])
-        membership = Membership.at_head(store)
+        membership = membership_at_head(store)
         members = {"0x" + a.hex(): Member(bytes32_text(m.org_id), m.roles, m.status) for a, m in membership.members()}
         senders = {"0x" + s.hex(): n for s, n in store.query("SELECT DISTINCT sender, node FROM transactions")}
         marks = ",".join("?" * len(HOLDING_CONTRACTS))
