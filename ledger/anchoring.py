@@ -9,6 +9,7 @@ recomputes each anchor from a ledger copy and names the first one that differs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from eth_hash.auto import keccak
@@ -130,6 +131,11 @@ def anchors_on(regulatory: LedgerStore, name: str) -> list[Anchor]:
     except BadBlock as bad:
         raise LedgerError(f"the regulatory chain does not hold: {bad}") from None
     return anchors
+
+
+def problem_block(problem: str) -> int:
+    """The first block a check_anchors problem names ("block N: ..." or "blocks A-B: ...")."""
+    return int(re.search(r"\d+", problem).group())
 
 
 def check_anchors(business: LedgerStore, name: str, regulatory: LedgerStore) -> list[str]:

@@ -16,7 +16,6 @@ with the chain, naming each node whose copy differs and where.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,7 +25,7 @@ from eth.vm.forks.shanghai import ShanghaiVM
 from eth_hash.auto import keccak
 
 from .abi import ContractABI, decode_error
-from .anchoring import anchors_on, check_anchors
+from .anchoring import anchors_on, check_anchors, problem_block
 from .artifacts import ContractType, load_contract
 from .chain import LEDGER_FILE, chain_names
 from .errors import ArtifactError, LedgerError, PilotLedgerError
@@ -34,8 +33,8 @@ from .membership import Membership
 from .policy import DEPLOY, required_role
 from .roles import MemberStatus
 from .store import LedgerStore
-from .verify import (CERTS_DIR, NODES_DIR, BadBlock, SealedBlock, check_certificates, check_member_copies,
-                     read_genesis, sealed_blocks)
+from .verify import (NODES_DIR, BadBlock, SealedBlock, check_member_copies, check_public_files, read_genesis,
+                     regulatory_ledger, sealed_blocks)
 
 
 
@@ -83,20 +82,20 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
     except LedgerError as exc:
         result.fail(0, str(exc))
         return result
+    membership = Membership()
     try:
-        _audit_blocks(store, genesis, chain_dir, result, progress or (lambda _: None))
+        _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None))
         if regulatory is not None:
             _audit_anchors(store, chain, regulatory, result)
     finally:
         store.close()
-    if genesis is not None:
-        for problem in check_certificates(chain_dir / CERTS_DIR, genesis):
-            result.fail(0, problem)
+    for problem in check_public_files(chain_dir, genesis, membership, result.blocks):
+        result.fail(0, problem)
     return result
 
 
 def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, result: Audit,
-                  progress: Callable[[int], None]) -> None:
+                  membership: Membership, progress: Callable[[int], None]) -> None:
     try:
         replayer = _Replayer(store.meta(), result)
     except LedgerError as exc:
@@ -107,7 +106,7 @@ def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, res
         return
     known = _KnownContracts(chain_dir)
     try:
-        for block in sealed_blocks(store, genesis):
+        for block in sealed_blocks(store, genesis, membership):
             _check_transactions(block, replayer, known)
             replayer.replay(block)
             known.check_decoded(block)
@@ -130,7 +129,7 @@ def _audit_anchors(store: LedgerStore, chain: str, regulatory: Path, result: Aud
         return
     try:
         for problem in check_anchors(store, chain, regulatory_store):
-            result.fail(int(re.search(r"\d+", problem).group()), problem)
+            result.fail(problem_block(problem), problem)
         result.anchors_checked = len(anchors_on(regulatory_store, chain))
     except LedgerError as exc:
         result.fail(0, str(exc))
@@ -280,23 +279,6 @@ def _permission_problem(membership: Membership, node: str, signer: bytes, contra
 
 # ------------------------------------------------------------------------------------------- a run
 
-def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:
-    """The run's regulatory chain ledger (any other chain carrying a ReportRegistry), if there is one."""
-    for other in chain_names(run_dir):
-        if other == chain:
-            continue
-        try:
-            store = LedgerStore(run_dir / other / LEDGER_FILE)
-        except LedgerError:
-            continue
-        try:
-            if store.query("SELECT 1 FROM contracts WHERE name = 'ReportRegistry' LIMIT 1"):
-                return run_dir / other / LEDGER_FILE
-        finally:
-            store.close()
-    return None
-
-
 def ledger_copies(run_dir: Path, node: str | None = None) -> list[tuple[str, Path, int]]:
     """(chain, ledger file, blocks) of each chain's ledger in a run, or of `node`'s copies."""
     copies = []
@@ -323,7 +305,14 @@ def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], 
     held by `node`, in full."""
     audits = []
     for chain, path, _ in ledger_copies(run_dir, node):
-        audit = audit_ledger(path, chain, regulatory_ledger(run_dir, chain), progress, run_dir / chain, node)
+        try:
+            regulatory = regulatory_ledger(run_dir, chain)
+        except LedgerError as exc:
+            audit = Audit(chain, str(path), node)
+            audit.fail(0, str(exc))
+            audits.append(audit)
+            continue
+        audit = audit_ledger(path, chain, regulatory, progress, run_dir / chain, node)
         if node is None:
             check_member_copies(run_dir / chain, audit)
         audits.append(audit)

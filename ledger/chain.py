@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
-from .ca import ConsortiumCA, certificate_pem
+from .ca import ConsortiumCA
 from .consortium import Consortium
 from .engine import make_engine
 from .errors import ConfigError, LedgerError
@@ -53,18 +51,6 @@ def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
         except LedgerError as exc:
             problems.append(f"{node.name}: {exc}")
     return problems
-
-
-def write_certificates(consortium: Consortium, run_dir: Path) -> Path:
-    """Writes the CA certificate, every node's certificate and the current CRL as PEM files."""
-    certs = run_dir / consortium.name / "certs"
-    certs.mkdir(parents=True, exist_ok=True)
-    (certs / "ca.pem").write_bytes(certificate_pem(consortium.ca.certificate))
-    for node in consortium.nodes.values():
-        (certs / f"{node.name}.pem").write_bytes(certificate_pem(node.certificate))
-
-    (certs / "crl.pem").write_bytes(consortium.ca.crl(consortium.time).public_bytes(serialization.Encoding.PEM))
-    return certs
 
 
 def chain_names(run_dir: Path) -> list[str]:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from eth_hash.auto import keccak
 import rlp
 
 from .abi import ContractABI, CustomError, decode_error
 from .artifacts import ContractType, load_contract
-from .ca import CAVerifier, ConsortiumCA, certificate_address
+from .ca import CAVerifier, ConsortiumCA, certificate_address, certificate_pem
 from .engine import Engine, ExecutedBlock, SignedTx
 from .errors import LedgerError, PilotLedgerError
 from .gateway import Gateway
@@ -35,6 +36,7 @@ CALL_GAS = 2_000_000
 DEPLOY_GAS = 8_000_000
 GENESIS_REFUSALS_DIGEST = b"\0" * 32
 GENESIS_FILE = "genesis.json"  # RUN_DIR/<chain>/genesis.json: the genesis record, public
+CERTS_DIR = "certs"  # RUN_DIR/<chain>/certs/: the CA's and every node's certificate and the revocation list
 BLOCK_TIME = 5  # seconds between blocks when the scenario does not move the clock further
 
 
@@ -143,6 +145,7 @@ class Consortium:
         self._head = engine.head()
         self._founders: list[tuple[bytes, bytes, int]] = []
         self._genesis_id: bytes | None = None
+        self.anchored_on: str | None = None  # the regulatory chain this one reports to, named in its genesis
 
     # ------------------------------------------------------------------ nodes
 
@@ -211,6 +214,7 @@ class Consortium:
             "founders": [
                 {"address": "0x" + a.hex(), "org_id": "0x" + o.hex(), "roles": r} for a, o, r in self._founders
             ],
+            **({"anchored_on": self.anchored_on} if self.anchored_on else {}),
         }
 
     def resume(self, contract_type: Callable[[str], ContractType]) -> None:
@@ -377,16 +381,29 @@ class Consortium:
         return {**self.store.meta(), **self.genesis_meta()}
 
     def _write_genesis(self) -> bytes:
-        """Writes the genesis record before the first block, unless the scenario already did; every seal of
-        the chain is bound to it."""
+        """Writes the genesis record before the first block, unless the scenario already did, and the public
+        files beside the ledger; every seal of the chain is bound to the genesis record."""
         meta = self.store.meta()
         if "founders" not in meta:
             self.store.write_meta(self.genesis_meta())
             meta = self.store.meta()
-        (self.store.path.parent / GENESIS_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
-                                                           encoding="utf-8")
+        self.write_public_files()
         self._genesis_id = genesis_id(meta)
         return self._genesis_id
+
+    def write_public_files(self) -> Path:
+        """Writes what anyone may hold and `verify` reads, beside the ledger: genesis.json, and certs/ with
+        the CA certificate, every node's certificate and the revocation list as of now."""
+        chain_dir = self.store.path.parent
+        (chain_dir / GENESIS_FILE).write_text(json.dumps(self.store.meta(), indent=2, sort_keys=True) + "\n",
+                                              encoding="utf-8")
+        certs = chain_dir / CERTS_DIR
+        certs.mkdir(exist_ok=True)
+        (certs / "ca.pem").write_bytes(certificate_pem(self.ca.certificate))
+        for node in self.nodes.values():
+            (certs / f"{node.name}.pem").write_bytes(certificate_pem(node.certificate))
+        (certs / "crl.pem").write_bytes(self.ca.crl(self.time).public_bytes(serialization.Encoding.PEM))
+        return chain_dir
 
     def _unregister(self, address: bytes | None) -> None:
         contract = self._by_address.pop(address, None)

@@ -122,7 +122,7 @@ class PrivateStore:
     def __init__(self, path: Path, keys: KeyDeriver | int, chain: str, owner: str, regulator: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._keys, self._chain = as_deriver(keys), chain
+        self._keys, self._chain, self._owner_name = as_deriver(keys), chain, owner
         self._owner = privacy_key(self._keys, chain, owner).public_key()
         self._regulator = privacy_key(self._keys, chain, regulator).public_key()
         self._db = sqlite3.connect(path, isolation_level=None)
@@ -141,8 +141,10 @@ class PrivateStore:
 
     def _seal(self, label: bytes, aad: bytes, payload: dict) -> tuple[bytes, bytes, bytes, bytes]:
         """(nonce, ciphertext, owner wrap, regulator wrap); keys and nonces derive from the run's
-        KeyDeriver (seed and operator secret) and `label`."""
-        derive = lambda what: self._keys.bytes(f"private-store/{what}/{self._chain}/{label.hex()}")  # noqa: E731
+        KeyDeriver (seed and operator secret), the owner and `label`: two owners sealing the same identity
+        share no data key, so neither can open the other's record with its own."""
+        derive = lambda what: self._keys.bytes(  # noqa: E731
+            f"private-store/{what}/{self._chain}/{self._owner_name}/{label.hex()}")
         data_key, nonce = derive("data-key"), derive("nonce")[:12]
         ciphertext = AESGCM(data_key).encrypt(nonce, json.dumps(payload, sort_keys=True).encode(), aad)
         owner_wrap = _wrap(data_key, self._owner, X25519PrivateKey.from_private_bytes(derive("owner-eph")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -117,6 +118,10 @@ class BlockRows:
             sorted((a, name, n) for a, name in contracts),
         )
 
+    def counts(self) -> dict[str, int]:
+        return {"blocks": 1, "transactions": len(self.transactions), "receipts": len(self.receipts),
+                "events": len(self.events), "refusals": len(self.refusals), "contracts": len(self.contracts)}
+
     def records_digest(self) -> bytes:
         """What a block's seals cover of its rows besides the header and the refusals (which chain on their own)."""
         return rows_digest([(rows_digest(self.transactions),), (rows_digest(self.receipts),),
@@ -134,6 +139,18 @@ def _schema() -> str:
     statements.append("CREATE INDEX IF NOT EXISTS tx_block ON transactions(block_number);")
     statements.append("CREATE INDEX IF NOT EXISTS refusal_block ON refusals(block_number);")
     return "\n".join(statements)
+
+
+@lru_cache(maxsize=1)
+def _expected_schema() -> dict[tuple[str, str], str]:
+    """sqlite_master's (type, name) -> sql of a new ledger."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_schema())
+        return {(kind, name): sql for kind, name, sql in db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex_%'")}
+    finally:
+        db.close()
 
 
 class LedgerStore:
@@ -255,13 +272,17 @@ class LedgerStore:
             q("SELECT * FROM contracts WHERE block_number = ? ORDER BY address", (number,)).fetchall(),
         )
 
-    def stray_rows(self, head: int) -> list[tuple[str, int, int]]:
+    def row_counts(self) -> dict[str, int]:
+        """Every table's number of rows."""
+        return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in TABLES}
+
+    def stray_rows(self, head: int) -> list[tuple[str, object, int]]:
         """(table, lowest block, rows) of every table's rows tied to no stored block up to `head`: rows after
-        the head, or receipts of no transaction."""
+        the head, of no block (NULL or not a number), or receipts of no transaction."""
         stray = []
         for table in ("transactions", "events", "seals", "refusals", "contracts"):
             low, count = self._db.execute(
-                f"SELECT MIN(block_number), COUNT(*) FROM {table} WHERE block_number > ? "
+                f"SELECT MIN(block_number), COUNT(*) FROM {table} WHERE block_number IS NULL OR block_number > ? "
                 "OR block_number NOT IN (SELECT number FROM blocks)", (head,)).fetchone()
             if count:
                 stray.append((table, low, count))
@@ -273,6 +294,22 @@ class LedgerStore:
         if count:
             stray.append(("blocks", low, count))
         return stray
+
+    def schema_problem(self) -> str | None:
+        """What is wrong with the file's schema or pages, if anything: every table and index must be as
+        this module creates them (the triggers may be gone: they guard, they prove nothing), nothing may be
+        added, and SQLite's integrity check (which compares every index with its table) must pass."""
+        expected = _expected_schema()
+        found = {(kind, name): sql for kind, name, sql in self._db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex_%'")}
+        for key, sql in found.items():
+            if expected.get(key) != sql:
+                return f"the file holds a {key[0]} {key[1]} that is not the ledger's own"
+        missing = sorted(name for (kind, name) in expected if kind != "trigger" and (kind, name) not in found)
+        if missing:
+            return f"the file lacks the ledger's {missing[0]}"
+        (verdict,) = self._db.execute("PRAGMA integrity_check(1)").fetchone()
+        return None if verdict == "ok" else f"the file is damaged: {verdict}"
 
     def seals(self, block_number: int) -> list[Seal]:
         rows = self._db.execute(

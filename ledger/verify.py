@@ -24,19 +24,21 @@ import rlp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 from eth_hash.auto import keccak
 
+from .anchoring import check_anchors, problem_block
 from .artifacts import load_contract
-from .chain import LEDGER_FILE
-
-CERTS_DIR = "certs"
-NODES_DIR = "nodes"  # RUN_DIR/<chain>/nodes/<NODE>/: a member's own files, its copy of the ledger among them
-from .consortium import GENESIS_FILE, GENESIS_REFUSALS_DIGEST
+from .ca import certificate_address
+from .chain import LEDGER_FILE, chain_names
+from .consortium import CERTS_DIR, GENESIS_FILE, GENESIS_REFUSALS_DIGEST
 from .engine.mpt import receipt_rlp, trie_root
 from .errors import LedgerError
 from .membership import REGISTRY, Membership
 from .sealer import check_seals, genesis_id, link_refusal, seal_message
-from .store import BlockRows, LedgerStore
+from .store import TABLES, BlockRows, LedgerStore
+
+NODES_DIR = "nodes"  # RUN_DIR/<chain>/nodes/<NODE>/: a member's own files, its copy of the ledger among them
 
 
 class BadBlock(Exception):
@@ -96,21 +98,29 @@ class Verification:
 
 
 def read_genesis(chain_dir: Path) -> dict | None:
-    """The chain's public genesis record (RUN_DIR/<chain>/genesis.json), if the run wrote one."""
+    """The chain's public genesis record (RUN_DIR/<chain>/genesis.json), None if the run wrote none (a run
+    killed before its first block)."""
     path = chain_dir / GENESIS_FILE
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        genesis = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LedgerError(f"{path} is not a genesis record: {exc}") from None
+    if not isinstance(genesis, dict):
+        raise LedgerError(f"{path} is not a genesis record: it holds no object")
+    return genesis
 
 
 def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
                   membership: Membership | None = None) -> Iterator[SealedBlock]:
     """The ledger's blocks, in order, each once it holds; raises BadBlock at the first that does not.
     `genesis` is the chain's public genesis record, which the ledger's own must equal; `membership`, if
-    given, is filled from the genesis and kept up to date block by block."""
+    given, is filled from the genesis and kept up to date block by block. After the last block, every
+    row of every table must have been one of the blocks' rows: nothing else is in the file."""
+    problem = store.schema_problem()
+    if problem:
+        raise BadBlock(0, problem)
     try:
         meta = store.meta()
     except (LedgerError, sqlite3.DatabaseError) as exc:
@@ -118,34 +128,45 @@ def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
     if genesis is not None and meta != genesis:
         raise BadBlock(0, "the ledger's genesis record differs from the chain's genesis.json")
     membership = membership or Membership()
-    membership.found_all(meta)
+    try:
+        membership.found_all(meta)
+        parent_hash = _hex(meta["genesis_hash"])
+        number = int(meta.get("genesis_number", 0))  # an rpc chain starts after the node's head
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise BadBlock(0, f"the genesis record is malformed ({exc!r})") from None
     sealed_genesis = genesis_id(meta)
     registry: bytes | None = None
-    parent_hash = _hex(meta.get("genesis_hash"))
-    number = int(meta.get("genesis_number", 0))  # an rpc chain starts after the node's head
     digest = GENESIS_REFUSALS_DIGEST
+    checked = dict.fromkeys(TABLES, 0)
+    checked["meta"] = len(meta)
     for stored_number in _numbers(store):
         number += 1
         if stored_number != number:
             raise BadBlock(number, "missing (the next stored block is {})".format(stored_number))
         try:
-            rows = store.block_rows(number)
+            rows, seals = store.block_rows(number), store.seals(number)
         except sqlite3.DatabaseError as exc:
             raise BadBlock(number, f"its rows cannot be read: {exc}") from None
         block_hash, header = _check_header(number, rows, parent_hash)
         logs = _check_bodies(number, rows, header)
         digest = _check_refusals(number, rows, digest)
         message = seal_message(sealed_genesis, block_hash, digest, rows.records_digest())
-        problem = check_seals(message, store.seals(number), membership.validators())
+        problem = check_seals(message, seals, membership.validators())
         if problem:
             raise BadBlock(number, problem)
+        for table, count in rows.counts().items():
+            checked[table] += count
+        checked["seals"] += len(seals)
         yield SealedBlock(number, block_hash, rows.block[3], rows.block[4], rows, logs, membership)
         registry = registry or next((a for a, name, _ in rows.contracts if name == REGISTRY), None)
         membership.apply(_registry_events(registry, logs))
         parent_hash = block_hash
-    stray = store.stray_rows(number)
-    if stray:
-        table, low, count = min(stray, key=lambda s: s[1])
+    stored = store.row_counts()
+    extra = {table: stored[table] - checked[table] for table in TABLES if stored[table] != checked[table]}
+    if extra:
+        stray = store.stray_rows(number)
+        low = min((s[1] for s in stray if isinstance(s[1], int)), default=number + 1)
+        table, count = next(iter(extra.items()))
         raise BadBlock(low, f"{count} {table} row(s) tied to no sealed block (the head is block {number})")
 
 
@@ -171,10 +192,11 @@ def _numbers(store: LedgerStore) -> Iterator[int]:
         yield number
 
 
-def verify_store(store: LedgerStore, name: str, genesis: dict | None = None) -> Verification:
+def verify_store(store: LedgerStore, name: str, genesis: dict | None = None,
+                 membership: Membership | None = None) -> Verification:
     result = Verification(name)
     try:
-        for block in sealed_blocks(store, genesis):
+        for block in sealed_blocks(store, genesis, membership):
             result.blocks += 1
             result.transactions += len(block.rows.transactions)
             result.refusals += len(block.rows.refusals)
@@ -192,14 +214,23 @@ def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
     except LedgerError as exc:
         result.fail(0, str(exc))
         return result
+    membership = Membership()
     try:
-        result = verify_store(store, chain_dir.name, genesis)
+        result = verify_store(store, chain_dir.name, genesis, membership)
     finally:
         store.close()
-    if genesis is not None:
-        for problem in check_certificates(chain_dir / CERTS_DIR, genesis):
-            result.fail(0, problem)
+    for problem in check_public_files(chain_dir, genesis, membership, result.blocks):
+        result.fail(0, problem)
     return result
+
+
+def check_public_files(chain_dir: Path, genesis: dict | None, membership: Membership, blocks: int) -> list[str]:
+    """Problems with the public files a chain is checked against: its genesis record, which a chain with
+    blocks must have, and its certificates (check_certificates)."""
+    if genesis is None:
+        return [f"{chain_dir / GENESIS_FILE} is missing: without its public genesis record a chain's "
+                "founders and CA cannot be checked"] if blocks else []
+    return check_certificates(chain_dir / CERTS_DIR, genesis, membership)
 
 
 _HELD: set[tuple] = set()  # ledgers found to hold in this process, by file identity (path, mtime, sizes)
@@ -211,16 +242,86 @@ def sealed_ledgers(run_dir: Path) -> list[Path]:
     process is not checked again (several queries of one command read the same ledgers)."""
     ledgers = sorted(run_dir.glob(f"*/{LEDGER_FILE}"))
     for ledger in ledgers:
-        identity = tuple([str(ledger)] + [(p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in
-                                          (ledger, ledger.with_name(LEDGER_FILE + "-wal"), ledger.parent / GENESIS_FILE)])
+        files = (ledger, ledger.with_name(LEDGER_FILE + "-wal"), ledger.parent / GENESIS_FILE)
+        identity = (str(ledger), *((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in files))
         if identity in _HELD:
             continue
         result = verify_chain(ledger.parent)
+        _check_copy_heads(ledger.parent, result)
+        _check_anchors(run_dir, ledger.parent.name, result)
         if not result.verified:
             raise LedgerError(f"chain {ledger.parent.name} does not hold, so nothing is read from it: "
                               f"{result.problems[0]} (run `pilotledger audit {run_dir}`)")
         _HELD.add(identity)
     return ledgers
+
+
+def _check_copy_heads(chain_dir: Path, result: Verification) -> None:
+    """The cheap part of check_member_copies, for the queries: no member's copy may go beyond the chain."""
+    head = _head_number(chain_dir / LEDGER_FILE)
+    for member, copy in member_copies(chain_dir):
+        theirs = _head_number(copy)
+        if theirs > head:
+            result.fail(head + 1, f"the chain ends at block {head} but {member}'s copy goes on to block {theirs}: "
+                                  "the chain has lost blocks")
+
+
+def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:
+    """The run's regulatory chain ledger: the one the chain's genesis record names (LedgerError if it is
+    missing), else any other chain carrying a ReportRegistry, if there is one."""
+    genesis = read_genesis(run_dir / chain) or {}
+    named = genesis.get("anchored_on")
+    if named:
+        if not (run_dir / str(named) / LEDGER_FILE).is_file():
+            raise LedgerError(f"{chain}'s genesis record says it is anchored on chain {named}, which is missing "
+                              "from the run")
+        return run_dir / str(named) / LEDGER_FILE
+    for other in chain_names(run_dir):
+        if other == chain:
+            continue
+        try:
+            store = LedgerStore(run_dir / other / LEDGER_FILE)
+        except LedgerError:
+            continue
+        try:
+            if store.query("SELECT 1 FROM contracts WHERE name = 'ReportRegistry' LIMIT 1"):
+                return run_dir / other / LEDGER_FILE
+        finally:
+            store.close()
+    return None
+
+
+def _check_anchors(run_dir: Path, chain: str, result: Verification) -> None:
+    """The chain must still match its anchors on the run's regulatory chain, if it has one."""
+    try:
+        regulatory = regulatory_ledger(run_dir, chain)
+        if regulatory is None:
+            return
+        business, reg = LedgerStore(run_dir / chain / LEDGER_FILE), LedgerStore(regulatory)
+        try:
+            problems = check_anchors(business, chain, reg)
+        finally:
+            business.close()
+            reg.close()
+    except LedgerError as exc:
+        result.fail(0, str(exc))
+        return
+    for problem in problems:
+        result.fail(problem_block(problem), problem)
+
+
+def _head_number(ledger: Path) -> int:
+    try:
+        store = LedgerStore(ledger)
+    except LedgerError:
+        return 0
+    try:
+        head = store.head()
+        return head[0] if head else 0
+    except sqlite3.DatabaseError:
+        return 0
+    finally:
+        store.close()
 
 
 def verify_run(run_dir: Path) -> list[Verification]:
@@ -251,7 +352,10 @@ def check_member_copies(chain_dir: Path, result) -> None:
         head = max(ours, default=0)
     finally:
         chain.close()
-    genesis = read_genesis(chain_dir)
+    try:
+        genesis = read_genesis(chain_dir)
+    except LedgerError:
+        return  # the chain's own check has said so
     for member, copy in member_copies(chain_dir):
         where = f"{member}'s copy"
         held = 0
@@ -262,11 +366,14 @@ def check_member_copies(chain_dir: Path, result) -> None:
             continue
         try:
             for block in sealed_blocks(store, genesis):
+                if block.number > head:
+                    raise BadBlock(block.number, f"the chain ends at block {head} but {member}'s copy, which "
+                                                 "holds, goes on: the chain has lost blocks")
                 if ours.get(block.number) != _sealed_content(block.rows):
                     raise BadBlock(block.number, f"forks from the chain (the chain holds {head} blocks)")
                 held = block.number
         except BadBlock as bad:
-            result.fail(bad.number, f"{where}: {bad}")
+            result.fail(bad.number, str(bad) if bad.number > head else f"{where}: {bad}")
             continue
         finally:
             store.close()
@@ -274,11 +381,11 @@ def check_member_copies(chain_dir: Path, result) -> None:
             result.notes.append(f"{where} lags: it ends at block {held} of {head}")
 
 
-def check_certificates(certs: Path, genesis: dict) -> list[str]:
+def check_certificates(certs: Path, genesis: dict, membership: Membership) -> list[str]:
     """Problems with a chain's public certificates: the CA certificate must be the one the genesis record
-    names, and the revocation list and every certificate that names it as issuer must be signed by it."""
-    if not certs.is_dir():
-        return []  # a run killed before its certificates were written
+    names; the revocation list and every certificate naming the CA as issuer must be signed by it; and a
+    member's certificate (certs/<NODE>.pem, NODE being the member's organisation id) must be the CA's,
+    issued to NODE, for the member's own key."""
     try:
         ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
         crl = x509.load_pem_x509_crl((certs / "crl.pem").read_bytes())
@@ -292,13 +399,22 @@ def check_certificates(certs: Path, genesis: dict) -> list[str]:
     for path in sorted(certs.glob("*.pem")):
         if path.stem in ("ca", "crl"):
             continue
+        member = membership.address_of(path.stem)
         try:
             certificate = x509.load_pem_x509_certificate(path.read_bytes())
-            if certificate.issuer == ca.subject:  # another issuer's is no member's (the gateway refuses it)
+            if certificate.issuer == ca.subject or member is not None:  # another issuer's is no member's
                 ca.public_key().verify(certificate.signature, certificate.tbs_certificate_bytes)
-        except (ValueError, InvalidSignature):
-            problems.append(f"certificates: {path.name} claims the consortium CA but is not signed by it")
+            if member is not None and (_common_name(certificate) != path.stem
+                                       or certificate_address(certificate) != member):
+                problems.append(f"certificates: {path.name} is not {path.stem}'s certificate for its member key")
+        except (ValueError, TypeError, InvalidSignature, LedgerError):
+            problems.append(f"certificates: {path.name} is not a certificate signed by the consortium CA")
     return problems
+
+
+def _common_name(certificate: x509.Certificate) -> str | None:
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
 
 
 # ------------------------------------------------------------------------------------------- per block

@@ -248,6 +248,7 @@ class _RegionalEquityRun:
             code = f"BJEE-{880001 + i}"
             form = LIMITED_LIABILITY if i % 3 == 2 else JOINT_STOCK
             self.companies.append(Company(i, abbr, name, code, node, form, bytes32(code)))
+        self.chain.anchored_on = self.regulatory.name  # so that an audit misses no regulatory chain
         self.chain.store.write_meta(self.chain.genesis_meta())
 
         radd = self.regulatory.add_node

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ledger.chain import write_certificates, write_node_copies
+from ledger.chain import write_node_copies
 from ledger.errors import LedgerError
 from ledger.lookthrough.findings import score
 from ledger.summary import chain_summary
@@ -46,7 +46,7 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
     finally:
         ctx.close()
         for consortium in ctx.chains.values():
-            write_certificates(consortium, run_dir)
+            consortium.write_public_files()
     elapsed = time.perf_counter() - started
     summary = summarize(name, seed, resolved, engine, run_dir, ctx, elapsed)
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

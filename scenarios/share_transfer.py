@@ -502,7 +502,6 @@ class _ShareTransferRun:
                 continue
             held = fund.holdings[account.address]
             identity_total = fund.by_identity[seller.id]
-            buyer_has = fund.by_identity.get(buyer.id, 0)
             amounts = []
             if identity_total - held == 0 or identity_total - held >= MIN_INVESTMENT:
                 amounts.append(held)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from conftest import T0, build_chain
 from ledger.audit import audit_ledger, audit_run
-from ledger.chain import LEDGER_FILE, write_certificates
+from ledger.chain import LEDGER_FILE
 from ledger.roles import GovernanceAction, Role
 from ledger.sealer import genesis_id, make_seals, seal_message
 from ledger.store import TABLES, LedgerStore
@@ -58,7 +58,7 @@ def drill_run(tmp_path_factory) -> dict:
     heights["refusal"] = fund()
     heights["after"] = fund()
     heights["head"] = fund()
-    write_certificates(c, run)
+    c.write_public_files()
     for node in ("AGENT", "CUSTODIAN"):
         c.store.copy_to(run / CHAIN / "nodes" / node / LEDGER_FILE)
     c.store.close()
@@ -152,7 +152,9 @@ def test_seals_from_fewer_than_two_thirds(run, drill_run):
 
 
 def test_one_validator_sealing_twice(run, drill_run):
-    """Proves a quorum counts distinct validators: one validator's seal repeated is refused."""
+    """Proves a quorum counts distinct validators. The seals table's key forbids a second seal by one
+    validator, so a member must rebuild the table to plant one: the file's schema is then not the ledger's
+    (named at 0); and seal checking refuses the repeat on its own (test_ledger_store)."""
     n = drill_run["heights"]["after"]
     db = open_writable(member_copy(run))
     db.executescript("CREATE TABLE s2 AS SELECT * FROM seals; DROP TABLE seals; ALTER TABLE s2 RENAME TO seals;")
@@ -163,7 +165,7 @@ def test_one_validator_sealing_twice(run, drill_run):
     db.commit()
     db.close()
     number, problems = first_bad(run)
-    assert number == n and "two seals by" in problems[0]
+    assert number == 0 and "table seals that is not the ledger's own" in problems[0]
 
 
 @pytest.mark.parametrize("when", ["before_admission", "after_revocation"])
@@ -313,3 +315,73 @@ def test_earliest_bad_block_is_named_whatever_the_fault(run, drill_run):
     reseal(ledger, early, [keys["PLATFORM"], keys["REGULATOR"], keys["CUSTODIAN"]])
     result = audit_ledger(ledger, CHAIN, chain_dir=run / CHAIN)
     assert result.first_bad_block == early and "differs from re-execution" in result.problems[0], result.problems
+
+
+def test_rows_with_no_block_number(run):
+    """Proves every row of every table must be one of the sealed blocks' rows: rows whose block_number is
+    NULL (in a table rebuilt without NOT NULL) are counted and reported, not read by the queries."""
+    db = open_writable(member_copy(run))
+    db.executescript("CREATE TABLE e2 AS SELECT * FROM events; DROP TABLE events; ALTER TABLE e2 RENAME TO events;"
+                     "INSERT INTO events SELECT NULL, log_index, tx_hash, address, contract, name, args, topics, "
+                     "data FROM events LIMIT 3;")
+    db.commit()
+    db.close()
+    number, problems = first_bad(run)
+    assert number == 0 and "not the ledger's own" in problems[0]
+
+
+def test_a_shadow_index_planted_in_the_schema(run):
+    """Proves an index (or view, or trigger) the ledger does not create is refused, so no query can be
+    steered to rows other than the sealed ones."""
+    db = open_writable(member_copy(run))
+    db.execute("CREATE INDEX ev_lookup ON events(contract, name, args)")
+    db.commit()
+    db.close()
+    number, problems = first_bad(run)
+    assert number == 0 and "index ev_lookup that is not the ledger's own" in problems[0]
+
+
+@pytest.mark.parametrize("removed", ["genesis.json", "certs"])
+def test_public_genesis_or_certificates_removed(run, removed):
+    """Proves a chain with blocks is never checked without its public genesis record and certificates."""
+    target = run / CHAIN / removed
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    [result] = verify_run(run)
+    assert result.first_bad_block == 0 and removed.split(".")[0] in result.problems[0]
+
+
+def test_a_members_certificate_swapped(run):
+    """Proves a member's certificate file must be the CA's, issued to that node, for its member key."""
+    certs = run / CHAIN / "certs"
+    shutil.copyfile(certs / "CUSTODIAN.pem", certs / "AGENT.pem")
+    [result] = verify_run(run)
+    assert result.first_bad_block == 0 and "AGENT.pem is not AGENT's certificate" in result.problems[0]
+
+
+@pytest.mark.parametrize("genesis", ["[]", '"x"', '{"founders": [{"address": "0xzz"}]}'])
+def test_a_malformed_genesis_record_is_one_problem(run, genesis):
+    (run / CHAIN / "genesis.json").write_text(genesis)
+    [result] = verify_run(run)
+    assert result.first_bad_block == 0 and len(result.problems) == 1
+
+
+def test_the_chain_cut_short_while_copies_go_on(run, drill_run):
+    """Proves a chain that lost its last blocks is named, against the members' copies that still hold them,
+    and that the queries refuse it."""
+    from ledger.errors import LedgerError
+    from ledger.verify import sealed_ledgers
+
+    k = drill_run["heights"]["after"]
+    db = open_writable(run / CHAIN / LEDGER_FILE)
+    db.execute("DELETE FROM refusals WHERE block_number > ?", (k,))
+    for table in ("seals", "events", "contracts"):
+        db.execute(f"DELETE FROM {table} WHERE block_number > ?", (k,))
+    db.execute("DELETE FROM receipts WHERE tx_hash IN (SELECT hash FROM transactions WHERE block_number > ?)", (k,))
+    db.execute("DELETE FROM transactions WHERE block_number > ?", (k,))
+    db.execute("DELETE FROM blocks WHERE number > ?", (k,))
+    db.commit()
+    db.close()
+    [result] = verify_run(run)
+    assert result.first_bad_block == k + 1 and "the chain has lost blocks" in result.problems[0]
+    with pytest.raises(LedgerError, match="lost blocks"):
+        sealed_ledgers(run)

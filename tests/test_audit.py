@@ -174,3 +174,7 @@ def test_business_chain_rewritten_after_anchoring(tmp_path: Path) -> None:
     whole = {a.chain: a for a in audit_run(tmp_path / "real", "CSRC-BJ")}
     assert whole["equity_market"].verified and whole["equity_market"].anchors_checked > 3
     assert whole["regulatory"].verified
+    # Removing the regulatory chain does not remove the anchors from the audit: the genesis record names it.
+    shutil.rmtree(tmp_path / "real" / "regulatory")
+    [gone] = audit_run(tmp_path / "real")
+    assert gone.first_bad_block == 0 and "anchored on chain regulatory, which is missing" in gone.problems[0]

@@ -1,6 +1,7 @@
 """The gateway: each refusal reason reached through the real Consortium, refusals recorded in
 the store, no nonce consumed, and the refusal digest covered by the blocks' seals."""
 
+import shutil
 import sqlite3
 
 import pytest
@@ -304,7 +305,7 @@ def test_tampering_with_a_stored_refusal_breaks_verification(chain, tmp_path):
     kyc_write(chain, chain.manager)  # ROLE_MISSING
     kyc_write(chain, chain.agent)  # a later block, so the digest carries on
     copy_dir = tmp_path / "copy" / "test_chain"
-    copy_dir.mkdir(parents=True)
+    shutil.copytree(tmp_path / "test_chain", copy_dir, ignore=shutil.ignore_patterns("ledger.sqlite*"))
     source = sqlite3.connect(tmp_path / "test_chain" / LEDGER_FILE)
     target = sqlite3.connect(copy_dir / LEDGER_FILE)
     source.backup(target)

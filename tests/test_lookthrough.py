@@ -4,13 +4,11 @@ synthetic indexes (cycles), and the `query` commands."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 

@@ -449,3 +449,26 @@ def test_the_public_ca_verifier_checks_like_the_ca_and_refuses_a_forged_revocati
         CAVerifier(ca.certificate, impostor.crl(3_000_000))
     with pytest.raises(Exception, match="only the run operator's CA issues"):
         verifier.issue("D", "D Org", keys.private_key("d"), 1_000_000, 9_000_000)
+
+
+def test_two_agents_sealing_one_identity_share_no_data_key(tmp_path):
+    """Proves a KYC agent that sealed an identity cannot open another agent's record of the same identity
+    with the data key of its own: data keys and nonces derive from the owner too."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from ledger.privacy import PrivateStore, _unwrap, privacy_key
+
+    keys = KeyDeriver(SEED, b"\x07" * 32)
+    identity, salt = b"\x01" * 32, b"\x02" * 32
+    for owner, name in (("HX", "Person seen by HX"), ("JC", "Person seen by JC")):
+        store = PrivateStore(tmp_path / owner / PRIVATE_FILE, keys, "chain", owner, "REG")
+        store.put(identity, salt, {"name": name})
+        store.close()
+    [mine] = read_records(tmp_path / "JC" / PRIVATE_FILE)
+    [theirs] = read_records(tmp_path / "HX" / PRIVATE_FILE)
+    own_key = _unwrap(mine.owner_wrap, privacy_key(keys, "chain", "JC"))
+    assert mine.open(privacy_key(keys, "chain", "JC")) == {"name": "Person seen by JC"}
+    assert theirs.open(privacy_key(keys, "chain", "JC")) is None
+    with pytest.raises(InvalidTag):
+        AESGCM(own_key).decrypt(theirs.nonce, theirs.ciphertext, theirs.identity)

@@ -35,7 +35,7 @@ from ..membership import Membership
 from ..keystore import open_keystore
 from ..privacy import PRIVATE_FILE, read_declarations, read_records
 from ..roles import Role
-from .events import load_chains, text32
+from .events import text32
 from .index import LEDGER_FILE, ledger_files, open_index
 
 REGULATOR = "regulator"
