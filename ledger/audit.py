@@ -25,7 +25,6 @@ from eth.vm.forks.shanghai import ShanghaiVM
 from eth_hash.auto import keccak
 
 from .abi import ContractABI, decode_error
-from .anchoring import anchors_on, check_anchors, problem_block
 from .artifacts import ContractType, load_contract
 from .chain import LEDGER_FILE, chain_names
 from .errors import ArtifactError, LedgerError, PilotLedgerError
@@ -33,8 +32,8 @@ from .membership import Membership
 from .policy import DEPLOY, required_role
 from .roles import MemberStatus
 from .store import LedgerStore
-from .verify import (NODES_DIR, BadBlock, SealedBlock, check_member_copies, check_public_files, read_genesis,
-                     regulatory_ledger, sealed_blocks)
+from .verify import (NODES_DIR, BadBlock, SealedBlock, check_anchored, check_member_copies, check_public_files,
+                     read_genesis, regulatory_ledger, sealed_blocks)
 
 
 
@@ -86,7 +85,7 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
     try:
         _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None))
         if regulatory is not None:
-            _audit_anchors(store, chain, regulatory, result)
+            result.anchors_checked = check_anchored(store, chain, regulatory, result)
     finally:
         store.close()
     for problem in check_public_files(chain_dir, genesis, membership, result.blocks):
@@ -119,22 +118,6 @@ def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, res
     if replayer.skipped:
         result.problems.append(f"re-execution skipped: {replayer.skipped}; the hash chain, seals, signatures "
                                "and permissions were checked")
-
-
-def _audit_anchors(store: LedgerStore, chain: str, regulatory: Path, result: Audit) -> None:
-    try:
-        regulatory_store = LedgerStore(regulatory)
-    except LedgerError as exc:
-        result.fail(0, f"regulatory chain: {exc}")
-        return
-    try:
-        for problem in check_anchors(store, chain, regulatory_store):
-            result.fail(problem_block(problem), problem)
-        result.anchors_checked = len(anchors_on(regulatory_store, chain))
-    except LedgerError as exc:
-        result.fail(0, str(exc))
-    finally:
-        regulatory_store.close()
 
 
 class _Replayer:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from eth_hash.auto import keccak
 
-from .anchoring import check_anchors, problem_block
+from .anchoring import anchors_on, check_anchors, problem_block
 from .artifacts import load_contract
 from .ca import certificate_address
 from .chain import LEDGER_FILE, chain_names
@@ -295,19 +295,35 @@ def _check_anchors(run_dir: Path, chain: str, result: Verification) -> None:
     """The chain must still match its anchors on the run's regulatory chain, if it has one."""
     try:
         regulatory = regulatory_ledger(run_dir, chain)
-        if regulatory is None:
-            return
-        business, reg = LedgerStore(run_dir / chain / LEDGER_FILE), LedgerStore(regulatory)
-        try:
-            problems = check_anchors(business, chain, reg)
-        finally:
-            business.close()
-            reg.close()
+        business = LedgerStore(run_dir / chain / LEDGER_FILE)
     except LedgerError as exc:
         result.fail(0, str(exc))
         return
-    for problem in problems:
-        result.fail(problem_block(problem), problem)
+    try:
+        if regulatory is not None:
+            check_anchored(business, chain, regulatory, result)
+    finally:
+        business.close()
+
+
+def check_anchored(business: LedgerStore, chain: str, regulatory: Path, result) -> int:
+    """Fails `result` (a Verification or an Audit) at each block where `business`, a copy of chain `chain`,
+    no longer matches its anchors on the regulatory chain's ledger at `regulatory`; returns how many
+    anchors there are."""
+    try:
+        store = LedgerStore(regulatory)
+    except LedgerError as exc:
+        result.fail(0, f"regulatory chain: {exc}")
+        return 0
+    try:
+        for problem in check_anchors(business, chain, store):
+            result.fail(problem_block(problem), problem)
+        return len(anchors_on(store, chain))
+    except LedgerError as exc:
+        result.fail(0, str(exc))
+        return 0
+    finally:
+        store.close()
 
 
 def _head_number(ledger: Path) -> int:

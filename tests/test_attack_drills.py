@@ -81,6 +81,15 @@ def open_writable(path: Path) -> sqlite3.Connection:
     return db
 
 
+def cut_after(db: sqlite3.Connection, k: int) -> None:
+    """Removes every block after block k, with all its rows."""
+    for table in ("seals", "events", "contracts", "refusals"):
+        db.execute(f"DELETE FROM {table} WHERE block_number > ?", (k,))
+    db.execute("DELETE FROM receipts WHERE tx_hash IN (SELECT hash FROM transactions WHERE block_number > ?)", (k,))
+    db.execute("DELETE FROM transactions WHERE block_number > ?", (k,))
+    db.execute("DELETE FROM blocks WHERE number > ?", (k,))
+
+
 def member_copy(run: Path, node: str = MEMBER) -> Path:
     return run / CHAIN / "nodes" / node / LEDGER_FILE
 
@@ -250,12 +259,7 @@ def test_member_copy_forked_at_block_k(run, drill_run):
     keys = drill_run["keys"]
     path = member_copy(run)
     db = open_writable(path)
-    db.execute("DELETE FROM refusals WHERE block_number >= ?", (k + 1,))
-    for table in ("seals", "events", "contracts"):
-        db.execute(f"DELETE FROM {table} WHERE block_number > ?", (k,))
-    db.execute("DELETE FROM receipts WHERE tx_hash IN (SELECT hash FROM transactions WHERE block_number > ?)", (k,))
-    db.execute("DELETE FROM transactions WHERE block_number > ?", (k,))
-    db.execute("DELETE FROM blocks WHERE number > ?", (k,))
+    cut_after(db, k)
     # Block k again, with another label: the validators (whose keys the operator has) seal the fork.
     db.execute("UPDATE transactions SET label = 'forked' WHERE block_number = ?", (k,))
     db.commit()
@@ -272,12 +276,7 @@ def test_member_copy_lagging(run, drill_run):
     k = drill_run["heights"]["after"]
     path = member_copy(run)
     db = open_writable(path)
-    db.execute("DELETE FROM refusals WHERE block_number > ?", (k,))
-    for table in ("seals", "events", "contracts"):
-        db.execute(f"DELETE FROM {table} WHERE block_number > ?", (k,))
-    db.execute("DELETE FROM receipts WHERE tx_hash IN (SELECT hash FROM transactions WHERE block_number > ?)", (k,))
-    db.execute("DELETE FROM transactions WHERE block_number > ?", (k,))
-    db.execute("DELETE FROM blocks WHERE number > ?", (k,))
+    cut_after(db, k)
     db.commit()
     db.close()
     [audit] = audit_run(run)
@@ -373,12 +372,7 @@ def test_the_chain_cut_short_while_copies_go_on(run, drill_run):
 
     k = drill_run["heights"]["after"]
     db = open_writable(run / CHAIN / LEDGER_FILE)
-    db.execute("DELETE FROM refusals WHERE block_number > ?", (k,))
-    for table in ("seals", "events", "contracts"):
-        db.execute(f"DELETE FROM {table} WHERE block_number > ?", (k,))
-    db.execute("DELETE FROM receipts WHERE tx_hash IN (SELECT hash FROM transactions WHERE block_number > ?)", (k,))
-    db.execute("DELETE FROM transactions WHERE block_number > ?", (k,))
-    db.execute("DELETE FROM blocks WHERE number > ?", (k,))
+    cut_after(db, k)
     db.commit()
     db.close()
     [result] = verify_run(run)
