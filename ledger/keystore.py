@@ -20,7 +20,6 @@ of keystores written from then on (a power of two, at least 1024; the test suite
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -28,13 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import eth_keyfile
+from eth_keyfile.exceptions import EthKeyfileValueError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.exceptions import InvalidTag
-from eth_hash.auto import keccak
 
 from .errors import ConfigError, LedgerError
 from .keys import Account
@@ -82,18 +80,6 @@ def scrypt_n() -> int:
     if n < MIN_SCRYPT_N or n & (n - 1):
         raise ConfigError(f"{SCRYPT_N_ENV} must be a power of two, at least {MIN_SCRYPT_N}; got {given!r}")
     return n
-
-
-def _kdf(secret: bytes, kdf: str, params: dict) -> bytes:
-    """The passphrase key-derivation of a keystore v3 file: the one costly step of opening a keystore."""
-    salt = bytes.fromhex(params["salt"])
-    if kdf == "scrypt":
-        n, r, p = int(params["n"]), int(params["r"]), int(params["p"])
-        return hashlib.scrypt(secret, salt=salt, n=n, r=r, p=p, dklen=int(params["dklen"]),
-                              maxmem=2 * 128 * r * (n + p + 2))
-    if kdf == "pbkdf2" and params.get("prf") == "hmac-sha256":
-        return hashlib.pbkdf2_hmac("sha256", secret, salt, int(params["c"]), int(params["dklen"]))
-    raise LedgerError(f"unsupported keystore key derivation {kdf!r}")
 
 
 def _sub_key(root: bytes, info: str, salt: bytes | None = None) -> bytes:
@@ -306,23 +292,21 @@ def open_keystore(chain_dir: Path, node: str, secret: bytes | None = None) -> Ke
 
 
 def _decrypt_v3(path: Path, secret: bytes, chain: str, node: str) -> bytes:
-    """The private key in a keystore v3 file (the format eth-keyfile writes and reads)."""
+    """The private key in a keystore v3 file, through eth-keyfile."""
     try:
         v3 = json.loads(path.read_text(encoding="utf-8"))
-        crypto = v3["crypto"]
-        if v3.get("version") != 3 or crypto["cipher"] != "aes-128-ctr":
-            raise LedgerError(f"{path} is not a keystore v3 file with aes-128-ctr")
-        derived = _kdf(secret, crypto["kdf"], crypto["kdfparams"])
-        ciphertext = bytes.fromhex(crypto["ciphertext"])
-        mac, iv = bytes.fromhex(crypto["mac"]), bytes.fromhex(crypto["cipherparams"]["iv"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise LedgerError(f"unreadable keystore {path}: {exc}") from None
-    if not hmac.compare_digest(keccak(derived[16:32] + ciphertext), mac):
-        raise ConfigError(f"wrong passphrase for {node}'s keystore on {chain} "
-                          f"(set {passphrase_env(chain, node)} or {PASSPHRASE_ENV})")
-    decryptor = Cipher(algorithms.AES(derived[:16]), modes.CTR(iv)).decryptor()
-    key = decryptor.update(ciphertext) + decryptor.finalize()
-    account = Account(key)
-    if v3.get("address") and v3["address"].lower().removeprefix("0x") != account.address.hex():
+    try:
+        key = eth_keyfile.decode_keyfile_json(v3, secret)
+    except EthKeyfileValueError as exc:
+        if "MAC mismatch" in str(exc):
+            raise ConfigError(f"wrong passphrase for {node}'s keystore on {chain} "
+                              f"(set {passphrase_env(chain, node)} or {PASSPHRASE_ENV})") from None
+        raise LedgerError(f"unreadable keystore {path}: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LedgerError(f"unreadable keystore {path}: {exc}") from None
+    if isinstance(v3, dict) and v3.get("address") and \
+            str(v3["address"]).lower().removeprefix("0x") != Account(key).address.hex():
         raise LedgerError(f"{path} holds a key for another address than it names")
     return key

@@ -353,7 +353,7 @@ def test_verify_and_audit_need_no_secret(share_run, monkeypatch):
     monkeypatch.setattr(KeyDeriver, "for_seed", forbidden)
     for module in (keystore_module, ledger.views, ledger.lookthrough.findings, ledger.reopen):
         monkeypatch.setattr(module, "open_keystore", forbidden)
-    monkeypatch.setattr(keystore_module, "_kdf", forbidden)
+    monkeypatch.setattr(eth_keyfile, "decode_keyfile_json", forbidden)
     monkeypatch.setenv("PILOTLEDGER_OPERATOR_SECRET", "/nonexistent/operator.secret")
     got = ([(v.chain, v.verified, v.blocks, v.problems) for v in verify_run(share_run)],
            [(a.chain, a.verified, a.blocks, a.problems) for a in audit_run(share_run)])
@@ -377,8 +377,9 @@ def test_a_node_with_many_clients_opens_its_keystore_with_one_key_derivation(tmp
     for client in clients:
         writer.add_client("AGENT", client)
     calls = []
-    real_kdf = keystore_module._kdf
-    monkeypatch.setattr(keystore_module, "_kdf", lambda *a: calls.append(a[1]) or real_kdf(*a))
+    real_decode = eth_keyfile.decode_keyfile_json
+    monkeypatch.setattr(eth_keyfile, "decode_keyfile_json",
+                        lambda v3, secret: calls.append(v3["crypto"]["kdf"]) or real_decode(v3, secret))
     keystore_module._opened.clear()
     started = time.perf_counter()
     opened = open_keystore(tmp_path / "c", "AGENT")
