@@ -325,17 +325,25 @@ def render_summary(s: dict) -> str:
 # -------------------------------------------------------------------- verify
 
 
+PIN_OPTION = click.option(
+    "--pin", "pins", type=click.Path(path_type=Path, dir_okay=False), envvar="PILOTLEDGER_PINS",
+    help="The regulator's pins file (chain -> genesis hash), kept outside the run: every chain must match it. "
+         "Written from this run if it does not exist yet. [env: PILOTLEDGER_PINS]")
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(path_type=Path))
+@PIN_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def verify(run_dir: Path, as_json: bool) -> None:
+def verify(run_dir: Path, pins: Path | None, as_json: bool) -> None:
     """Verify every chain in RUN_DIR and every member's copy: headers, transaction and receipt roots,
     refusal digests, validator seals over every stored row, certificates."""
     from ledger.verify import verify_run
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
-    results = verify_run(run_dir)
+    pinned = pins is not None and pins.exists()
+    results = verify_run(run_dir, pins)
     if not results:
         raise ConfigError(f"{run_dir} holds no ledger")
     verified = all(r.verified for r in results)
@@ -347,8 +355,15 @@ def verify(run_dir: Path, as_json: bool) -> None:
             click.echo(f"{r.chain}: {state}, {r.blocks} blocks, {r.transactions} transactions, {r.refusals} refusals")
             for line in r.problems + r.notes:
                 click.echo(f"  {line}")
+    _say_pinned(pins, pinned)
     if not verified:
         sys.exit(1)
+
+
+def _say_pinned(pins: Path | None, existed: bool) -> None:
+    if pins is not None and not existed and pins.exists():
+        click.echo(f"pinned every chain's genesis in {pins}: keep it outside the run, and give it with --pin "
+                   "(or PILOTLEDGER_PINS) from now on", err=True)
 
 
 # --------------------------------------------------------------------- audit
@@ -357,8 +372,9 @@ def verify(run_dir: Path, as_json: bool) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--node", help="Audit this node's own copies (RUN_DIR/<chain>/nodes/NODE/) instead of the chains'.")
+@PIN_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
+def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> None:
     """Audit a run's ledgers: verify, re-execute every block from genesis, check signatures,
     permissions at each height and the anchors on the regulatory chain."""
     from ledger.audit import audit_run, ledger_copies
@@ -368,12 +384,13 @@ def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
     copies = ledger_copies(run_dir, node)
     if not copies:
         raise ConfigError(f"{run_dir} holds no ledger" + (f" copy of node {node}" if node else ""))
+    pinned = pins is not None and pins.exists()
     if as_json:
-        audits = audit_run(run_dir, node)
+        audits = audit_run(run_dir, node, pins=pins)
     else:
         with click.progressbar(length=sum(blocks for _, _, blocks in copies), label="re-executing",
                                file=sys.stderr) as bar:
-            audits = audit_run(run_dir, node, progress=bar.update)
+            audits = audit_run(run_dir, node, progress=bar.update, pins=pins)
     verified = all(a.verified for a in audits)
     if as_json:
         click.echo(json.dumps({
@@ -391,6 +408,7 @@ def audit(run_dir: Path, node: str | None, as_json: bool) -> None:
                        f"{anchors}")
             for line in a.problems + a.notes:
                 click.echo(f"  {line}")
+    _say_pinned(pins, pinned)
     if not verified:
         sys.exit(1)
 
@@ -424,7 +442,8 @@ def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_jso
     click.echo(f"{v['node']} on {v['chain']} ({v['address']}), seen as {v['viewer']}")
     click.echo(table([("submitted", sub["transactions"]), ("committed", sub["committed"]),
                       ("refused", len(v["refused"])), ("membership changes", len(v["membership"])),
-                      ("private records", f"{data['records']} ({data['opened']} opened)")]))
+                      ("private records", f"{data['records']} ({data['opened']} opened)"
+                       + (f", {len(data['missing'])} MISSING" if data["missing"] else ""))]))
     for call, count in sub["by_call"].items():
         click.echo(f"    {count:6d}  {call}")
     for r in v["refused"]:
@@ -435,6 +454,8 @@ def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_jso
         shown = "sealed" if item["sealed"] else (
             f"{item['personal'].get('name', '')}  hash on chain {'matches' if item['matches_chain'] else 'DIFFERS'}")
         click.echo(f"  private  {item['identity'][:18]}…  {shown}")
+    for identity in data["missing"]:
+        click.echo(f"  missing  {identity}  registered on chain by {v['node']}, no record in its private store")
 
 
 # -------------------------------------------------------------------- report

@@ -29,5 +29,5 @@ def load_contract(name: str, directory: Path = ARTIFACTS_DIR) -> ContractType:
         return ContractType(name, ContractABI(artifact["abi"]), bytes.fromhex(artifact["bytecode"][2:]))
     except FileNotFoundError:
         raise ArtifactError(f"no artifact for contract {name!r} at {path}") from None
-    except (ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ArtifactError(f"malformed artifact {path}: {exc}") from None

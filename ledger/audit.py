@@ -32,8 +32,8 @@ from .membership import Membership
 from .policy import DEPLOY, required_role
 from .roles import MemberStatus
 from .store import LedgerStore
-from .verify import (NODES_DIR, BadBlock, SealedBlock, check_anchored, check_member_copies, check_public_files,
-                     read_genesis, regulatory_ledger, sealed_blocks)
+from .verify import (NODES_DIR, BadBlock, SealedBlock, apply_pins, check_anchored, check_member_copies,
+                     check_public_files, has_blocks_in, read_genesis, regulatory_ledger, sealed_blocks)
 
 
 
@@ -86,26 +86,25 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
         _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None))
         if regulatory is not None:
             result.anchors_checked = check_anchored(store, chain, regulatory, result)
+        has_blocks = has_blocks_in(store)
     finally:
         store.close()
-    for problem in check_public_files(chain_dir, genesis, membership, result.blocks):
+    for problem in check_public_files(chain_dir, genesis, membership, has_blocks):
         result.fail(0, problem)
     return result
 
 
 def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, result: Audit,
                   membership: Membership, progress: Callable[[int], None]) -> None:
-    try:
-        replayer = _Replayer(store.meta(), result)
-    except LedgerError as exc:
-        result.fail(0, f"genesis: {exc}")
-        return
-    except BadBlock as bad:
-        result.fail(bad.number, str(bad))
-        return
+    if genesis is None:
+        return  # nothing is re-executed against a genesis record nobody published (check_public_files says so)
     known = _KnownContracts(chain_dir)
+    replayer: _Replayer | None = None
     try:
         for block in sealed_blocks(store, genesis, membership):
+            # Made once the genesis record and the first block's seals hold: a node named in a forged record
+            # is never contacted.
+            replayer = replayer or _Replayer(store.meta(), result)
             _check_transactions(block, replayer, known)
             replayer.replay(block)
             known.check_decoded(block)
@@ -115,7 +114,7 @@ def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, res
     except BadBlock as bad:
         result.fail(bad.number, str(bad))
         return
-    if replayer.skipped:
+    if replayer and replayer.skipped:
         result.problems.append(f"re-execution skipped: {replayer.skipped}; the hash chain, seals, signatures "
                                "and permissions were checked")
 
@@ -177,9 +176,10 @@ def _check_transactions(block: SealedBlock, replayer: _Replayer, known: "_KnownC
 
 
 class _KnownContracts:
-    """Which contract is at which address, from the deployments themselves: a deployment's code must be its
-    named artifact's creation code (the project's, or a pilot team's kept with the chain). The decoded
-    columns are a cache, recomputed from the raw data and compared."""
+    """Which contract is at which address, from the deployments themselves: a deployment's code must begin
+    with its named artifact's creation code (the project's; a pilot team's, kept with the chain, only for a
+    name the project does not use). The decoded columns are a cache, recomputed from the raw data and
+    compared."""
 
     def __init__(self, chain_dir: Path) -> None:
         self._user_dir = chain_dir / "contracts"
@@ -187,11 +187,12 @@ class _KnownContracts:
         self._errors: dict = {}
 
     def _type(self, name: str) -> ContractType | None:
-        for directory in (self._user_dir, None):
+        for load in (lambda: load_contract(name), lambda: load_contract(name, self._user_dir)):
             try:
-                return load_contract(name, directory) if directory else load_contract(name)
+                kind = load()
             except ArtifactError:
                 continue
+            return kind if kind.bytecode else None
         return None
 
     def check_decoded(self, block: SealedBlock) -> None:
@@ -283,9 +284,10 @@ def _block_count(path: Path) -> int:
         store.close()
 
 
-def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], None] | None = None) -> list[Audit]:
+def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], None] | None = None,
+              pins: Path | None = None) -> list[Audit]:
     """Audits every chain of a run and checks every member's copy against it; or audits only the copies
-    held by `node`, in full."""
+    held by `node`, in full; with `pins`, each chain against the genesis the regulator pinned for it."""
     audits = []
     for chain, path, _ in ledger_copies(run_dir, node):
         try:
@@ -299,4 +301,4 @@ def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], 
         if node is None:
             check_member_copies(run_dir / chain, audit)
         audits.append(audit)
-    return audits
+    return apply_pins(run_dir, audits, pins, lambda chain: None if node else Audit(chain, str(run_dir / chain)))

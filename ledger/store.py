@@ -141,6 +141,39 @@ def _schema() -> str:
     return "\n".join(statements)
 
 
+MAX_JSON_DEPTH = 64
+MAX_JSON_BYTES = 16 * 2**20
+
+
+def parse_json(text: str, what: str) -> object:
+    """`text` as JSON, refusing (LedgerError) what is too large or nested too deep to be a ledger's record:
+    the json module would overflow the C stack on a deep enough nesting."""
+    if len(text) > MAX_JSON_BYTES:
+        raise LedgerError(f"{what} is larger than {MAX_JSON_BYTES} bytes")
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise LedgerError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise LedgerError(f"{what} is not JSON ({exc})") from None
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file at `path`, by its escaped file: URI (a `#`, `?` or `%`
+    in a folder name must not make SQLite open another file than the one named)."""
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+
+
 @lru_cache(maxsize=1)
 def _expected_schema() -> dict[tuple[str, str], str]:
     """sqlite_master's (type, name) -> sql of a new ledger."""
@@ -168,7 +201,7 @@ class LedgerStore:
                 if create:
                     self._db.executescript(_schema())
             else:
-                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+                self._db = connect_readonly(path)
             missing = set(TABLES) - {n for n, in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path} is not a readable ledger: {exc}") from None
@@ -233,17 +266,19 @@ class LedgerStore:
             self._db.executemany("INSERT INTO transactions VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.transactions)
             self._db.executemany("INSERT INTO receipts VALUES (?,?,?,?,?,?,?)", rows.receipts)
             self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", rows.events)
-            self._db.executemany("INSERT INTO seals VALUES (?,?,?)", [(number, s.validator, s.signature) for s in seals])
+            self._db.executemany("INSERT INTO seals VALUES (?,?,?)",
+                                 [(number, seal.validator, seal.signature) for seal in seals])
             self._db.executemany("INSERT INTO refusals VALUES (?,?,?,?,?,?,?,?,?,?)", rows.refusals)
             self._db.executemany("INSERT INTO contracts VALUES (?,?,?)", rows.contracts)
 
     # ------------------------------------------------------------------- read
 
     def meta(self) -> dict[str, object]:
+        what = f"{self.path}: the genesis record"
         try:
-            return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
-        except (ValueError, TypeError) as exc:
-            raise LedgerError(f"{self.path}: the genesis record is not JSON ({exc})") from None
+            return {k: parse_json(v, what) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        except TypeError as exc:
+            raise LedgerError(f"{what} is not JSON ({exc})") from None
 
     def head(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()

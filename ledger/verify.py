@@ -15,6 +15,7 @@ never from a decoded column. Rows tied to no sealed block are reported too.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +34,10 @@ from .ca import certificate_address
 from .chain import LEDGER_FILE, chain_names
 from .consortium import CERTS_DIR, GENESIS_FILE, GENESIS_REFUSALS_DIGEST
 from .engine.mpt import receipt_rlp, trie_root
-from .errors import LedgerError
+from .errors import ConfigError, LedgerError
 from .membership import REGISTRY, Membership
 from .sealer import check_seals, genesis_id, link_refusal, seal_message
-from .store import TABLES, BlockRows, LedgerStore
+from .store import TABLES, BlockRows, LedgerStore, parse_json
 
 NODES_DIR = "nodes"  # RUN_DIR/<chain>/nodes/<NODE>/: a member's own files, its copy of the ledger among them
 
@@ -104,11 +105,14 @@ def read_genesis(chain_dir: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        genesis = json.loads(path.read_text(encoding="utf-8"))
+        genesis = parse_json(path.read_text(encoding="utf-8"), f"{path}")
     except (OSError, ValueError) as exc:
         raise LedgerError(f"{path} is not a genesis record: {exc}") from None
     if not isinstance(genesis, dict):
         raise LedgerError(f"{path} is not a genesis record: it holds no object")
+    if genesis.get("chain") != chain_dir.name:
+        raise LedgerError(f"{path} is the genesis record of chain {genesis.get('chain')!r}, not of "
+                          f"{chain_dir.name!r}: a chain's folder bears its name")
     return genesis
 
 
@@ -129,10 +133,12 @@ def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
         raise BadBlock(0, "the ledger's genesis record differs from the chain's genesis.json")
     membership = membership or Membership()
     try:
+        if not all(isinstance(meta.get(k, 0), int) for k in ("chain_id", "genesis_time", "genesis_number")):
+            raise ValueError("chain_id, genesis_time and genesis_number must be whole numbers")
         membership.found_all(meta)
         parent_hash = _hex(meta["genesis_hash"])
-        number = int(meta.get("genesis_number", 0))  # an rpc chain starts after the node's head
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        number = meta.get("genesis_number", 0)  # an rpc chain starts after the node's head
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise BadBlock(0, f"the genesis record is malformed ({exc!r})") from None
     sealed_genesis = genesis_id(meta)
     registry: bytes | None = None
@@ -217,19 +223,29 @@ def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
     membership = Membership()
     try:
         result = verify_store(store, chain_dir.name, genesis, membership)
+        has_blocks = has_blocks_in(store)
     finally:
         store.close()
-    for problem in check_public_files(chain_dir, genesis, membership, result.blocks):
+    for problem in check_public_files(chain_dir, genesis, membership, has_blocks):
         result.fail(0, problem)
     return result
 
 
-def check_public_files(chain_dir: Path, genesis: dict | None, membership: Membership, blocks: int) -> list[str]:
+def has_blocks_in(store: LedgerStore) -> bool:
+    """Whether the ledger holds any block."""
+    try:
+        return store.head() is not None
+    except sqlite3.DatabaseError:
+        return True  # a damaged file: its own check has said so
+
+
+def check_public_files(chain_dir: Path, genesis: dict | None, membership: Membership,
+                       has_blocks: bool) -> list[str]:
     """Problems with the public files a chain is checked against: its genesis record, which a chain with
     blocks must have, and its certificates (check_certificates)."""
     if genesis is None:
         return [f"{chain_dir / GENESIS_FILE} is missing: without its public genesis record a chain's "
-                "founders and CA cannot be checked"] if blocks else []
+                "founders and CA cannot be checked"] if has_blocks else []
     return check_certificates(chain_dir / CERTS_DIR, genesis, membership)
 
 
@@ -241,6 +257,10 @@ def sealed_ledgers(run_dir: Path) -> list[Path]:
     queries stand on. LedgerError names the first that does not. A file unchanged since it held in this
     process is not checked again (several queries of one command read the same ledgers)."""
     ledgers = sorted(run_dir.glob(f"*/{LEDGER_FILE}"))
+    if os.environ.get(PINS_ENV):
+        for result in apply_pins(run_dir, [], Path(os.environ[PINS_ENV]), Verification, write_new=False):
+            if not result.verified:
+                raise LedgerError(f"{result.problems[0]}; nothing is read from the run")
     for ledger in ledgers:
         files = (ledger, ledger.with_name(LEDGER_FILE + "-wal"), ledger.parent / GENESIS_FILE)
         identity = (str(ledger), *((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in files))
@@ -340,13 +360,66 @@ def _head_number(ledger: Path) -> int:
         store.close()
 
 
-def verify_run(run_dir: Path) -> list[Verification]:
-    """Verifies every chain in a run directory, and every member's copy of it."""
+def verify_run(run_dir: Path, pins: Path | None = None) -> list[Verification]:
+    """Verifies every chain in a run directory, and every member's copy of it; with `pins`, each chain
+    against the genesis the regulator pinned for it (see apply_pins)."""
     results = []
     for path in sorted(run_dir.glob(f"*/{LEDGER_FILE}")):
         result = verify_chain(path.parent)
         check_member_copies(path.parent, result)
         results.append(result)
+    return apply_pins(run_dir, results, pins, Verification)
+
+
+PINS_ENV = "PILOTLEDGER_PINS"  # the regulator's pins file, for the queries as for --pin
+
+
+def genesis_pins(run_dir: Path) -> dict[str, str]:
+    """chain -> the hash of its genesis record (which names its founders and its CA certificate)."""
+    pins = {}
+    for chain in chain_names(run_dir):
+        genesis = read_genesis(run_dir / chain)
+        if genesis is not None:
+            pins[chain] = "0x" + genesis_id(genesis).hex()
+    return pins
+
+
+def apply_pins(run_dir: Path, results: list, pins: Path | None, make, write_new: bool = True) -> list:
+    """The run's own files cannot vouch for themselves: a member who rewrites a chain from genesis with its
+    own CA, or drops in a chain of its own, leaves every file consistent. The regulator's pins file (JSON:
+    chain -> genesis record hash, outside the run) is the root of trust: every chain must be pinned, with
+    that genesis, and every pinned chain present. A pins file that does not exist yet is written from a run
+    that verified (trust on first use) unless `write_new` is false. `make(chain)` makes a result for a chain
+    that has none in `results`, or gives None to leave it out."""
+    if pins is None:
+        return results
+    try:
+        current = genesis_pins(run_dir)
+    except LedgerError:
+        return results  # each chain's own check has said what is wrong with its genesis record
+    if not pins.exists():
+        if write_new and all(r.verified for r in results):
+            pins.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return results
+    try:
+        pinned = parse_json(pins.read_text(encoding="utf-8"), str(pins))
+        if not isinstance(pinned, dict):
+            raise LedgerError(f"{pins} holds no object of chain -> genesis hash")
+    except (OSError, LedgerError) as exc:
+        raise ConfigError(f"cannot read the pins file {pins}: {exc}") from None
+    by_chain = {r.chain: r for r in results}
+    for chain in sorted(set(pinned) | set(current)):
+        result = by_chain.get(chain) or make(chain)
+        if result is None:
+            continue
+        if chain not in by_chain:
+            results.append(result)
+        if chain not in pinned:
+            result.fail(0, f"chain {chain} is not pinned in {pins}: not a chain the regulator knows")
+        elif chain not in current:
+            result.fail(0, f"chain {chain}, pinned in {pins}, is missing from the run")
+        elif pinned[chain] != current[chain]:
+            result.fail(0, f"chain {chain}'s genesis record is not the one pinned in {pins}")
     return results
 
 

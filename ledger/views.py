@@ -44,7 +44,7 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
             "refused": _refused(store, node),
             "membership": _membership_changes(store, address),
             "private_data": _private_data(run_dir / chain / "nodes" / node / PRIVATE_FILE, store,
-                                          run_dir / chain, viewer),
+                                          run_dir / chain, viewer, address),
         }
     finally:
         store.close()
@@ -95,14 +95,17 @@ def chain_nodes(chain_dir: Path) -> list[str]:
     return sorted(certified | set(keystore_nodes(chain_dir)))
 
 
-def _private_data(path: Path, store: LedgerStore, chain_dir: Path, viewer: str) -> dict:
-    if not path.exists():
-        return {"records": 0, "opened": 0, "items": []}
-    on_chain = {json.loads(a)["id"].lower(): json.loads(a)["dataHash"].lower() for (a,) in store.query(
-        "SELECT args FROM events WHERE contract = 'IdentityRegistry' AND name = 'IdentityRegistered'")}
-    key = None if viewer == NOBODY else open_keystore(chain_dir, viewer).privacy_key
+def _private_data(path: Path, store: LedgerStore, chain_dir: Path, viewer: str, address: bytes) -> dict:
+    """The node's sealed records, opened where `viewer` may, each checked against its salted hash on chain;
+    and every identity the node registered on chain whose record its store no longer holds."""
+    registered = [json.loads(a) for (a,) in store.query(
+        "SELECT args FROM events WHERE contract = 'IdentityRegistry' AND name = 'IdentityRegistered'")]
+    on_chain = {a["id"].lower(): a["dataHash"].lower() for a in registered}
+    own = {a["id"].lower() for a in registered if a.get("agent", "").lower() == "0x" + address.hex()}
+    records = read_records(path) if path.exists() else []
+    key = None if viewer == NOBODY or not records else open_keystore(chain_dir, viewer).privacy_key
     items = []
-    for record in read_records(path):
+    for record in records:
         identity = "0x" + record.identity.hex()
         personal = record.open(key) if key is not None else None
         item = {"identity": identity, "sealed": personal is None}
@@ -110,4 +113,6 @@ def _private_data(path: Path, store: LedgerStore, chain_dir: Path, viewer: str) 
             item["personal"] = personal
             item["matches_chain"] = on_chain.get(identity) == "0x" + data_hash(record.salt, personal).hex()
         items.append(item)
-    return {"records": len(items), "opened": sum(1 for i in items if not i["sealed"]), "items": items}
+    missing = sorted(own - {i["identity"] for i in items})
+    return {"records": len(items), "opened": sum(1 for i in items if not i["sealed"]), "items": items,
+            "missing": missing}

@@ -379,3 +379,88 @@ def test_the_chain_cut_short_while_copies_go_on(run, drill_run):
     assert result.first_bad_block == k + 1 and "the chain has lost blocks" in result.problems[0]
     with pytest.raises(LedgerError, match="lost blocks"):
         sealed_ledgers(run)
+
+
+def test_a_chain_folder_renamed_to_steer_sqlite_to_another_file(run):
+    """Proves a chain's folder must bear the name its genesis record gives it: `fund#` would make a file:
+    URI name another file than the one verified."""
+    (run / CHAIN).rename(run / f"{CHAIN}#")
+    [result] = verify_run(run)
+    assert result.first_bad_block == 0 and "not of 'test_chain#'" in result.problems[0]
+
+
+def test_pins_are_the_root_of_trust(run, tmp_path):
+    """Proves what the run's own files cannot: a chain the regulator never pinned (dropped into the run, or
+    built whole by a member with its own CA), a chain whose genesis is not the pinned one, and a pinned
+    chain taken out of the run are all refused against the regulator's pins."""
+    import json
+
+    pins = tmp_path / "pins.json"
+    assert all(r.verified for r in verify_run(run, pins)) and pins.exists()  # first use writes them
+    assert all(r.verified for r in verify_run(run, pins))
+    assert all(a.verified for a in audit_run(run, pins=pins))
+    pinned = json.loads(pins.read_text())
+    for other, expected in (({}, "is not pinned"), ({CHAIN: "0x" + "00" * 32}, "is not the one pinned"),
+                            ({**pinned, "regulatory": "0x" + "00" * 32}, "missing from the run")):
+        pins.write_text(json.dumps(other))
+        results = verify_run(run, pins)
+        assert any(expected in p for r in results for p in r.problems), (expected, [r.problems for r in results])
+        assert not all(a.verified for a in audit_run(run, pins=pins))
+
+
+def test_values_of_another_type_in_a_column(run):
+    """Proves a REAL stored where bytes belong is a difference, not a crash."""
+    db = open_writable(member_copy(run))
+    db.execute("UPDATE receipts SET contract_address = 5.0 WHERE rowid = 1")
+    db.commit()
+    db.close()
+    number, problems = first_bad(run)
+    assert number is not None and len(problems) == 1
+
+
+@pytest.mark.parametrize("edit", [
+    lambda g: {**g, "genesis_number": 1e400},
+    lambda g: {**g, "chain_id": "1"},
+])
+def test_genesis_fields_of_the_wrong_type(run, edit):
+    import json
+
+    path = run / CHAIN / "genesis.json"
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    [result] = verify_run(run)
+    assert result.first_bad_block == 0 and len(result.problems) == 1
+
+
+def test_deeply_nested_json_is_refused_not_a_crash(run):
+    (run / CHAIN / "genesis.json").write_text("[" * 100_000)
+    [result] = verify_run(run)
+    assert result.first_bad_block == 0 and "nested deeper" in result.problems[0]
+
+
+def test_an_artifact_planted_beside_the_chain_cannot_shadow_a_project_contract(run):
+    """Proves a project contract always decodes by the project's own artifact."""
+    planted = run / CHAIN / "contracts" / "PrivateFundShares.json"
+    planted.parent.mkdir(exist_ok=True)
+    planted.write_text('{"contractName": "PrivateFundShares", "abi": [], "bytecode": "0x"}')
+    [audit] = audit_run(run)
+    assert audit.verified, audit.problems
+
+
+def test_a_forged_node_url_is_never_contacted(run, monkeypatch):
+    """Proves the audit contacts no node before the genesis record holds: a member who rewrites its copy's
+    genesis to name its own rpc node gets no request."""
+    import json
+
+    from ledger.engine import rpc
+
+    def contacted(*args, **kwargs):
+        raise AssertionError("the audit contacted the forged node")
+
+    monkeypatch.setattr(rpc.RpcEngine, "__init__", contacted)
+    db = open_writable(member_copy(run))
+    db.execute("UPDATE meta SET value = ? WHERE key = 'engine'", (json.dumps("rpc"),))
+    db.execute("INSERT INTO meta VALUES ('rpc_url', ?)", (json.dumps("http://127.0.0.1:9"),))
+    db.commit()
+    db.close()
+    number, _ = first_bad(run)
+    assert number == 0

@@ -473,3 +473,23 @@ def test_two_agents_sealing_one_identity_share_no_data_key(tmp_path):
     assert theirs.open(privacy_key(keys, "chain", "JC")) is None
     with pytest.raises(InvalidTag):
         AESGCM(own_key).decrypt(theirs.nonce, theirs.ciphertext, theirs.identity)
+
+
+def test_records_deleted_from_a_private_store_are_reported_missing(share_run, tmp_path):
+    """Proves a KYC agent cannot make personal data vanish unseen: every identity it registered on chain
+    must have its sealed record, and the view names each one that has none."""
+    from ledger.views import node_view
+
+    run = tmp_path / "run"
+    shutil.copytree(share_run, run)
+    store = run / "fund_platform" / "nodes" / "JC-WEALTH" / PRIVATE_FILE
+    whole = node_view(run, "fund_platform", "JC-WEALTH", "CSRC-BJ")["private_data"]
+    assert whole["missing"] == [] and whole["records"] > 2
+    db = sqlite3.connect(store)
+    gone = [row[0] for row in db.execute("SELECT identity FROM records ORDER BY identity LIMIT 2")]
+    db.execute("DELETE FROM records WHERE identity IN (?, ?)", gone)
+    db.commit()
+    db.close()
+    seen = node_view(run, "fund_platform", "JC-WEALTH", "CSRC-BJ")["private_data"]
+    assert seen["missing"] == sorted("0x" + g.hex() for g in gone)
+    assert seen["records"] == whole["records"] - 2

@@ -4,11 +4,11 @@ transactions, in order, straight from RUN_DIR/<chain>/ledger.sqlite (read-only).
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..store import connect_readonly
 from .index import company_label, ledger_files
 
 
@@ -67,7 +67,7 @@ def load_chains(run_dir: Path, contracts: tuple[str, ...] | None = None) -> list
     chains = []
     for path in ledgers:
         chain = Chain(path.parent.name)
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = connect_readonly(path)
         try:
             times = dict(db.execute("SELECT number, timestamp FROM blocks"))
             if times:

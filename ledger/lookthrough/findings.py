@@ -35,6 +35,7 @@ from ..membership import Membership
 from ..keystore import open_keystore
 from ..privacy import PRIVATE_FILE, read_declarations, read_records
 from ..roles import Role
+from ..store import connect_readonly
 from .events import text32
 from .index import LEDGER_FILE, ledger_files, open_index
 
@@ -67,7 +68,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 def _contracts(run_dir: Path) -> set[str]:
     names: set[str] = set()
     for path in ledger_files(run_dir):
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = connect_readonly(path)
         try:
             names.update(n for (n,) in db.execute("SELECT DISTINCT name FROM contracts") if n)
         finally:
@@ -116,7 +117,7 @@ def _regulator_keys(run_dir: Path):
         stores = sorted((ledger.parent / "nodes").glob(f"*/{PRIVATE_FILE}"))
         if not stores:
             continue
-        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+        db = connect_readonly(ledger)
         try:
             regulators = _regulators(db)
         finally:
@@ -174,7 +175,7 @@ def _nominee_holders(run_dir: Path) -> list[dict]:
 
 
 def _chain_rows(run_dir: Path, chain: str, sql: str, params=()) -> list[tuple]:
-    db = sqlite3.connect(f"file:{run_dir / chain / LEDGER_FILE}?mode=ro", uri=True)
+    db = connect_readonly(run_dir / chain / LEDGER_FILE)
     try:
         return db.execute(sql, params).fetchall()
     finally:

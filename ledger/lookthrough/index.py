@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
+from ..store import connect_readonly
 
 INDEX_FILE = "index.sqlite"
 LEDGER_FILE = "ledger.sqlite"
@@ -88,7 +89,7 @@ class AuditIndex:
     def __init__(self, path: Path, temporary: bool = False) -> None:
         self.path = path
         self._temporary = temporary  # built for one answer: removed on close
-        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self.db = connect_readonly(path)
         self._declared: dict[str, list[tuple[str, int]]] = {}
         self._kinds: dict[str, int] = {}
         self._loaded = False
@@ -211,7 +212,7 @@ def _company_cap(ledger: sqlite3.Connection, run_dir: Path) -> int:
 
 
 def _replay_chain(chain: str, ledger_path: Path, run_dir: Path, out: dict) -> None:
-    ledger = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
+    ledger = connect_readonly(ledger_path)
     try:
         rows = ledger.execute(
             f"SELECT contract, name, args FROM events WHERE contract IN ({','.join('?' * len(SOURCE_CONTRACTS))}) "

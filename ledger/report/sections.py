@@ -205,7 +205,8 @@ def node_panel(chain: ChainData, node: str) -> str:
         card("submitted", fmt(sub["transactions"]), f"{fmt(sub['committed'])} committed"),
         card("refused", len(v["refused"])),
         card("membership changes", len(v["membership"])),
-        card("private records", data["records"], f"{data['opened']} opened by {v['viewer']}"),
+        card("private records", data["records"], f"{data['opened']} opened by {v['viewer']}"
+             + (f", {len(data['missing'])} missing" if data["missing"] else "")),
     ])
     calls = table(["call", "transactions"], [[k, n] for k, n in sub["by_call"].items()], numeric={1})
     refused = table(["block", "call", "where", "reason", "detail"],
