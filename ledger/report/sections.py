@@ -74,13 +74,16 @@ def audit_section(audits: list[Audit], error: str | None) -> str:
             f'<div>{fmt(a.blocks)} blocks {esc(a.replayed)}, {fmt(a.transactions)} transactions; '
             f'{esc(anchors)}.</div>'
             + (f'<ul class="problems">{problems}</ul>' if problems else
-               '<div class="muted">Hash chain, refusal digests, validator seals, signatures, permissions at each '
-               'height and state roots all check out.</div>') + "</div>")
+               '<div class="muted">Headers, transaction and receipt roots, refusal digests, validator seals over '
+               'every stored row, signatures, permissions at each height, state roots, decoded columns, '
+               'certificates and every member\'s copy all check out.</div>')
+            + "".join(f'<div class="muted">{esc(note)}</div>' for note in a.notes) + "</div>")
     if not audits:
         items.append('<p class="muted">No ledger to audit.</p>')
     return section("audit", "Audit", f'<div class="auditgrid">{"".join(items)}</div>',
-                   "Each chain's ledger is verified and re-executed from genesis, or re-read from the node it ran on "
-                   "(ledger.audit).")
+                   "Each chain's ledger is checked against what its headers and validators' seals commit to, and "
+                   "re-executed from genesis on stock py-evm (or re-read from the node it ran on); every member's "
+                   "copy is compared with it (ledger.audit).")
 
 
 def activity_section(chains: list[ChainData]) -> str:
