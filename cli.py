@@ -742,9 +742,11 @@ def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: b
     from ledger.chain import LEDGER_FILE, pick_chain
     from ledger.reopen import reopen_chain
     from ledger.store import LedgerStore
+    from ledger.verify import require_pinned
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
+    require_pinned(run_dir)
     chain = pick_chain(run_dir, chain)
     store = LedgerStore(run_dir / chain / LEDGER_FILE)
     blocks = (store.head() or (0,))[0]

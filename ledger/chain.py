@@ -3,6 +3,7 @@ laid out as RUN_DIR/<chain>/ledger.sqlite and RUN_DIR/<chain>/certs/."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from .ca import ConsortiumCA
@@ -46,9 +47,12 @@ def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
         if consortium.membership.get(node.address) is None:
             continue
         copy = run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE
+        if any(p.is_symlink() for p in (copy, copy.parent, copy.with_name(LEDGER_FILE + "-wal"))):
+            problems.append(f"{node.name}: its copy is a link to another file; left as it is")
+            continue  # a member's link could make the operator write the chain's ledger, or any file
         try:
             consortium.store.extend_copy(copy) if copy.exists() else consortium.store.copy_to(copy)
-        except LedgerError as exc:
+        except (LedgerError, sqlite3.Error) as exc:
             problems.append(f"{node.name}: {exc}")
     return problems
 

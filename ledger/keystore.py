@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import eth_keyfile
 from eth_keyfile.exceptions import EthKeyfileValueError
@@ -198,15 +199,34 @@ def _read_clients(path: Path) -> tuple[dict, dict[str, ClientEntry]]:
     return header, entries
 
 
-def client_directory(chain_dir: Path) -> dict[str, tuple[str, bytes]]:
-    """label -> (holding node, address) for every client account of a chain, from the public part
-    of each node's client file; no key is opened."""
-    found: dict[str, tuple[str, bytes]] = {}
-    for path in sorted((chain_dir / "nodes").glob(f"*/{KEYSTORE_DIR}/{CLIENTS_FILE}")):
-        node = path.parent.parent.name
-        for label, entry in _read_clients(path)[1].items():
-            found.setdefault(label, (node, entry.address))
-    return found
+class ClientDirectory:
+    """label -> (holding node, address) for the client accounts of a chain's certified nodes, from the
+    public part of each node's client file; no key is opened. A member controls its own file, so a label
+    that two files claim is used from neither, and a file that cannot be read is skipped (`skipped`)."""
+
+    def __init__(self, chain_dir: Path, nodes: Iterable[str]) -> None:
+        self._held: dict[str, tuple[str, bytes]] = {}
+        self._claimed_twice: set[str] = set()
+        self.skipped: list[str] = []
+        for node in sorted(nodes):
+            path = keystore_dir(chain_dir, node) / CLIENTS_FILE
+            if not path.is_file():
+                continue
+            try:
+                entries = _read_clients(path)[1]
+            except LedgerError as exc:
+                self.skipped.append(str(exc))
+                continue
+            for label, entry in entries.items():
+                if label in self._held and self._held[label] != (node, entry.address):
+                    self._claimed_twice.add(label)
+                self._held.setdefault(label, (node, entry.address))
+
+    def get(self, label: str) -> tuple[str, bytes] | None:
+        if label in self._claimed_twice:
+            raise ConfigError(f"client account {label!r} is claimed by more than one node's client file; "
+                              "none of them is believed")
+        return self._held.get(label)
 
 
 def keystore_nodes(chain_dir: Path) -> list[str]:

@@ -31,7 +31,7 @@ from .consortium import Consortium
 from .engine import make_engine
 from .errors import ConfigError, LedgerError
 from .keys import Account, PublicAccount
-from .keystore import Keystore, client_directory, open_keystore
+from .keystore import ClientDirectory, Keystore, open_keystore
 from .node import Node
 from .roles import Role
 from .store import LedgerStore
@@ -73,7 +73,8 @@ def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | No
             node = consortium.add_node(name, str(organisation), Role(0), founding=False, certificate=certificate)
             member = consortium.membership.get(node.address)
             node.roles = member.roles if member else Role(0)
-        consortium.client_holders = client_directory(chain_dir)
+        certified = [n for n, c in certs.items() if ca.check(c, consortium.time).reason != "CERT_UNTRUSTED"]
+        consortium.client_holders = ClientDirectory(chain_dir, certified)  # the CA's nodes' files only
         if acting is not None:
             open_node(consortium, chain_dir, acting)
         if seal:
@@ -115,9 +116,12 @@ def signer_account(consortium: Consortium, chain_dir: Path, node: Node, label: s
 
 
 def contract_type(run_dir: Path, chain: str, name: str) -> ContractType:
-    """A deployed contract's ABI: the project's artifact, or the pilot team's, kept with the chain."""
-    own = run_dir / chain / USER_CONTRACTS
-    return load_contract(name, own if (own / f"{name}.json").exists() else ARTIFACTS_DIR)
+    """A deployed contract's ABI: the project's artifact, or, for a name the project does not use, the
+    pilot team's kept with the chain (a file planted there never shadows a project contract; the audit
+    decodes in the same order)."""
+    if (ARTIFACTS_DIR / f"{name}.json").exists():
+        return load_contract(name)
+    return load_contract(name, run_dir / chain / USER_CONTRACTS)
 
 
 def load_user_artifact(path: Path) -> ContractType:

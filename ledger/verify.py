@@ -257,10 +257,7 @@ def sealed_ledgers(run_dir: Path) -> list[Path]:
     queries stand on. LedgerError names the first that does not. A file unchanged since it held in this
     process is not checked again (several queries of one command read the same ledgers)."""
     ledgers = sorted(run_dir.glob(f"*/{LEDGER_FILE}"))
-    if os.environ.get(PINS_ENV):
-        for result in apply_pins(run_dir, [], Path(os.environ[PINS_ENV]), Verification, write_new=False):
-            if not result.verified:
-                raise LedgerError(f"{result.problems[0]}; nothing is read from the run")
+    require_pinned(run_dir)
     for ledger in ledgers:
         files = (ledger, ledger.with_name(LEDGER_FILE + "-wal"), ledger.parent / GENESIS_FILE)
         identity = (str(ledger), *((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in files))
@@ -374,6 +371,24 @@ def verify_run(run_dir: Path, pins: Path | None = None) -> list[Verification]:
 PINS_ENV = "PILOTLEDGER_PINS"  # the regulator's pins file, for the queries as for --pin
 
 
+def pins_from_env() -> Path | None:
+    given = os.environ.get(PINS_ENV, "").strip()
+    return Path(given) if given else None
+
+
+def require_pinned(run_dir: Path) -> None:
+    """With the regulator's pins in PILOTLEDGER_PINS, refuses (LedgerError) a run whose chains are not the
+    pinned ones: what every command that reads or extends a run calls first."""
+    pins = pins_from_env()
+    if pins is None:
+        return
+    if not pins.is_file():
+        raise ConfigError(f"{PINS_ENV} names {pins}, which is not a pins file")
+    for result in apply_pins(run_dir, [], pins, Verification, write_new=False):
+        if not result.verified:
+            raise LedgerError(f"{result.problems[0]}; nothing is read from the run")
+
+
 def genesis_pins(run_dir: Path) -> dict[str, str]:
     """chain -> the hash of its genesis record (which names its founders and its CA certificate)."""
     pins = {}
@@ -399,7 +414,10 @@ def apply_pins(run_dir: Path, results: list, pins: Path | None, make, write_new:
         return results  # each chain's own check has said what is wrong with its genesis record
     if not pins.exists():
         if write_new and all(r.verified for r in results):
-            pins.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            try:
+                pins.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot write the pins file {pins}: {exc.strerror or exc}") from None
         return results
     try:
         pinned = parse_json(pins.read_text(encoding="utf-8"), str(pins))

@@ -12,7 +12,7 @@ from pathlib import Path
 from .chain import LEDGER_FILE
 from .errors import ConfigError
 from .keystore import keystore_nodes, open_keystore
-from .verify import membership_at_head
+from .verify import membership_at_head, require_pinned
 from .privacy import PRIVATE_FILE, data_hash, read_records
 from .roles import MemberStatus, Role
 from .store import LedgerStore
@@ -26,6 +26,7 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
     path = run_dir / chain / LEDGER_FILE
     if not path.exists():
         raise ConfigError(f"no chain {chain!r} in {run_dir}")
+    require_pinned(run_dir)
     viewer = viewer or node
     known = chain_nodes(run_dir / chain)
     if viewer not in known and viewer != NOBODY:
@@ -100,8 +101,10 @@ def _private_data(path: Path, store: LedgerStore, chain_dir: Path, viewer: str, 
     and every identity the node registered on chain whose record its store no longer holds."""
     registered = [json.loads(a) for (a,) in store.query(
         "SELECT args FROM events WHERE contract = 'IdentityRegistry' AND name = 'IdentityRegistered'")]
-    on_chain = {a["id"].lower(): a["dataHash"].lower() for a in registered}
-    own = {a["id"].lower() for a in registered if a.get("agent", "").lower() == "0x" + address.hex()}
+    # Only the node's own registrations: a record planted from another agent's store must not "match".
+    mine = [a for a in registered if a.get("agent", "").lower() == "0x" + address.hex()]
+    on_chain = {a["id"].lower(): a["dataHash"].lower() for a in mine}
+    own = set(on_chain)
     records = read_records(path) if path.exists() else []
     key = None if viewer == NOBODY or not records else open_keystore(chain_dir, viewer).privacy_key
     items = []

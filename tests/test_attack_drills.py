@@ -464,3 +464,77 @@ def test_a_forged_node_url_is_never_contacted(run, monkeypatch):
     db.close()
     number, _ = first_bad(run)
     assert number == 0
+
+
+def test_a_client_label_claimed_by_two_nodes_is_believed_from_neither(tmp_path):
+    """Proves a member cannot hijack another node's client label by listing it in its own client file, and
+    cannot stop every command by writing garbage into its own."""
+    from ledger.errors import ConfigError
+    from ledger.keystore import ClientDirectory, KeystoreWriter
+    from ledger.secrets import KeyDeriver
+
+    keys = KeyDeriver(1, b"\x05" * 32)
+    writer = KeystoreWriter(tmp_path, "c")
+    for node in ("HONEST", "THIEF", "BROKEN"):
+        writer.write_node(node, keys.account(f"c/node/{node}"), keys.x25519(f"c/{node}"))
+    writer.add_client("HONEST", keys.account("c/client/inv1", "inv1"))
+    writer.add_client("THIEF", keys.account("c/client/mine", "inv1"))  # same label, the thief's own account
+    writer.add_client("HONEST", keys.account("c/client/inv2", "inv2"))
+    with open(tmp_path / "nodes" / "BROKEN" / "keystore" / "clients.jsonl", "a") as f:
+        f.write("not json\n")
+    directory = ClientDirectory(tmp_path, ["HONEST", "THIEF", "BROKEN"])
+    with pytest.raises(ConfigError, match="claimed by more than one"):
+        directory.get("inv1")
+    assert directory.get("inv2")[0] == "HONEST"
+    assert len(directory.skipped) == 1 and "BROKEN" in directory.skipped[0]
+    assert ClientDirectory(tmp_path, ["HONEST"]).get("inv1")[0] == "HONEST"  # only certified nodes' files
+
+
+def test_a_member_copy_linked_to_another_file_is_never_written(run, drill_run):
+    """Proves the operator's copy-writing follows no link a member planted (to the chain's ledger, or to a
+    file anywhere), and says so."""
+    from ledger.chain import write_node_copies
+
+    target = run / "elsewhere.sqlite"
+    copy = member_copy(run)
+    copy.unlink()
+    copy.symlink_to(target)
+
+    class Node:
+        def __init__(self, name):
+            self.name, self.address = name, name
+
+    class Consortium:
+        name = CHAIN
+        nodes = {"AGENT": Node("AGENT")}
+        membership = type("M", (), {"get": staticmethod(lambda address: True)})()
+        store = LedgerStore(run / CHAIN / LEDGER_FILE)
+
+    problems = write_node_copies(Consortium, run)
+    Consortium.store.close()
+    assert problems == ["AGENT: its copy is a link to another file; left as it is"]
+    assert not target.exists()
+
+
+def test_a_planted_artifact_never_decodes_a_project_contract_when_reopened(run):
+    from ledger.artifacts import load_contract
+    from ledger.reopen import contract_type
+
+    planted = run / CHAIN / "contracts" / "SettlementCash.json"
+    planted.parent.mkdir(exist_ok=True)
+    planted.write_text('{"contractName": "SettlementCash", "abi": [], "bytecode": "0x"}')
+    assert contract_type(run, CHAIN, "SettlementCash") is load_contract("SettlementCash")
+
+
+def test_pins_guard_every_command_that_reads_or_extends_a_run(run, tmp_path, monkeypatch):
+    from ledger.errors import LedgerError
+    from ledger.verify import require_pinned
+    from ledger.views import node_view
+
+    pins = tmp_path / "pins.json"
+    pins.write_text('{"test_chain": "0x' + "00" * 32 + '"}')
+    monkeypatch.setenv("PILOTLEDGER_PINS", str(pins))
+    with pytest.raises(LedgerError, match="not the one pinned"):
+        require_pinned(run)
+    with pytest.raises(LedgerError, match="not the one pinned"):
+        node_view(run, CHAIN, "AGENT")

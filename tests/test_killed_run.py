@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ledger.audit import audit_run
-from ledger.keystore import client_directory, keystore_nodes, open_keystore
+from ledger.keystore import keystore_nodes, open_keystore
 from ledger.verify import verify_run
 from scenarios.runner import run_scenario
 
@@ -48,8 +48,8 @@ def test_killed_run_verifies_and_a_restart_loses_nothing(tmp_path: Path) -> None
     assert not (killed / "run.json").exists()
     # Every key that signed a committed transaction is in its node's keystore, written as it was made.
     chain_dir = killed / "fund_platform"
-    held = {open_keystore(chain_dir, n).account.address for n in keystore_nodes(chain_dir)}
-    held |= {address for _node, address in client_directory(chain_dir).values()}
+    keystores = [open_keystore(chain_dir, n) for n in keystore_nodes(chain_dir)]
+    held = {k.account.address for k in keystores} | {a.address for k in keystores for a in k.accounts()}
     db = sqlite3.connect(ledger)
     senders = {s for s, in db.execute("SELECT DISTINCT sender FROM transactions")}
     db.close()

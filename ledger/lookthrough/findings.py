@@ -27,15 +27,14 @@ Detectors:
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..membership import Membership
 from ..keystore import open_keystore
 from ..privacy import PRIVATE_FILE, read_declarations, read_records
-from ..roles import Role
-from ..store import connect_readonly
+from ..roles import MemberStatus, Role
+from ..store import LedgerStore, connect_readonly
+from ..verify import membership_at_head
 from .events import text32
 from .index import LEDGER_FILE, ledger_files, open_index
 
@@ -100,13 +99,16 @@ def _disclosure_findings(run_dir: Path) -> list[dict]:
 
 # ------------------------------------------------------------------ identities
 
-def _regulators(db: sqlite3.Connection) -> list[str]:
-    """The organisations holding the REGULATOR role on this chain (founders and admitted members)."""
-    membership = Membership.from_genesis({k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")})
-    membership.apply((contract, name, json.loads(args)) for contract, name, args in db.execute(
-        "SELECT contract, name, args FROM events WHERE contract = 'PermissionRegistry' "
-        "AND name IN ('MemberAdded', 'RolesChanged') ORDER BY block_number, log_index"))
-    return sorted({text32(m.org_id) for _, m in membership.members() if m.roles & Role.REGULATOR})
+def _regulators(ledger: Path) -> list[str]:
+    """The organisations holding the REGULATOR role on this chain now, active members only, as the sealed
+    registry events give them (ledger.verify.membership_at_head)."""
+    store = LedgerStore(ledger)
+    try:
+        membership = membership_at_head(store)
+    finally:
+        store.close()
+    return sorted({text32(m.org_id) for _, m in membership.members()
+                   if m.roles & Role.REGULATOR and m.status == MemberStatus.ACTIVE})
 
 
 def _regulator_keys(run_dir: Path):
@@ -117,12 +119,7 @@ def _regulator_keys(run_dir: Path):
         stores = sorted((ledger.parent / "nodes").glob(f"*/{PRIVATE_FILE}"))
         if not stores:
             continue
-        db = connect_readonly(ledger)
-        try:
-            regulators = _regulators(db)
-        finally:
-            db.close()
-        keys = [open_keystore(ledger.parent, r).privacy_key for r in regulators]
+        keys = [open_keystore(ledger.parent, r).privacy_key for r in _regulators(ledger)]
         yield chain, stores, keys
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..audit import Audit, audit_run
 from ..chain import LEDGER_FILE, chain_names
 from ..errors import ConfigError, PilotLedgerError
-from ..verify import membership_at_head
+from ..verify import membership_at_head, pins_from_env
 from ..roles import MemberStatus, Role
 from ..store import LedgerStore
 from ..views import NOBODY, node_view
@@ -116,7 +116,7 @@ def load_views(run_dir: Path, chain: ChainData) -> None:
 def run_audits(run_dir: Path, progress: Callable[[int], None] | None = None) -> tuple[list[Audit], str | None]:
     """Every chain's audit, or the error that stopped it; `progress` is called with 1 per block re-executed."""
     try:
-        return audit_run(run_dir, progress=progress), None
+        return audit_run(run_dir, progress=progress, pins=pins_from_env()), None
     except PilotLedgerError as exc:
         return [], str(exc)
 
