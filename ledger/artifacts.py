@@ -31,3 +31,14 @@ def load_contract(name: str, directory: Path = ARTIFACTS_DIR) -> ContractType:
         raise ArtifactError(f"no artifact for contract {name!r} at {path}") from None
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ArtifactError(f"malformed artifact {path}: {exc}") from None
+
+
+USER_CONTRACTS = "contracts"  # RUN_DIR/<chain>/contracts/: the artifacts of pilot teams' deployed contracts
+
+
+def chain_contract(chain_dir: Path, name: str) -> ContractType:
+    """The contract a chain deployed as `name`: the project's artifact, or, for a name the project does not
+    use, the pilot team's kept with the chain (a file planted there never shadows a project contract)."""
+    if (ARTIFACTS_DIR / f"{name}.json").exists():
+        return load_contract(name)
+    return load_contract(name, chain_dir / USER_CONTRACTS)

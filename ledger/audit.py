@@ -16,7 +16,7 @@ with the chain, naming each node whose copy differs and where.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,40 +25,27 @@ from eth.vm.forks.shanghai import ShanghaiVM
 from eth_hash.auto import keccak
 
 from .abi import ContractABI, decode_error
-from .artifacts import ContractType, load_contract
+from .artifacts import ContractType, chain_contract
 from .chain import LEDGER_FILE, chain_names
+from .engine import SignedTx
 from .errors import ArtifactError, LedgerError, PilotLedgerError
 from .membership import Membership
 from .policy import DEPLOY, required_role
 from .roles import MemberStatus
 from .store import LedgerStore
-from .verify import (NODES_DIR, BadBlock, SealedBlock, apply_pins, check_anchored, check_member_copies,
+from .verify import (NODES_DIR, BadBlock, Findings, SealedBlock, apply_pins, check_anchored, check_member_copies,
                      check_public_files, has_blocks_in, read_genesis, regulatory_ledger, sealed_blocks)
 
 
 
 @dataclass
-class Audit:
-    chain: str
+class Audit(Findings):
     copy: str
     node: str | None = None  # whose copy, or None for the chain's own ledger
     blocks: int = 0
     transactions: int = 0
     anchors_checked: int = 0
-    problems: list[str] = field(default_factory=list)
-    first_bad_block: int | None = None
     replayed: str = "re-executed from genesis on stock py-evm"  # or, for a chain run on a node, re-read from it
-    notes: list[str] = field(default_factory=list)  # what is worth knowing but not wrong (a lagging copy)
-
-    @property
-    def verified(self) -> bool:
-        return not self.problems
-
-    def fail(self, number: int, problem: str) -> None:
-        """Keeps only the earliest bad block's problem."""
-        if self.first_bad_block is None or number < self.first_bad_block:
-            self.problems = [problem]
-            self.first_bad_block = number
 
     def to_json(self) -> dict:
         return {"chain": self.chain, "copy": self.copy, "node": self.node, "verified": self.verified,
@@ -105,8 +92,7 @@ def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, res
             # Made once the genesis record and the first block's seals hold: a node named in a forged record
             # is never contacted.
             replayer = replayer or _Replayer(store.meta(), result)
-            _check_transactions(block, replayer, known)
-            replayer.replay(block)
+            replayer.replay(block, _check_transactions(block, replayer))
             known.check_decoded(block)
             result.blocks += 1
             result.transactions += len(block.rows.transactions)
@@ -139,10 +125,10 @@ class _Replayer:
         self.decode = engine.decode
         self._execute = lambda _number, txs, timestamp: engine.execute_block(txs, timestamp)
 
-    def replay(self, block: SealedBlock) -> None:
+    def replay(self, block: SealedBlock, txs: list[SignedTx]) -> None:
+        """Re-executes `block`, whose transactions `txs` are already decoded, and compares."""
         if self._execute is None:
             return
-        txs = [self.decode(t[10]) for t in block.rows.transactions]
         try:
             executed = self._execute(block.number, txs, block.timestamp)
         except LedgerError as exc:
@@ -160,8 +146,10 @@ class _Replayer:
             raise BadBlock(block.number, "events differ from re-execution")
 
 
-def _check_transactions(block: SealedBlock, replayer: _Replayer, known: "_KnownContracts") -> None:
-    """Signatures recover the recorded senders, and each submitting node could submit its call then."""
+def _check_transactions(block: SealedBlock, replayer: _Replayer) -> list[SignedTx]:
+    """The block's transactions, decoded once: each signature recovers its recorded sender, and each
+    submitting node could submit its call at that height."""
+    decoded = []
     for tx_hash, _, _, node, sender, nonce, to, contract, function, _, raw in block.rows.transactions:
         try:
             tx = replayer.decode(raw)
@@ -173,6 +161,8 @@ def _check_transactions(block: SealedBlock, replayer: _Replayer, known: "_KnownC
         problem = _permission_problem(block.membership, node, sender, contract, function)
         if problem:
             raise BadBlock(block.number, f"transaction {tx_hash.hex()}: {problem}")
+        decoded.append(tx)
+    return decoded
 
 
 class _KnownContracts:
@@ -182,18 +172,16 @@ class _KnownContracts:
     compared."""
 
     def __init__(self, chain_dir: Path) -> None:
-        self._user_dir = chain_dir / "contracts"
+        self._chain_dir = chain_dir
         self._at: dict[bytes, ContractABI] = {}
         self._errors: dict = {}
 
     def _type(self, name: str) -> ContractType | None:
-        for load in (lambda: load_contract(name), lambda: load_contract(name, self._user_dir)):
-            try:
-                kind = load()
-            except ArtifactError:
-                continue
-            return kind if kind.bytecode else None
-        return None
+        try:
+            kind = chain_contract(self._chain_dir, name)
+        except ArtifactError:
+            return None
+        return kind if kind.bytecode else None
 
     def check_decoded(self, block: SealedBlock) -> None:
         created = {}

@@ -120,7 +120,7 @@ class ConsortiumCA:
 
     def check(self, certificate: x509.Certificate, at: int) -> CertStatus:
         """Is `certificate` one of ours, in its validity window at `at`, and not revoked?"""
-        return _check(self.certificate, self._key.public_key(), self.is_revoked, certificate, at)
+        return _check(self.certificate, self.is_revoked, certificate, at)
 
 
 class CAVerifier:
@@ -132,14 +132,14 @@ class CAVerifier:
         name = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
         self.name = str(name[0].value) if name else certificate.subject.rfc4514_string()
         self.certificate = certificate
-        self._public = certificate.public_key()
-        if not isinstance(self._public, ed25519.Ed25519PublicKey):
+        public = certificate.public_key()
+        if not isinstance(public, ed25519.Ed25519PublicKey):
             raise LedgerError(f"the CA certificate of {self.name} does not carry an Ed25519 key")
         try:
-            self._public.verify(certificate.signature, certificate.tbs_certificate_bytes)
+            public.verify(certificate.signature, certificate.tbs_certificate_bytes)
         except InvalidSignature:
             raise LedgerError(f"the CA certificate of {self.name} is not self-signed by its key") from None
-        if crl.issuer != certificate.subject or not crl.is_signature_valid(self._public):
+        if crl.issuer != certificate.subject or not crl.is_signature_valid(public):
             raise LedgerError(f"the revocation list of {self.name} is not signed by its CA")
         self._revoked = {r.serial_number: int(r.revocation_date_utc.timestamp()) for r in crl}
 
@@ -159,16 +159,23 @@ class CAVerifier:
 
     def check(self, certificate: x509.Certificate, at: int) -> CertStatus:
         """Is `certificate` signed by this CA, in its validity window at `at`, and not revoked?"""
-        return _check(self.certificate, self._public, self.is_revoked, certificate, at)
+        return _check(self.certificate, self.is_revoked, certificate, at)
 
 
-def _check(ca_certificate: x509.Certificate, public: ed25519.Ed25519PublicKey, is_revoked,
-           certificate: x509.Certificate, at: int) -> CertStatus:
+def issued_by(ca_certificate: x509.Certificate, certificate: x509.Certificate) -> bool:
+    """Whether the CA of `ca_certificate` issued and signed `certificate` (whatever its validity window or
+    revocation)."""
     if certificate.issuer != ca_certificate.subject:
-        return CertStatus(False, "CERT_UNTRUSTED")
+        return False
     try:
-        public.verify(certificate.signature, certificate.tbs_certificate_bytes)
-    except InvalidSignature:
+        ca_certificate.public_key().verify(certificate.signature, certificate.tbs_certificate_bytes)
+    except (InvalidSignature, TypeError):
+        return False
+    return True
+
+
+def _check(ca_certificate: x509.Certificate, is_revoked, certificate: x509.Certificate, at: int) -> CertStatus:
+    if not issued_by(ca_certificate, certificate):
         return CertStatus(False, "CERT_UNTRUSTED")
     moment = _utc(at)
     if moment < certificate.not_valid_before_utc:

@@ -376,19 +376,13 @@ class Consortium:
             self.on_block(block)
         return block
 
-    def genesis_record(self) -> dict[str, object]:
-        """The chain's genesis record as stored (LedgerStore.meta) and written to genesis.json beside the ledger."""
-        return {**self.store.meta(), **self.genesis_meta()}
-
     def _write_genesis(self) -> bytes:
         """Writes the genesis record before the first block, unless the scenario already did, and the public
         files beside the ledger; every seal of the chain is bound to the genesis record."""
-        meta = self.store.meta()
-        if "founders" not in meta:
+        if "founders" not in self.store.meta():
             self.store.write_meta(self.genesis_meta())
-            meta = self.store.meta()
+        self._genesis_id = genesis_id(self.store.meta())
         self.write_public_files()
-        self._genesis_id = genesis_id(meta)
         return self._genesis_id
 
     def write_public_files(self) -> Path:

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from .abi import ContractABI
-from .artifacts import ContractType, load_contract
+from .artifacts import USER_CONTRACTS, ContractType, chain_contract
 from .ca import CAVerifier
 from .chain import LEDGER_FILE
 from .compiler import ARTIFACTS_DIR
@@ -37,7 +37,6 @@ from .roles import Role
 from .store import LedgerStore
 
 SOLIDITY_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")  # a name, never a path
-USER_CONTRACTS = "contracts"  # RUN_DIR/<chain>/contracts/: the ABIs of contracts deployed with `deploy`
 
 
 def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | None = None, *,
@@ -60,7 +59,7 @@ def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | No
                              int(meta["genesis_time"]) if embedded else None, meta.get("rpc_url"))
         _catch_up(engine, store, progress or (lambda _: None))
         consortium = Consortium(chain, None, int(meta["genesis_time"]), engine, store, ca)
-        consortium.resume(lambda name: contract_type(run_dir, chain, name))
+        consortium.resume(lambda name: chain_contract(chain_dir, name))
     except (OSError, ValueError, KeyError) as exc:
         store.close()
         raise LedgerError(f"cannot reopen {chain} in {run_dir}: {exc}") from None
@@ -113,15 +112,6 @@ def signer_account(consortium: Consortium, chain_dir: Path, node: Node, label: s
     if holder is None:
         raise ConfigError(f"no client account {label!r} on {consortium.name}: no node holds it")
     return PublicAccount(holder[1], label)
-
-
-def contract_type(run_dir: Path, chain: str, name: str) -> ContractType:
-    """A deployed contract's ABI: the project's artifact, or, for a name the project does not use, the
-    pilot team's kept with the chain (a file planted there never shadows a project contract; the audit
-    decodes in the same order)."""
-    if (ARTIFACTS_DIR / f"{name}.json").exists():
-        return load_contract(name)
-    return load_contract(name, run_dir / chain / USER_CONTRACTS)
 
 
 def load_user_artifact(path: Path) -> ContractType:

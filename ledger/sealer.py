@@ -29,8 +29,9 @@ def genesis_id(genesis: dict) -> bytes:
 
 
 def link_refusal(previous_digest: bytes, row: Sequence[object]) -> bytes:
-    """The running digest of refusals after one more: `row` is every field of the refusal but the digest
-    itself (seq, block, node, signer, contract, function, label, reason, detail)."""
+    """The running digest of refusals after one more: `row` is every field of the refusal but its block
+    (the block whose seals cover the digest says which) and the digest itself: seq, node, signer, contract,
+    function, label, reason, detail."""
     return keccak(previous_digest + rows_digest([row]))
 
 

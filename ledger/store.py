@@ -174,14 +174,19 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
 
 
+def _schema_objects(db: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """sqlite_master's (type, name) -> sql: the tables, indexes and triggers a file holds."""
+    return {(kind, name): sql for kind, name, sql in db.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex_%'")}
+
+
 @lru_cache(maxsize=1)
 def _expected_schema() -> dict[tuple[str, str], str]:
-    """sqlite_master's (type, name) -> sql of a new ledger."""
+    """The schema objects of a new ledger."""
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(_schema())
-        return {(kind, name): sql for kind, name, sql in db.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex_%'")}
+        return _schema_objects(db)
     finally:
         db.close()
 
@@ -334,9 +339,7 @@ class LedgerStore:
         """What is wrong with the file's schema or pages, if anything: every table and index must be as
         this module creates them (the triggers may be gone: they guard, they prove nothing), nothing may be
         added, and SQLite's integrity check (which compares every index with its table) must pass."""
-        expected = _expected_schema()
-        found = {(kind, name): sql for kind, name, sql in self._db.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex_%'")}
+        expected, found = _expected_schema(), _schema_objects(self._db)
         for key, sql in found.items():
             if expected.get(key) != sql:
                 return f"the file holds a {key[0]} {key[1]} that is not the ledger's own"

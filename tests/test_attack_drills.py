@@ -517,13 +517,12 @@ def test_a_member_copy_linked_to_another_file_is_never_written(run, drill_run):
 
 
 def test_a_planted_artifact_never_decodes_a_project_contract_when_reopened(run):
-    from ledger.artifacts import load_contract
-    from ledger.reopen import contract_type
+    from ledger.artifacts import chain_contract, load_contract
 
     planted = run / CHAIN / "contracts" / "SettlementCash.json"
     planted.parent.mkdir(exist_ok=True)
     planted.write_text('{"contractName": "SettlementCash", "abi": [], "bytecode": "0x"}')
-    assert contract_type(run, CHAIN, "SettlementCash") is load_contract("SettlementCash")
+    assert chain_contract(run / CHAIN, "SettlementCash") is load_contract("SettlementCash")
 
 
 def test_pins_guard_every_command_that_reads_or_extends_a_run(run, tmp_path, monkeypatch):
