@@ -1032,6 +1032,19 @@ def contracts_build() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI and turns every expected failure into one line and an exit code."""
+    from ledger.secrets import operator_secret_path
+
+    secret = operator_secret_path()
+    had_secret = secret.exists()
+    try:
+        return _run(argv)
+    finally:
+        if not had_secret and secret.exists():
+            click.echo(f"note: created the operator secret {secret}; every key of a run derives from it and the "
+                       "seed, so keep it (outside run directories) to reproduce or extend your runs", err=True)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
     except click.exceptions.Exit as done:
