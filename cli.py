@@ -31,8 +31,8 @@ from pathlib import Path
 
 import click
 
-from ledger.compiler import BUILD_DIR
-from ledger.engine import ENGINES
+from ledger.tooling.compiler import BUILD_DIR
+from ledger.evm import ENGINES
 from ledger.errors import ConfigError, PilotLedgerError
 from scenarios.registry import (SCENARIOS, SCENARIOS_ENV, USER_SCENARIOS, all_scenario_names, get_scenario,
                                 load_user_scenarios)
@@ -175,7 +175,7 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
 
 def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
     """--rpc-url values as {chain: URL} (a plain URL under ANY_CHAIN), each node checked to answer."""
-    from ledger.engine.jsonrpc import JsonRpcClient, NodeUnreachable
+    from ledger.evm.jsonrpc import JsonRpcClient, NodeUnreachable
     from scenarios.api import ANY_CHAIN
 
     if engine != "rpc":
@@ -207,12 +207,12 @@ def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
 def echo_signing_accounts(name: str, seed: int, options: dict, as_json: bool) -> None:
     """Runs NAME on the embedded engine in a scratch directory and prints each account that signed a
     transaction there: the node accounts and the clients' accounts, derived from the seed and the
-    operator secret (ledger.secrets)."""
+    operator secret (ledger.trust.secrets)."""
     import sqlite3
     import tempfile
 
-    from ledger.chain import LEDGER_FILE
-    from ledger.secrets import KeyDeriver
+    from ledger.chain.run import LEDGER_FILE
+    from ledger.trust.secrets import KeyDeriver
     from scenarios.runner import run_scenario
 
     rows = []
@@ -338,7 +338,7 @@ PIN_OPTION = click.option(
 def verify(run_dir: Path, pins: Path | None, as_json: bool) -> None:
     """Verify every chain in RUN_DIR and every member's copy: headers, transaction and receipt roots,
     refusal digests, validator seals over every stored row, certificates."""
-    from ledger.verify import verify_run
+    from ledger.audit.verify import verify_run
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
@@ -377,7 +377,7 @@ def _say_pinned(pins: Path | None, existed: bool) -> None:
 def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> None:
     """Audit a run's ledgers: verify, re-execute every block from genesis, check signatures,
     permissions at each height and the anchors on the regulatory chain."""
-    from ledger.audit import audit_run, ledger_copies
+    from ledger.audit.reexecute import audit_run, ledger_copies
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
@@ -426,8 +426,8 @@ def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> 
 def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_json: bool) -> None:
     """NODE's audit view: what it submitted, what was refused and why, the membership changes
     that touched it, and the personal data it holds (sealed unless the viewer may open it)."""
-    from ledger.chain import chain_names
-    from ledger.views import node_view
+    from ledger.chain.run import chain_names
+    from ledger.audit.views import node_view
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
@@ -467,7 +467,7 @@ def view(run_dir: Path, node: str, chain: str | None, viewer: str | None, as_jso
 def report(run_dir: Path, out: Path | None) -> None:
     """Write one self-contained HTML report on RUN_DIR for the regulator: the audit, per-node views,
     refusals by reason, planted violations against what was caught, and charts."""
-    from ledger.audit import ledger_copies
+    from ledger.audit.reexecute import ledger_copies
     from ledger.report import write_report
 
     bar = None
@@ -511,7 +511,7 @@ def _short(identity: str) -> str:
 
 
 def _open_index(run_dir: Path):
-    from ledger.lookthrough import open_index
+    from ledger.supervision.lookthrough import open_index
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
@@ -527,7 +527,7 @@ def query_ubo(run_dir: Path, entity: str, limit: int, as_json: bool) -> None:
     """Ultimate beneficial owners of ENTITY (a fund, a company or a vehicle) through any depth of
     nesting: effective percentages (products along each path, summed over paths), the paths, and
     cycles (reported, not followed)."""
-    from ledger.lookthrough import ubo
+    from ledger.supervision.lookthrough import ubo
 
     with _open_index(run_dir) as index:
         u = ubo(index, entity)
@@ -559,7 +559,7 @@ def query_ubo(run_dir: Path, entity: str, limit: int, as_json: bool) -> None:
 def query_holders(run_dir: Path, entity: str, limit: int, as_json: bool) -> None:
     """Look-through investor count of ENTITY (a fund or a company) against its legal cap: who is
     counted and why (direct holder, or looked through vehicle X), and every breach."""
-    from ledger.lookthrough import holders
+    from ledger.supervision.lookthrough import holders
 
     with _open_index(run_dir) as index:
         h = holders(index, entity)
@@ -592,7 +592,7 @@ def query_exposure(run_dir: Path, person: str, as_json: bool) -> None:
     direct and through vehicles (effective amounts and percentages), warehouse receipts held,
     pledges given or taken, and consortium roles. PERSON is an identity id (0x + 64 hex) or an
     account address (0x + 40 hex)."""
-    from ledger.lookthrough import exposure
+    from ledger.supervision.lookthrough import exposure
 
     with _open_index(run_dir) as index:
         x = exposure(index, run_dir, person)
@@ -631,7 +631,7 @@ def query_receipt(run_dir: Path, receipt_id: str, as_json: bool) -> None:
     """A warehouse receipt's chain of custody (RECEIPT is its id number): issue, registration, each
     transfer and delivery with block and time, split and merge lineage, cancellation or expiry,
     and its pledges (lender, amount, term, release / enforcement / lapse)."""
-    from ledger.lookthrough import receipt
+    from ledger.supervision.lookthrough import receipt
 
     r = receipt(run_dir, receipt_id)
     if as_json:
@@ -678,7 +678,7 @@ def query_receipts(run_dir: Path, anomalies: bool, as_json: bool) -> None:
     """The warehouse receipt market's anomalies: one lot receipted on one inspection certificate
     twice and financed twice (double_financing), stock found short at inspection (phantom_stock);
     and, refused on chain, double pledges, issuance beyond declared stock, use after cancellation."""
-    from ledger.lookthrough import receipt_anomalies
+    from ledger.supervision.lookthrough import receipt_anomalies
 
     result = receipt_anomalies(run_dir)
     if as_json:
@@ -694,7 +694,7 @@ def query_receipts(run_dir: Path, anomalies: bool, as_json: bool) -> None:
 def query_disclosures(run_dir: Path, anomalies: bool, as_json: bool) -> None:
     """Disclosure anomalies: periodic deadlines missed at the chain's head, late filings, and filed
     documents whose file no longer matches the hash on chain (re-hashed with keccak)."""
-    from ledger.lookthrough import disclosure_anomalies
+    from ledger.supervision.lookthrough import disclosure_anomalies
 
     result = disclosure_anomalies(run_dir)
     if as_json:
@@ -739,10 +739,10 @@ def scenario_new(name, directory) -> None:
 def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: bool = False):
     """The run's chain, reopened at its head (re-executing its blocks, with a progress bar), with the
     keystore of the `acting` node opened and, to `seal` a block, each validator's."""
-    from ledger.chain import LEDGER_FILE, pick_chain
-    from ledger.reopen import reopen_chain
-    from ledger.store import LedgerStore
-    from ledger.verify import require_pinned
+    from ledger.chain.run import LEDGER_FILE, pick_chain
+    from ledger.chain.reopen import reopen_chain
+    from ledger.chain.store import LedgerStore
+    from ledger.audit.verify import require_pinned
 
     if not run_dir.is_dir():
         raise ConfigError(f"no run directory at {run_dir}")
@@ -792,8 +792,8 @@ def _address_resolver(consortium):
 
 def _commit_and_show(run_dir: Path, consortium, ticket, as_json: bool) -> None:
     """Commits the one submission as a block, brings the node copies up to date and shows the outcome."""
-    from ledger.abi import hex0x
-    from ledger.chain import write_node_copies
+    from ledger.tooling.abi import hex0x
+    from ledger.chain.run import write_node_copies
 
     block = consortium.commit()
     for problem in write_node_copies(consortium, run_dir):
@@ -839,8 +839,8 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
     """Deploy a compiled contract (ARTIFACT: a file written by `compile`, or NAME for build/contracts/NAME.json)
     with constructor ARGS, as a block on a run's chain: the gateway checks the node's certificate and
     membership, the validators seal the block, the run's ledger and every node's copy get it."""
-    from ledger.abi_text import parse_args
-    from ledger.reopen import keep_user_contract, load_user_artifact
+    from ledger.tooling.abi_text import parse_args
+    from ledger.chain.reopen import keep_user_contract, load_user_artifact
 
     if artifact.suffix != ".json":
         artifact = BUILD_DIR / f"{artifact}.json"
@@ -868,8 +868,8 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
 def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str | None,
          chain: str | None, as_json: bool) -> None:
     """Read FUNCTION of a deployed CONTRACT (name or 0x address) at the chain's head; nothing is written."""
-    from ledger.abi import to_jsonable
-    from ledger.abi_text import parse_args
+    from ledger.tooling.abi import to_jsonable
+    from ledger.tooling.abi_text import parse_args
 
     consortium = _reopen(run_dir, chain)  # a read needs no key: NODE's address comes from its certificate
     try:
@@ -911,9 +911,9 @@ def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
          chain: str | None, advance: int, as_json: bool) -> None:
     """Send FUNCTION of a deployed CONTRACT (name or 0x address) as a block on a run's chain, through
     the gateway; a refusal is recorded with its reason, like any other, and exits 1."""
-    from ledger.abi_text import parse_args
+    from ledger.tooling.abi_text import parse_args
 
-    from ledger.reopen import signer_account
+    from ledger.chain.reopen import signer_account
 
     consortium = _reopen(run_dir, chain, acting=node_name, seal=True)
     node = _node(consortium, node_name)
@@ -939,7 +939,7 @@ def compile_contracts(paths, out_dir, as_json) -> None:
     Import your own files by relative path and the project's contracts as pilotledger/<path under contracts/>,
     e.g. pilotledger/identity/IdentityRegistry.sol.
     """
-    from ledger.compiler import artifact_text, compile_files
+    from ledger.tooling.compiler import artifact_text, compile_files
 
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is not a directory")
@@ -982,7 +982,7 @@ def node(port: int) -> None:
     import signal
     import time
 
-    from ledger.devnode import start, stop
+    from ledger.evm.devnode import start, stop
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` stops the node on kill too
     process, url = start(port)
@@ -1007,7 +1007,7 @@ def contracts() -> None:
 @contracts.command("check", context_settings=CONTEXT)
 def contracts_check() -> None:
     """Recompile with the pinned solc and fail if any committed artifact is stale."""
-    from ledger.compiler import SOLC_VERSION, stale_artifacts
+    from ledger.tooling.compiler import SOLC_VERSION, stale_artifacts
 
     problems = stale_artifacts()
     for problem in problems:
@@ -1021,7 +1021,7 @@ def contracts_check() -> None:
 @contracts.command("build", context_settings=CONTEXT)
 def contracts_build() -> None:
     """Recompile the contracts and rewrite their artifacts."""
-    from ledger.compiler import ARTIFACTS_DIR, build_artifacts
+    from ledger.tooling.compiler import ARTIFACTS_DIR, build_artifacts
 
     for name in build_artifacts():
         click.echo(f"wrote {ARTIFACTS_DIR / name}.json")
@@ -1032,7 +1032,7 @@ def contracts_build() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI and turns every expected failure into one line and an exit code."""
-    from ledger.secrets import operator_secret_path
+    from ledger.trust.secrets import operator_secret_path
 
     secret = operator_secret_path()
     had_secret = secret.exists()

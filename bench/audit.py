@@ -24,8 +24,8 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.audit import audit_run  # noqa: E402
-from ledger.verify import Verification, check_member_copies, verify_run  # noqa: E402
+from ledger.audit.reexecute import audit_run  # noqa: E402
+from ledger.audit.verify import Verification, check_member_copies, verify_run  # noqa: E402
 from scenarios.registry import scenario_names  # noqa: E402
 from scenarios.runner import run_scenario  # noqa: E402
 

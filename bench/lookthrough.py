@@ -2,7 +2,7 @@
 
     python bench/lookthrough.py [--investors 100000] [--seed 7] [--json]
 
-The index is written directly in the audit-index schema (ledger/lookthrough/index.py), deterministic
+The index is written directly in the audit-index schema (ledger/supervision/lookthrough/index.py), deterministic
 from the seed: INVESTORS persons, institutions and products; unregistered vehicles nested six levels
 deep (each declares three vehicles of the next level, shared at random, and a few investors; the
 deepest declare 4-10 investors), three cycles (a deepest vehicle declaring the vehicle above it); fund 1
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.lookthrough.index import AuditIndex, write_index  # noqa: E402
-from ledger.lookthrough.queries import holders, ubo  # noqa: E402
+from ledger.supervision.lookthrough.index import AuditIndex, write_index  # noqa: E402
+from ledger.supervision.lookthrough.queries import holders, ubo  # noqa: E402
 
 LEVELS = (30, 90, 270, 810, 2430, 7290)  # vehicles per nesting level, top first
 CYCLES = 3

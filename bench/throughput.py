@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth.vm.forks.shanghai import ShanghaiVM  # noqa: E402
 
-from ledger.artifacts import ARTIFACTS_DIR, load_contract  # noqa: E402
-from ledger.engine.pyevm import PyEvmEngine  # noqa: E402
+from ledger.tooling.artifacts import ARTIFACTS_DIR, load_contract  # noqa: E402
+from ledger.evm.pyevm import PyEvmEngine  # noqa: E402
 from scenarios.api import ScenarioContext  # noqa: E402
 from scenarios.share_transfer import CHAIN_ID, GENESIS_TIME, ShareTransfer  # noqa: E402
 

@@ -15,13 +15,13 @@ from typing import Callable, ClassVar
 
 from eth_hash.auto import keccak
 
-from ledger.chain import open_chain
-from ledger.consortium import Consortium, Ticket
+from ledger.chain.run import open_chain
+from ledger.chain.consortium import Consortium, Ticket
 from ledger.errors import ConfigError
-from ledger.monitor import RiskMonitor
-from ledger.node import Node
-from ledger.privacy import PRIVATE_FILE, PrivateStore
-from ledger.secrets import KeyDeriver
+from ledger.supervision.monitor import RiskMonitor
+from ledger.chain.node import Node
+from ledger.trust.privacy import PRIVATE_FILE, PrivateStore
+from ledger.trust.secrets import KeyDeriver
 
 CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
 REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits

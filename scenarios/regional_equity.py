@@ -33,14 +33,14 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
-from ledger.abi import bytes32, hex0x
-from ledger.anchoring import Anchorer, anchors_on, chain_key
-from ledger.consortium import Consortium, Ticket
+from ledger.tooling.abi import bytes32, hex0x
+from ledger.audit.anchors import Anchorer, anchors_on, chain_key
+from ledger.chain.consortium import Consortium, Ticket
 from ledger.errors import LedgerError
-from ledger.keys import Account
-from ledger.node import Node
-from ledger.privacy import data_hash
-from ledger.roles import Role
+from ledger.trust.keys import Account
+from ledger.chain.node import Node
+from ledger.trust.privacy import data_hash
+from ledger.chain.roles import Role
 
 from .api import Option, Scenario, ScenarioContext, identity_of
 

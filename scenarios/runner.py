@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ledger.chain import write_node_copies
+from ledger.chain.run import write_node_copies
 from ledger.errors import LedgerError
-from ledger.lookthrough.findings import score
-from ledger.summary import chain_summary
+from ledger.supervision.lookthrough.findings import score
+from ledger.chain.summary import chain_summary
 
 from .api import CHAIN, REGULATOR, ScenarioContext
 from .registry import get_scenario, scenario_names

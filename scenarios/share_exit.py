@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from eth_hash.auto import keccak
 
-from ledger.keys import recover_address
+from ledger.trust.keys import recover_address
 
 if TYPE_CHECKING:
     from .share_transfer import ShareTransfer

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
 
-from ledger.ca import ConsortiumCA
-from ledger.consortium import Consortium, Ticket
+from ledger.trust.ca import ConsortiumCA
+from ledger.chain.consortium import Consortium, Ticket
 from ledger.errors import LedgerError
-from ledger.keys import Account
-from ledger.node import Node
-from ledger.privacy import data_hash
-from ledger.roles import GovernanceAction, Role
+from ledger.trust.keys import Account
+from ledger.chain.node import Node
+from ledger.trust.privacy import data_hash
+from ledger.chain.roles import GovernanceAction, Role
 
 from .api import Option, Scenario, ScenarioContext, identity_of
 from .share_exit import wind_down

@@ -16,8 +16,8 @@ with a `name`, a `title`, its `options` and a `run(ctx)` method.
 
 from eth_hash.auto import keccak
 
-from ledger.privacy import data_hash
-from ledger.roles import Role
+from ledger.trust.privacy import data_hash
+from ledger.chain.roles import Role
 from scenarios.api import Option, Scenario, ScenarioContext
 
 GENESIS_TIME = 1700000000  # the first block's timestamp (seconds since 1970)

@@ -29,12 +29,12 @@ from typing import Callable
 
 from eth_hash.auto import keccak
 
-from ledger.abi import bytes32, hex0x
-from ledger.consortium import BLOCK_TIME, Consortium, Ticket
+from ledger.tooling.abi import bytes32, hex0x
+from ledger.chain.consortium import BLOCK_TIME, Consortium, Ticket
 from ledger.errors import LedgerError
-from ledger.keys import Account
-from ledger.node import Node
-from ledger.roles import Role
+from ledger.trust.keys import Account
+from ledger.chain.node import Node
+from ledger.chain.roles import Role
 
 from .api import Option, Scenario, ScenarioContext
 

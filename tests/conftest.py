@@ -35,10 +35,10 @@ def _pin_operator_secret() -> None:
 
 _pin_operator_secret()
 
-from ledger.chain import open_chain  # noqa: E402
-from ledger.consortium import Consortium, Contract, Ticket  # noqa: E402
-from ledger.node import Node  # noqa: E402
-from ledger.roles import Role  # noqa: E402
+from ledger.chain.run import open_chain  # noqa: E402
+from ledger.chain.consortium import Consortium, Contract, Ticket  # noqa: E402
+from ledger.chain.node import Node  # noqa: E402
+from ledger.chain.roles import Role  # noqa: E402
 
 T0 = 1641916800
 DAY = 86400

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.chain import LEDGER_FILE
-from ledger.store import LedgerStore
+from ledger.chain.run import LEDGER_FILE
+from ledger.chain.store import LedgerStore
 
 
 def stored_blocks(run_dir: Path, chain: str) -> list[tuple]:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from ledger import devnode
+from ledger.evm import devnode
 
 
 def start_node() -> tuple[subprocess.Popen, str]:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import T0
-from ledger.anchoring import EMPTY_DIGEST, Anchorer, anchors_on, chain_key, check_anchors, event_digest
-from ledger.chain import LEDGER_FILE, open_chain
+from ledger.audit.anchors import EMPTY_DIGEST, Anchorer, anchors_on, chain_key, check_anchors, event_digest
+from ledger.chain.run import LEDGER_FILE, open_chain
 from ledger.errors import LedgerError
-from ledger.roles import Role
-from ledger.store import LedgerStore
+from ledger.chain.roles import Role
+from ledger.chain.store import LedgerStore
 from scenarios.runner import run_scenario
 
 BUSINESS, REGULATORY = "equity_market", "regulatory"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from ledger.compiler import ARTIFACTS_DIR, SOLC_VERSION, stale_artifacts
+from ledger.tooling.compiler import ARTIFACTS_DIR, SOLC_VERSION, stale_artifacts
 from test_cli import cli
 
 

@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from conftest import T0, build_chain
-from ledger.audit import audit_ledger, audit_run
-from ledger.chain import LEDGER_FILE
-from ledger.roles import GovernanceAction, Role
-from ledger.sealer import genesis_id, make_seals, seal_message
-from ledger.store import TABLES, LedgerStore
-from ledger.verify import verify_run
+from ledger.audit.reexecute import audit_ledger, audit_run
+from ledger.chain.run import LEDGER_FILE
+from ledger.chain.roles import GovernanceAction, Role
+from ledger.chain.sealer import genesis_id, make_seals, seal_message
+from ledger.chain.store import TABLES, LedgerStore
+from ledger.audit.verify import verify_run
 
 CHAIN = "test_chain"
 MEMBER = "AGENT"  # holds no validator key
@@ -368,7 +368,7 @@ def test_the_chain_cut_short_while_copies_go_on(run, drill_run):
     """Proves a chain that lost its last blocks is named, against the members' copies that still hold them,
     and that the queries refuse it."""
     from ledger.errors import LedgerError
-    from ledger.verify import sealed_ledgers
+    from ledger.audit.verify import sealed_ledgers
 
     k = drill_run["heights"]["after"]
     db = open_writable(run / CHAIN / LEDGER_FILE)
@@ -451,7 +451,7 @@ def test_a_forged_node_url_is_never_contacted(run, monkeypatch):
     genesis to name its own rpc node gets no request."""
     import json
 
-    from ledger.engine import rpc
+    from ledger.evm import rpc
 
     def contacted(*args, **kwargs):
         raise AssertionError("the audit contacted the forged node")
@@ -470,8 +470,8 @@ def test_a_client_label_claimed_by_two_nodes_is_believed_from_neither(tmp_path):
     """Proves a member cannot hijack another node's client label by listing it in its own client file, and
     cannot stop every command by writing garbage into its own."""
     from ledger.errors import ConfigError
-    from ledger.keystore import ClientDirectory, KeystoreWriter
-    from ledger.secrets import KeyDeriver
+    from ledger.trust.keystore import ClientDirectory, KeystoreWriter
+    from ledger.trust.secrets import KeyDeriver
 
     keys = KeyDeriver(1, b"\x05" * 32)
     writer = KeystoreWriter(tmp_path, "c")
@@ -493,7 +493,7 @@ def test_a_client_label_claimed_by_two_nodes_is_believed_from_neither(tmp_path):
 def test_a_member_copy_linked_to_another_file_is_never_written(run, drill_run):
     """Proves the operator's copy-writing follows no link a member planted (to the chain's ledger, or to a
     file anywhere), and says so."""
-    from ledger.chain import write_node_copies
+    from ledger.chain.run import write_node_copies
 
     target = run / "elsewhere.sqlite"
     copy = member_copy(run)
@@ -517,7 +517,7 @@ def test_a_member_copy_linked_to_another_file_is_never_written(run, drill_run):
 
 
 def test_a_planted_artifact_never_decodes_a_project_contract_when_reopened(run):
-    from ledger.artifacts import chain_contract, load_contract
+    from ledger.tooling.artifacts import chain_contract, load_contract
 
     planted = run / CHAIN / "contracts" / "SettlementCash.json"
     planted.parent.mkdir(exist_ok=True)
@@ -527,8 +527,8 @@ def test_a_planted_artifact_never_decodes_a_project_contract_when_reopened(run):
 
 def test_pins_guard_every_command_that_reads_or_extends_a_run(run, tmp_path, monkeypatch):
     from ledger.errors import LedgerError
-    from ledger.verify import require_pinned
-    from ledger.views import node_view
+    from ledger.audit.verify import require_pinned
+    from ledger.audit.views import node_view
 
     pins = tmp_path / "pins.json"
     pins.write_text('{"test_chain": "0x' + "00" * 32 + '"}')

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledger.audit import audit_run
-from ledger.chain import LEDGER_FILE
+from ledger.audit.reexecute import audit_run
+from ledger.chain.run import LEDGER_FILE
 from scenarios.runner import run_scenario
 
 CHAIN = "fund_platform"
@@ -130,8 +130,8 @@ def test_cli_audit_table_json_and_exit_codes(run: Path) -> None:
 def test_block_sealed_by_a_revoked_validator(tmp_path: Path) -> None:
     """The manager validator is revoked by governance; a later block carrying its seal fails the audit."""
     from conftest import build_chain
-    from ledger.roles import GovernanceAction
-    from ledger.sealer import genesis_id, make_seals, seal_message
+    from ledger.chain.roles import GovernanceAction
+    from ledger.chain.sealer import genesis_id, make_seals, seal_message
 
     chain = build_chain(tmp_path / "run")
     manager = chain.manager

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import cli as cli_module
-from ledger import compiler
-from ledger.artifacts import load_contract
-from ledger.compiler import ARTIFACTS_DIR, NPM_SOLC, SETTINGS, SOLC_VERSION, find_solc
+from ledger.tooling import compiler
+from ledger.tooling.artifacts import load_contract
+from ledger.tooling.compiler import ARTIFACTS_DIR, NPM_SOLC, SETTINGS, SOLC_VERSION, find_solc
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "// SPDX-License-Identifier: Apache-2.0\npragma solidity 0.8.28;\n"

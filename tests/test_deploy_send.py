@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain import LEDGER_FILE
-from ledger.store import LedgerStore
+from ledger.chain.run import LEDGER_FILE
+from ledger.chain.store import LedgerStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "QualifiedVault.sol"
@@ -159,7 +159,7 @@ def test_bad_input_is_one_line_and_exit_2(finished, args, message):
 
 
 def test_arguments_are_read_by_their_solidity_type():
-    from ledger.abi_text import parse_args
+    from ledger.tooling.abi_text import parse_args
     from ledger.errors import ConfigError
 
     named = {"node:A": b"\x01" * 20}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DAY, reverted
-from ledger.abi import to_jsonable
+from ledger.tooling.abi import to_jsonable
 from ledger.errors import PilotLedgerError
 from test_equity_market import CO, CO2, REASON, YEAR, Equity, build_equity, h, ok, refused
 

@@ -1,5 +1,5 @@
 """The pyevm engine's faster opcode loop (with SLOAD, SHA3 and the arithmetic inlined), its batched
-storage tries and its own Merkle-Patricia trie (ledger/engine/mpt.py) give exactly the results of
+storage tries and its own Merkle-Patricia trie (ledger/evm/mpt.py) give exactly the results of
 stock py-evm: same gas, status and output per transaction, same state roots, same head hash."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from eth.vm.forks.shanghai import ShanghaiVM
 
-from ledger.engine.interpreter import FastShanghaiVM, jump_destinations
-from ledger.engine.pyevm import PyEvmEngine
-from ledger.keys import Account
-from ledger.store import LedgerStore
+from ledger.evm.interpreter import FastShanghaiVM, jump_destinations
+from ledger.evm.pyevm import PyEvmEngine
+from ledger.trust.keys import Account
+from ledger.chain.store import LedgerStore
 from scenarios.runner import run_scenario
 
 T0 = 1641916800
@@ -125,7 +125,7 @@ def test_mpt_batches_match_hexary_trie() -> None:
 
     from trie import HexaryTrie
 
-    from ledger.engine.mpt import BLANK_ROOT, Trie, trie_root
+    from ledger.evm.mpt import BLANK_ROOT, Trie, trie_root
 
     rng = random.Random(11)
     for round_ in range(60):

@@ -11,15 +11,15 @@ import pytest
 import rlp
 from eth_hash.auto import keccak
 
-from ledger import devnode
-from ledger.abi import decode_error
-from ledger.artifacts import load_contract
-from ledger.chain import open_chain
-from ledger.engine import ENGINES, Engine, make_engine
+from ledger.evm import devnode
+from ledger.tooling.abi import decode_error
+from ledger.tooling.artifacts import load_contract
+from ledger.chain.run import open_chain
+from ledger.evm import ENGINES, Engine, make_engine
 from ledger.errors import LedgerError
-from ledger.keys import Account
-from ledger.roles import Role
-from ledger.verify import verify_chain
+from ledger.trust.keys import Account
+from ledger.chain.roles import Role
+from ledger.audit.verify import verify_chain
 from rpc_node import start_node
 
 T0 = 1641916800

@@ -13,12 +13,12 @@ import pytest
 from eth_hash.auto import keccak
 
 from conftest import DAY, PERSON, T0, reverted
-from ledger.chain import open_chain
-from ledger.abi import to_jsonable
-from ledger.consortium import Consortium, Contract, Ticket
+from ledger.chain.run import open_chain
+from ledger.tooling.abi import to_jsonable
+from ledger.chain.consortium import Consortium, Contract, Ticket
 from ledger.errors import PilotLedgerError
-from ledger.node import Node
-from ledger.roles import GovernanceAction, Role
+from ledger.chain.node import Node
+from ledger.chain.roles import GovernanceAction, Role
 
 CAP = 3
 YEAR = 365 * DAY

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from eth_hash.auto import keccak
 
-from ledger.keys import recover_address
+from ledger.trust.keys import recover_address
 from scenarios.runner import run_scenario
 from scenarios.share_exit import canonical
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli import main
-from ledger.lookthrough.findings import findings, score
+from ledger.supervision.lookthrough.findings import findings, score
 from scenarios.runner import run_all
 
 SMALL = {

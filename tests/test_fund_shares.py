@@ -12,9 +12,9 @@ import pytest
 from conftest import (
     CONTRACTUAL, DAY, JOINT_STOCK, LLC, MIN, PARTNERSHIP, PERSON, T0, UNLIMITED, VEHICLE, reverted,
 )
-from ledger.consortium import CALL_GAS
-from ledger.engine.pyevm import BLOCK_GAS_LIMIT
-from ledger.roles import GovernanceAction, Role
+from ledger.chain.consortium import CALL_GAS
+from ledger.evm.pyevm import BLOCK_GAS_LIMIT
+from ledger.chain.roles import GovernanceAction, Role
 
 WHOLE = 2**256 - 1
 REQUESTED, APPROVED, REJECTED, CANCELLED, SETTLED = 1, 2, 3, 4, 5

@@ -7,13 +7,13 @@ import sqlite3
 import pytest
 
 from conftest import DAY, PERSON, T0
-from ledger.ca import ConsortiumCA
-from ledger.chain import LEDGER_FILE, open_chain
-from ledger.keys import Account
-from ledger.node import Node
-from ledger.roles import GovernanceAction as A, Role
-from ledger.sealer import check_seals, genesis_id, seal_message
-from ledger.verify import verify_chain
+from ledger.trust.ca import ConsortiumCA
+from ledger.chain.run import LEDGER_FILE, open_chain
+from ledger.trust.keys import Account
+from ledger.chain.node import Node
+from ledger.chain.roles import GovernanceAction as A, Role
+from ledger.chain.sealer import check_seals, genesis_id, seal_message
+from ledger.audit.verify import verify_chain
 
 NO_ORG = b"\0" * 32
 counter = iter(range(10**6))

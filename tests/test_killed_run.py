@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from ledger.audit import audit_run
-from ledger.keystore import keystore_nodes, open_keystore
-from ledger.verify import verify_run
+from ledger.audit.reexecute import audit_run
+from ledger.trust.keystore import keystore_nodes, open_keystore
+from ledger.audit.verify import verify_run
 from scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from ledger.keys import Account
-from ledger.sealer import Seal, check_seals, make_seals, quorum, seal_message
-from ledger.verify import verify_chain
+from ledger.trust.keys import Account
+from ledger.chain.sealer import Seal, check_seals, make_seals, quorum, seal_message
+from ledger.audit.verify import verify_chain
 
 
 def test_quorum_is_two_thirds_rounded_up():

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import ConfigError, LedgerError
-from ledger.lookthrough import INDEX_FILE, build_index, holders, open_index, resolve_entity, ubo
-from ledger.lookthrough.index import AuditIndex, write_index
+from ledger.supervision.lookthrough import INDEX_FILE, build_index, holders, open_index, resolve_entity, ubo
+from ledger.supervision.lookthrough.index import AuditIndex, write_index
 from scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

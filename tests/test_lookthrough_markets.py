@@ -1,4 +1,4 @@
-"""Market look-through queries (ledger/lookthrough/: exposure, receipts, disclosures): exposure, a receipt's custody, the
+"""Market look-through queries (ledger/supervision/lookthrough/: exposure, receipts, disclosures): exposure, a receipt's custody, the
 receipt and disclosure anomalies, checked against the runs' events and ground truth."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from eth_hash.auto import keccak
 
 from ledger.errors import ConfigError
-from ledger.lookthrough import open_index, ubo
-from ledger.lookthrough import disclosure_anomalies, exposure, receipt, receipt_anomalies
+from ledger.supervision.lookthrough import open_index, ubo
+from ledger.supervision.lookthrough import disclosure_anomalies, exposure, receipt, receipt_anomalies
 from scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -68,7 +68,7 @@ def test_every_summary_carries_its_alerts(tmp_path) -> None:
 def test_a_certificate_minted_by_a_merge_is_followed(tmp_path) -> None:
     """Seed 5 plants the double financing on the certificate a merge minted (the keccak of its sources'):
     the monitor raises it at the reusing issue, and the regulator's query finds both lineages."""
-    from ledger.lookthrough.receipts import receipt_anomalies
+    from ledger.supervision.lookthrough.receipts import receipt_anomalies
 
     run_dir = tmp_path / "wr"
     summary = run_scenario("warehouse_receipt", 5, {}, run_dir)

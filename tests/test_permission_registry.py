@@ -5,7 +5,7 @@ import pytest
 
 from conftest import reverted
 from ledger.errors import PilotLedgerError
-from ledger.roles import GovernanceAction as A, MemberStatus, Role
+from ledger.chain.roles import GovernanceAction as A, MemberStatus, Role
 
 NO_ORG = b"\0" * 32
 NO_ACCOUNT = b"\0" * 20

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import LedgerError
-from ledger.privacy import PRIVATE_FILE, PrivateStore, data_hash, privacy_key, read_records
-from ledger.views import node_view
+from ledger.trust.privacy import PRIVATE_FILE, PrivateStore, data_hash, privacy_key, read_records
+from ledger.audit.views import node_view
 from scenarios.runner import run_scenario
 
 CHAIN = "fund_platform"

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from eth_hash.auto import keccak
 
 from cli import cli
-from ledger.anchoring import anchors_on, check_anchors
-from ledger.store import LedgerStore
-from ledger.verify import verify_run
+from ledger.audit.anchors import anchors_on, check_anchors
+from ledger.chain.store import LedgerStore
+from ledger.audit.verify import verify_run
 from ledgers import stored_blocks
 from scenarios.runner import run_scenario
 

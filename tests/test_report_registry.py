@@ -11,12 +11,12 @@ import pytest
 from eth_hash.auto import keccak
 
 from conftest import DAY, T0, reverted
-from ledger.abi import to_jsonable
-from ledger.chain import open_chain
-from ledger.consortium import Consortium, Contract, Ticket
+from ledger.tooling.abi import to_jsonable
+from ledger.chain.run import open_chain
+from ledger.chain.consortium import Consortium, Contract, Ticket
 from ledger.errors import PilotLedgerError
-from ledger.node import Node
-from ledger.roles import GovernanceAction, Role
+from ledger.chain.node import Node
+from ledger.chain.roles import GovernanceAction, Role
 from test_equity_market import build_equity, h, ok, refused
 
 EQUITY = b"equity-market-chain".ljust(32, b"\0")

@@ -12,9 +12,9 @@ import pytest
 from ledger.errors import PilotLedgerError
 
 from cli import main
-from ledger import devnode
-from ledger.audit import audit_ledger, audit_run
-from ledger.verify import verify_run
+from ledger.evm import devnode
+from ledger.audit.reexecute import audit_ledger, audit_run
+from ledger.audit.verify import verify_run
 from rpc_node import start_node
 from scenarios.api import ANY_CHAIN
 from scenarios.runner import run_scenario
@@ -107,7 +107,7 @@ def test_each_chain_of_a_multi_chain_scenario_needs_its_node(tmp_path, capsys):
 def test_the_audit_says_when_the_node_is_gone(runs, tmp_path, monkeypatch):
     root, _, _ = runs
     ledger = root / "rpc" / "fund_platform" / "ledger.sqlite"
-    from ledger.engine.rpc import RpcEngine
+    from ledger.evm.rpc import RpcEngine
 
     def gone(self, number):
         raise PilotLedgerError("connection refused")

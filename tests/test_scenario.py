@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from ledger.verify import verify_run
+from ledger.audit.verify import verify_run
 from ledgers import stored_blocks
 from scenarios.runner import run_scenario
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.audit import audit_ledger
-from ledger.chain import LEDGER_FILE
-from ledger.store import TABLES
-from ledger.verify import Verification, check_member_copies
+from ledger.audit.reexecute import audit_ledger
+from ledger.chain.run import LEDGER_FILE
+from ledger.chain.store import TABLES
+from ledger.audit.verify import Verification, check_member_copies
 from test_attack_drills import CHAIN, MEMBER, drill_run, open_writable  # noqa: F401  (drill_run: a fixture)
 
 

@@ -1,7 +1,7 @@
 """SettlementCash: minting by the cash issuer, transfers, allowances, real-name wallets."""
 
 from conftest import UNLIMITED, reverted
-from ledger.roles import GovernanceAction as A
+from ledger.chain.roles import GovernanceAction as A
 
 NO_ORG = b"\0" * 32
 

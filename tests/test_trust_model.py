@@ -19,15 +19,15 @@ import pytest
 from cryptography import x509
 from eth_hash.auto import keccak
 
-from ledger import keystore as keystore_module
-from ledger import secrets as secrets_module
-from ledger.ca import CAVerifier, ConsortiumCA, certificate_address
-from ledger.chain import LEDGER_FILE
-from ledger.keys import SECP256K1_ORDER, Account
-from ledger.keystore import (CLIENTS_FILE, EVM_FILE, KeystoreWriter, keystore_dir, keystore_nodes, open_keystore,
+from ledger.trust import keystore as keystore_module
+from ledger.trust import secrets as secrets_module
+from ledger.trust.ca import CAVerifier, ConsortiumCA, certificate_address
+from ledger.chain.run import LEDGER_FILE
+from ledger.trust.keys import SECP256K1_ORDER, Account
+from ledger.trust.keystore import (CLIENTS_FILE, EVM_FILE, KeystoreWriter, keystore_dir, keystore_nodes, open_keystore,
                              passphrase, passphrase_env)
-from ledger.privacy import PRIVATE_FILE, SealedDeclaration, SealedRecord, data_hash, read_declarations, read_records
-from ledger.secrets import KeyDeriver, operator_secret, operator_secret_path
+from ledger.trust.privacy import PRIVATE_FILE, SealedDeclaration, SealedRecord, data_hash, read_declarations, read_records
+from ledger.trust.secrets import KeyDeriver, operator_secret, operator_secret_path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from scenarios.runner import run_scenario
 
@@ -336,8 +336,8 @@ def test_commands_open_only_the_keystores_they_need(cli_run):
 def test_verify_and_audit_need_no_secret(share_run, monkeypatch):
     """verify and audit read public material only: with the operator secret and every keystore out of
     reach they give the same results."""
-    from ledger.audit import audit_run
-    from ledger.verify import verify_run
+    from ledger.audit.reexecute import audit_run
+    from ledger.audit.verify import verify_run
 
     expected = ([(v.chain, v.verified, v.blocks, v.problems) for v in verify_run(share_run)],
                 [(a.chain, a.verified, a.blocks, a.problems) for a in audit_run(share_run)])
@@ -345,13 +345,13 @@ def test_verify_and_audit_need_no_secret(share_run, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("verify/audit touched a secret")
 
-    import ledger.lookthrough.findings
-    import ledger.reopen
-    import ledger.views
+    import ledger.supervision.lookthrough.findings
+    import ledger.chain.reopen
+    import ledger.audit.views
 
     monkeypatch.setattr(secrets_module, "operator_secret", forbidden)
     monkeypatch.setattr(KeyDeriver, "for_seed", forbidden)
-    for module in (keystore_module, ledger.views, ledger.lookthrough.findings, ledger.reopen):
+    for module in (keystore_module, ledger.audit.views, ledger.supervision.lookthrough.findings, ledger.chain.reopen):
         monkeypatch.setattr(module, "open_keystore", forbidden)
     monkeypatch.setattr(eth_keyfile, "decode_keyfile_json", forbidden)
     monkeypatch.setenv("PILOTLEDGER_OPERATOR_SECRET", "/nonexistent/operator.secret")
@@ -458,7 +458,7 @@ def test_two_agents_sealing_one_identity_share_no_data_key(tmp_path):
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from ledger.privacy import PrivateStore, _unwrap, privacy_key
+    from ledger.trust.privacy import PrivateStore, _unwrap, privacy_key
 
     keys = KeyDeriver(SEED, b"\x07" * 32)
     identity, salt = b"\x01" * 32, b"\x02" * 32
@@ -478,7 +478,7 @@ def test_two_agents_sealing_one_identity_share_no_data_key(tmp_path):
 def test_records_deleted_from_a_private_store_are_reported_missing(share_run, tmp_path):
     """Proves a KYC agent cannot make personal data vanish unseen: every identity it registered on chain
     must have its sealed record, and the view names each one that has none."""
-    from ledger.views import node_view
+    from ledger.audit.views import node_view
 
     run = tmp_path / "run"
     shutil.copytree(share_run, run)

@@ -19,12 +19,12 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings, strategies as st
 
 from conftest import DAY, T0, reverted
-from ledger.chain import open_chain
-from ledger.consortium import Consortium, Contract, Ticket
+from ledger.chain.run import open_chain
+from ledger.chain.consortium import Consortium, Contract, Ticket
 from ledger.errors import PilotLedgerError
-from ledger.keys import Account
-from ledger.node import Node
-from ledger.roles import GovernanceAction, Role
+from ledger.trust.keys import Account
+from ledger.chain.node import Node
+from ledger.chain.roles import GovernanceAction, Role
 
 # WarehouseReceipt.State and .MergeField
 NONE, ISSUED, REGISTERED, CANCELLED, EXPIRED, SPLIT, MERGED = range(7)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from ledger.verify import verify_run
+from ledger.audit.verify import verify_run
 from ledgers import stored_blocks
 from scenarios.registry import get_scenario
 from scenarios.runner import run_scenario

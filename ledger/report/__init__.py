@@ -2,8 +2,8 @@
 
 It reads only a run directory's generic files (run.json, ground_truth.json, each
 <chain>/ledger.sqlite and the node copies under <chain>/nodes/) and shows the run's
-summary, the audit of every chain (ledger.audit), each node's view as the regulator
-sees it (ledger.views), refused transactions by reason, planted violations against
+summary, the audit of every chain (ledger.audit.reexecute), each node's view as the regulator
+sees it (ledger.audit.views), refused transactions by reason, planted violations against
 what was caught, transactions per block, and the holding structure as a graph.
 
 Everything is inline: CSS, SVG charts drawn in Python, and a small script. Modules,
@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ConfigError
-from .assets import CSS, ERROR_SCRIPT, SCRIPT
-from .data import load_run, run_audits
-from .holdings import holding_graphs
-from .sections import (activity_section, audit_section, holdings_section, nodes_section, planted_section,
+from ledger.errors import ConfigError
+from ledger.report.assets import CSS, ERROR_SCRIPT, SCRIPT
+from ledger.report.data import load_run, run_audits
+from ledger.report.holdings import holding_graphs
+from ledger.report.sections import (activity_section, audit_section, holdings_section, nodes_section, planted_section,
                        refusals_section, summary_section)
-from .text import esc
+from ledger.report.text import esc
 
 __all__ = ["REPORT_FILE", "build_report", "write_report"]
 

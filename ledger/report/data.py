@@ -9,14 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..audit import Audit, audit_run
-from ..chain import LEDGER_FILE, chain_names
-from ..errors import ConfigError, PilotLedgerError
-from ..verify import membership_at_head, pins_from_env
-from ..roles import MemberStatus, Role
-from ..store import LedgerStore
-from ..views import NOBODY, node_view
-from .text import bytes32_text, pairs
+from ledger.audit.reexecute import Audit, audit_run
+from ledger.chain.run import LEDGER_FILE, chain_names
+from ledger.errors import ConfigError, PilotLedgerError
+from ledger.audit.verify import membership_at_head, pins_from_env
+from ledger.chain.roles import MemberStatus, Role
+from ledger.chain.store import LedgerStore
+from ledger.audit.views import NOBODY, node_view
+from ledger.report.text import bytes32_text, pairs
 
 HOLDING_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket", "WarehouseReceipt")
 NO_VIEWER = NOBODY  # a chain without a regulator: its nodes' views open no private record

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .data import ChainData
-from .text import bytes32_text, fmt, short
+from ledger.report.data import ChainData
+from ledger.report.text import bytes32_text, fmt, short
 
 TOP_HOLDERS = 8          # holders drawn per fund or company
 MAX_BACKERS = 40         # investors drawn behind vehicles, per graph

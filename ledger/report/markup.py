@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .text import esc, fmt
+from ledger.report.text import esc, fmt
 
 
 @dataclass

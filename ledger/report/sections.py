@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..audit import Audit
-from ..roles import Role
-from .data import ChainData
-from .holdings import Graph
-from .markup import Raw, badge, card, section, table
-from .svg import KIND_COLORS, svg_blocks, svg_graph, svg_hbars
-from .text import clip, esc, fmt, pairs, short
+from ledger.audit.reexecute import Audit
+from ledger.chain.roles import Role
+from ledger.report.data import ChainData
+from ledger.report.holdings import Graph
+from ledger.report.markup import Raw, badge, card, section, table
+from ledger.report.svg import KIND_COLORS, svg_blocks, svg_graph, svg_hbars
+from ledger.report.text import clip, esc, fmt, pairs, short
 
 MAX_TABLE_ROWS = 300     # rows of the refused-transactions table
 MAX_PRIVATE_ROWS = 25    # private records listed per node
@@ -83,7 +83,7 @@ def audit_section(audits: list[Audit], error: str | None) -> str:
     return section("audit", "Audit", f'<div class="auditgrid">{"".join(items)}</div>',
                    "Each chain's ledger is checked against what its headers and validators' seals commit to, and "
                    "re-executed from genesis on stock py-evm (or re-read from the node it ran on); every member's "
-                   "copy is compared with it (ledger.audit).")
+                   "copy is compared with it (ledger.audit.reexecute).")
 
 
 def activity_section(chains: list[ChainData]) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from .data import ChainData
-from .holdings import Graph
-from .text import clip, esc, fmt, utc
+from ledger.report.data import ChainData
+from ledger.report.holdings import Graph
+from ledger.report.text import clip, esc, fmt, utc
 
 MAX_BARS = 400           # blocks per bar before the activity chart groups blocks
 KIND_COLORS = {"person": "#dbeafe", "institution": "#ccfbf1", "registered product": "#ede9fe",

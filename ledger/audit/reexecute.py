@@ -1,0 +1,292 @@
+"""The regulator's audit of a chain and of every member's copy of it.
+
+One pass, block by block, so that the first bad block is named whatever is wrong with
+it: verify.py's checks (header, roots, refusals, seals by the validators in force, every
+row covered by the seals); every transaction's signature recovers its recorded sender
+and its submitting node was an active member holding the role the call needs at that
+height; the block re-executes on stock py-evm (never the fast engine that produced it:
+an interpreter bug must not reproduce itself) to the same state root, hash, receipts and
+raw logs; and the decoded columns (event names and arguments, revert reasons, contract
+names) equal what the raw data gives. A chain run on an rpc node is re-read from that
+node instead. Where the run has a regulatory chain, the ledger must still match the
+anchors its platform sent there. The run-level audit also compares every member's copy
+with the chain, naming each node whose copy differs and where.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import rlp
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth_hash.auto import keccak
+
+from ledger.tooling.abi import ContractABI, decode_error
+from ledger.tooling.artifacts import ContractType, chain_contract
+from ledger.chain.run import LEDGER_FILE, chain_names
+from ledger.evm import SignedTx
+from ledger.errors import ArtifactError, LedgerError, PilotLedgerError
+from ledger.chain.membership import Membership
+from ledger.chain.policy import DEPLOY, required_role
+from ledger.chain.roles import MemberStatus
+from ledger.chain.store import LedgerStore
+from ledger.audit.verify import (NODES_DIR, BadBlock, Findings, SealedBlock, apply_pins, check_anchored, check_member_copies,
+                     check_public_files, has_blocks_in, read_genesis, regulatory_ledger, sealed_blocks)
+
+
+
+@dataclass
+class Audit(Findings):
+    copy: str
+    node: str | None = None  # whose copy, or None for the chain's own ledger
+    blocks: int = 0
+    transactions: int = 0
+    anchors_checked: int = 0
+    replayed: str = "re-executed from genesis on stock py-evm"  # or, for a chain run on a node, re-read from it
+
+    def to_json(self) -> dict:
+        return {"chain": self.chain, "copy": self.copy, "node": self.node, "verified": self.verified,
+                "blocks": self.blocks, "transactions": self.transactions, "anchors_checked": self.anchors_checked,
+                "replayed": self.replayed, "problems": self.problems, "first_bad_block": self.first_bad_block,
+                "notes": self.notes}
+
+
+def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
+                 progress: Callable[[int], None] | None = None, chain_dir: Path | None = None,
+                 node: str | None = None) -> Audit:
+    """Audits the ledger file at `path`, a copy of chain `chain` whose public files (genesis record,
+    certificates, pilot teams' artifacts) are in `chain_dir`; `regulatory` is the regulatory chain's
+    ledger, if the run has one."""
+    chain_dir = chain_dir or path.parent
+    result = Audit(chain, str(path), node)
+    try:
+        genesis = read_genesis(chain_dir)
+        store = LedgerStore(path)
+    except LedgerError as exc:
+        result.fail(0, str(exc))
+        return result
+    membership = Membership()
+    try:
+        _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None))
+        if regulatory is not None:
+            result.anchors_checked = check_anchored(store, chain, regulatory, result)
+        has_blocks = has_blocks_in(store)
+    finally:
+        store.close()
+    for problem in check_public_files(chain_dir, genesis, membership, has_blocks):
+        result.fail(0, problem)
+    return result
+
+
+def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, result: Audit,
+                  membership: Membership, progress: Callable[[int], None]) -> None:
+    if genesis is None:
+        return  # nothing is re-executed against a genesis record nobody published (check_public_files says so)
+    known = _KnownContracts(chain_dir)
+    replayer: _Replayer | None = None
+    try:
+        for block in sealed_blocks(store, genesis, membership):
+            # Made once the genesis record and the first block's seals hold: a node named in a forged record
+            # is never contacted.
+            replayer = replayer or _Replayer(store.meta(), result)
+            replayer.replay(block, _check_transactions(block, replayer))
+            known.check_decoded(block)
+            result.blocks += 1
+            result.transactions += len(block.rows.transactions)
+            progress(1)
+    except BadBlock as bad:
+        result.fail(bad.number, str(bad))
+        return
+    if replayer and replayer.skipped:
+        result.problems.append(f"re-execution skipped: {replayer.skipped}; the hash chain, seals, signatures "
+                               "and permissions were checked")
+
+
+class _Replayer:
+    """Re-executes blocks on stock py-evm, or re-reads them from the rpc node a chain ran on."""
+
+    def __init__(self, meta: dict, result: Audit) -> None:
+        self.skipped: str | None = None
+        if meta.get("engine") == "rpc":
+            self.decode, self._execute, self.skipped = _node_replay(meta)
+            result.replayed = f"re-read from the node at {meta.get('rpc_url')}"
+            return
+        from ledger.evm.pyevm import PyEvmEngine
+
+        try:
+            engine = PyEvmEngine(int(meta["chain_id"]), int(meta["genesis_time"]), vm=ShanghaiVM)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise BadBlock(0, f"the genesis record cannot start a chain: {exc}") from None
+        if "0x" + engine.head().hash.hex() != meta.get("genesis_hash"):
+            raise BadBlock(0, "a fresh engine does not produce the recorded genesis block")
+        self.decode = engine.decode
+        self._execute = lambda _number, txs, timestamp: engine.execute_block(txs, timestamp)
+
+    def replay(self, block: SealedBlock, txs: list[SignedTx]) -> None:
+        """Re-executes `block`, whose transactions `txs` are already decoded, and compares."""
+        if self._execute is None:
+            return
+        try:
+            executed = self._execute(block.number, txs, block.timestamp)
+        except LedgerError as exc:
+            raise BadBlock(block.number, str(exc)) from None
+        if executed.state_root != block.state_root:
+            raise BadBlock(block.number, "re-execution gives a different state root")
+        if executed.hash != block.hash:
+            raise BadBlock(block.number, "re-execution gives a different block hash")
+        for (tx_hash, status, gas_used, created, output, *_), outcome in zip(block.rows.receipts, executed.outcomes):
+            if (int(outcome.success), outcome.gas_used, outcome.output, outcome.contract_address) != (
+                    status, gas_used, output, created):
+                raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s receipt differs from re-execution")
+        logs = [(log.address, log.topics, log.data) for outcome in executed.outcomes for log in outcome.logs]
+        if logs != [(log.address, log.topics, log.data) for log in block.logs]:
+            raise BadBlock(block.number, "events differ from re-execution")
+
+
+def _check_transactions(block: SealedBlock, replayer: _Replayer) -> list[SignedTx]:
+    """The block's transactions, decoded once: each signature recovers its recorded sender, and each
+    submitting node could submit its call at that height."""
+    decoded = []
+    for tx_hash, _, _, node, sender, nonce, to, contract, function, _, raw in block.rows.transactions:
+        try:
+            tx = replayer.decode(raw)
+        except Exception as exc:  # a damaged raw transaction no longer decodes or recovers
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()} does not decode: {exc}") from None
+        if (tx.hash, tx.sender, tx.nonce, tx.to or None) != (tx_hash, sender, nonce, to):
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s signature does not recover its "
+                                         "recorded hash, sender, nonce and recipient")
+        problem = _permission_problem(block.membership, node, sender, contract, function)
+        if problem:
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()}: {problem}")
+        decoded.append(tx)
+    return decoded
+
+
+class _KnownContracts:
+    """Which contract is at which address, from the deployments themselves: a deployment's code must begin
+    with its named artifact's creation code (the project's; a pilot team's, kept with the chain, only for a
+    name the project does not use). The decoded columns are a cache, recomputed from the raw data and
+    compared."""
+
+    def __init__(self, chain_dir: Path) -> None:
+        self._chain_dir = chain_dir
+        self._at: dict[bytes, ContractABI] = {}
+        self._errors: dict = {}
+
+    def _type(self, name: str) -> ContractType | None:
+        try:
+            kind = chain_contract(self._chain_dir, name)
+        except ArtifactError:
+            return None
+        return kind if kind.bytecode else None
+
+    def check_decoded(self, block: SealedBlock) -> None:
+        created = {}
+        for (tx_hash, _, _, _, sender, nonce, to, contract, function, _, raw), receipt in zip(
+                block.rows.transactions, block.rows.receipts):
+            if function == DEPLOY and receipt[1]:
+                address = keccak(rlp.encode([sender, nonce]))[-20:]
+                kind = self._type(contract or "")
+                data = rlp.decode(raw)[5]
+                if kind is None or not data.startswith(kind.bytecode):
+                    raise BadBlock(block.number, f"transaction {tx_hash.hex()} deploys code that is not "
+                                                 f"the {contract} artifact's")
+                created[address] = contract
+                self._at[address] = kind.abi
+                self._errors.update(kind.abi.errors)
+        if created != {a: name for a, name, _ in block.rows.contracts}:
+            raise BadBlock(block.number, "the contracts recorded differ from the block's deployments")
+        for (tx_hash, status, _, _, output, error, error_args) in block.rows.receipts:
+            decoded = (None, None) if status else _error_columns(decode_error(output, self._errors))
+            if (error, error_args) != decoded:
+                raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s revert reason differs from its output")
+        for row, log in zip(block.rows.events, block.logs):
+            abi = self._at.get(log.address)
+            named = abi.decode_event(log.topics, log.data) if abi else None
+            expected = (None, None) if named is None else (named[0], json.dumps(named[1]))
+            if (row[5], row[6]) != expected:
+                raise BadBlock(block.number, f"event {log.log_index}'s decoded name or arguments differ "
+                                             "from its raw log")
+
+
+def _error_columns(error) -> tuple[str | None, str | None]:
+    return error.name, None if error.args is None else json.dumps(error.args)
+
+
+def _node_replay(meta: dict) -> tuple[Callable, Callable | None, str | None]:
+    """For a chain run on a node: (decode, replay, why replay is impossible). The embedded engine cannot
+    rebuild another network's genesis, so each block and receipt is read back from the node instead and
+    compared with the copy, as long as the node answers and still holds the chain."""
+    from ledger.evm.rpc import RpcEngine, decode_tx
+
+    url, genesis = str(meta.get("rpc_url")), int(meta.get("genesis_number", 0))
+    try:
+        node = RpcEngine(url, None)
+        held = node.block_hash(genesis)
+    except PilotLedgerError as exc:
+        return decode_tx, None, f"the node the chain ran on does not answer ({exc})"
+    if held is None or "0x" + held.hex() != meta.get("genesis_hash"):
+        return decode_tx, None, f"the node at {url} no longer holds this chain (its block {genesis} differs)"
+    return decode_tx, lambda number, txs, _timestamp: node.read_block(number, [tx.hash for tx in txs]), None
+
+
+def _permission_problem(membership: Membership, node: str, signer: bytes, contract: str, function: str) -> str:
+    """Why `node` could not have submitted this call at this height ('' when it could)."""
+    address = membership.address_of(node)
+    if address is None:
+        return f"submitted by {node}, which was not a member"
+    record = membership.get(address)
+    if record.status != MemberStatus.ACTIVE:
+        return f"submitted by {node}, whose membership was {record.status.name.lower()}"
+    needed = required_role(contract, function)
+    if needed and not record.roles & needed == needed:
+        return f"submitted by {node} without the {needed.name} role"
+    if signer != address and membership.get(signer) is not None:
+        return f"signed by another member's key ({signer.hex()})"
+    return ""
+
+
+# ------------------------------------------------------------------------------------------- a run
+
+def ledger_copies(run_dir: Path, node: str | None = None) -> list[tuple[str, Path, int]]:
+    """(chain, ledger file, blocks) of each chain's ledger in a run, or of `node`'s copies."""
+    copies = []
+    for chain in chain_names(run_dir):
+        copy = run_dir / chain / (LEDGER_FILE if node is None else Path(NODES_DIR, node, LEDGER_FILE))
+        if copy.exists():
+            copies.append((chain, copy, _block_count(copy)))
+    return copies
+
+
+def _block_count(path: Path) -> int:
+    try:
+        store = LedgerStore(path)
+    except LedgerError:
+        return 0
+    try:
+        return store.query("SELECT COUNT(*) FROM blocks")[0][0]
+    finally:
+        store.close()
+
+
+def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], None] | None = None,
+              pins: Path | None = None) -> list[Audit]:
+    """Audits every chain of a run and checks every member's copy against it; or audits only the copies
+    held by `node`, in full; with `pins`, each chain against the genesis the regulator pinned for it."""
+    audits = []
+    for chain, path, _ in ledger_copies(run_dir, node):
+        try:
+            regulatory = regulatory_ledger(run_dir, chain)
+        except LedgerError as exc:
+            audit = Audit(chain, str(path), node)
+            audit.fail(0, str(exc))
+            audits.append(audit)
+            continue
+        audit = audit_ledger(path, chain, regulatory, progress, run_dir / chain, node)
+        if node is None:
+            check_member_copies(run_dir / chain, audit)
+        audits.append(audit)
+    return apply_pins(run_dir, audits, pins, lambda chain: None if node else Audit(chain, str(run_dir / chain)))

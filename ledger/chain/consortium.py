@@ -1,0 +1,405 @@
+"""The consortium: nodes, their CA and gateway, and the path of a transaction from
+a node through the gateway, the engine and the validators' seals into the store.
+
+Scenario code talks to this module (nodes, contracts, tickets), never to the engine."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from eth_hash.auto import keccak
+import rlp
+
+from ledger.tooling.abi import ContractABI, CustomError, decode_error
+from ledger.tooling.artifacts import ContractType, load_contract
+from ledger.trust.ca import CAVerifier, ConsortiumCA, certificate_address, certificate_pem
+from ledger.evm import Engine, ExecutedBlock, SignedTx
+from ledger.errors import LedgerError, PilotLedgerError
+from ledger.chain.gateway import Gateway
+from ledger.trust.keys import Account, PublicAccount
+from ledger.trust.keystore import KeystoreWriter
+from ledger.chain.membership import Membership
+from ledger.chain.node import Node
+from ledger.chain.policy import DEPLOY
+from ledger.trust.privacy import privacy_key
+from ledger.chain.roles import Role
+from ledger.trust.secrets import KeyDeriver
+from ledger.chain.sealer import genesis_id, link_refusal, make_seals, quorum, seal_message
+from ledger.chain.store import BlockRows, EventRecord, LedgerStore, RefusalRecord, TxRecord
+
+CALL_GAS = 2_000_000
+DEPLOY_GAS = 8_000_000
+GENESIS_REFUSALS_DIGEST = b"\0" * 32
+GENESIS_FILE = "genesis.json"  # RUN_DIR/<chain>/genesis.json: the genesis record, public
+CERTS_DIR = "certs"  # RUN_DIR/<chain>/certs/: the CA's and every node's certificate and the revocation list
+BLOCK_TIME = 5  # seconds between blocks when the scenario does not move the clock further
+
+
+@dataclass(frozen=True)
+class Call:
+    """A contract function call, encoded and ready for a node to sign."""
+
+    contract: str
+    function: str
+    to: bytes
+    data: bytes
+    gas: int
+
+
+@dataclass(eq=False)
+class Contract:
+    """A deployed contract: encode calls for nodes to send, or read its state."""
+
+    name: str
+    address: bytes
+    abi: ContractABI
+    consortium: "Consortium" = field(repr=False)
+
+    def call(self, function: str, *args: Any, gas: int = CALL_GAS) -> Call:
+        return Call(self.name, function, self.address, self.abi.encode_call(function, args), gas)
+
+    def view(self, function: str, *args: Any) -> Any:
+        """Reads state at the head block; a revert raises with its decoded reason."""
+        ok, output = self.consortium.engine.call(self.address, self.abi.encode_call(function, args))
+        if not ok:
+            error = self.consortium.decode_error(output)
+            raise PilotLedgerError(f"{self.name}.{function} reverted: {error.name} {error.args}")
+        return self.abi.decode_output(function, output)
+
+
+@dataclass(eq=False)
+class Ticket:
+    """What became of one submission. Resolved when its block is committed."""
+
+    node: str
+    contract: str
+    function: str
+    label: str | None
+    status: str = "pending"  # pending, committed, reverted, refused
+    reason: str | None = None  # gateway reason code, or the contract's custom error
+    detail: dict = field(default_factory=dict)
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    contract_address: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "committed"
+
+    @property
+    def refused(self) -> bool:
+        return self.status in ("refused", "reverted")
+
+    def event(self, name: str) -> dict:
+        """The arguments of the first event `name` this transaction emitted."""
+        for event_name, args in self.events:
+            if event_name == name:
+                return args
+        raise LedgerError(f"{self.contract}.{self.function} ({self.status}, {self.reason}) emitted no {name}")
+
+
+@dataclass
+class _Pending:
+    ticket: Ticket
+    tx: SignedTx
+    node: str
+
+
+class Consortium:
+    """One chain's consortium: its nodes, CA, gateway, engine and ledger store."""
+
+    def __init__(
+        self, name: str, keys: KeyDeriver | None, genesis_time: int, engine: Engine, store: LedgerStore,
+        ca: ConsortiumCA | CAVerifier, keystores: KeystoreWriter | None = None,
+    ) -> None:
+        """`keys`: the run operator's KeyDeriver, which makes every node's and client's key (None for a
+        chain reopened from a run directory: its nodes come with their certificates and only the keys
+        of the keystores opened). `ca`: the issuing ConsortiumCA, or a public CAVerifier. `keystores`:
+        where each node's keystore is written as the node and its clients are created."""
+        self.name = name
+        self.keys = keys
+        self.keystores = keystores
+        self.client_holders: dict[str, tuple[str, bytes]] = {}  # reopened: label -> (holding node, address)
+        self.engine = engine
+        self.store = store
+        self.ca = ca
+        self.time = genesis_time
+        self.nodes: dict[str, Node] = {}
+        self.contracts: dict[str, Contract] = {}
+        self.membership = Membership()
+        self.gateway = Gateway(ca, self.membership)
+        self.on_block: Callable[[ExecutedBlock], None] | None = None
+        self._by_address: dict[bytes, Contract] = {}
+        self._errors: dict[bytes, CustomError] = {}
+        self._nonces: dict[bytes, int] = {}
+        self._pending: list[_Pending] = []
+        self._refused: list[RefusalRecord] = []
+        self._refusal_seq = 0
+        self._refusals_digest = GENESIS_REFUSALS_DIGEST
+        self._head = engine.head()
+        self._founders: list[tuple[bytes, bytes, int]] = []
+        self._genesis_id: bytes | None = None
+        self.anchored_on: str | None = None  # the regulatory chain this one reports to, named in its genesis
+
+    # ------------------------------------------------------------------ nodes
+
+    def add_node(
+        self,
+        name: str,
+        organisation: str,
+        roles: Role,
+        *,
+        founding: bool = True,
+        cert_days: int = 730,
+        ca: ConsortiumCA | None = None,
+        certificate: x509.Certificate | None = None,
+        account: Account | PublicAccount | None = None,
+    ) -> Node:
+        """A node with a key derived from the run's seed and operator secret and a certificate from `ca`
+        (the consortium's by default), or the `certificate` it already holds with the `account` opened
+        from its keystore, or with its address only (from the certificate: it cannot sign or seal).
+        Its keystore is written at once (when this consortium writes keystores).
+
+        A founding node is a member from genesis; any other joins only through governance."""
+        if name in self.nodes:
+            raise LedgerError(f"node {name!r} already exists")
+        if account is None:
+            if self.keys is not None:
+                account = self.keys.account(f"{self.name}/node/{name}")
+            elif certificate is not None:
+                account = PublicAccount(certificate_address(certificate))
+            else:
+                raise LedgerError(f"node {name} needs a certificate or a key on {self.name}")
+        certificate = certificate or (ca or self.ca).issue(name, organisation, account.private_key,
+                                                           self.time - 86400, self.time + cert_days * 86400)
+        node = Node(name, organisation, roles, account, certificate, self)
+        self.nodes[name] = node
+        if self.keystores is not None and isinstance(account, Account):
+            self.keystores.write_node(name, account, privacy_key(self.keys, self.name, name))
+        if founding:
+            if self.store.head() is not None:
+                raise LedgerError("founding members are fixed once the chain has blocks")
+            self.membership.found(node.address, "0x" + node.org_id.hex(), roles)
+            self._founders.append((node.address, node.org_id, int(roles)))
+        return node
+
+    def client_account(self, label: str) -> Account:
+        """A client (investor) account, its key derived from the run's seed and operator secret; a node
+        takes custody of it with Node.hold. (A reopened chain has no deriver: a client's key comes from
+        its holder's keystore.)"""
+        if self.keys is None:
+            raise LedgerError(f"{self.name} was reopened from its run directory: client account {label!r} "
+                              "comes from its holder's keystore")
+        return self.keys.account(f"{self.name}/client/{label}", label)
+
+    def founding_members(self) -> tuple[list[bytes], list[bytes], list[int]]:
+        """The founding members as PermissionRegistry's constructor takes them."""
+        return ([a for a, _, _ in self._founders], [o for _, o, _ in self._founders], [r for _, _, r in self._founders])
+
+    def genesis_meta(self) -> dict[str, object]:
+        """What a verifier needs to start from genesis: the chain and its founding members."""
+        return {
+            "chain": self.name,
+            "chain_id": self.engine.chain_id,
+            "engine": self.engine.name,
+            "genesis_hash": "0x" + self._head.hash.hex(),
+            "genesis_time": self._head.timestamp,
+            "ca_fingerprint": "0x" + self.ca.certificate.fingerprint(hashes.SHA256()).hex(),
+            "founders": [
+                {"address": "0x" + a.hex(), "org_id": "0x" + o.hex(), "roles": r} for a, o, r in self._founders
+            ],
+            **({"anchored_on": self.anchored_on} if self.anchored_on else {}),
+        }
+
+    def resume(self, contract_type: Callable[[str], ContractType]) -> None:
+        """Picks up where the stored ledger ends, to add blocks to it: the head, the clock, every
+        account's next nonce, the refusal chain, the membership and the deployed contracts
+        (`contract_type(name)` gives each one's ABI). The engine must already be at the stored head."""
+        stored = self.store.head()
+        self._head = self.engine.head()
+        if stored is None or stored[1] != self._head.hash:
+            raise LedgerError(f"the engine's head is not {self.name}'s stored head")
+        self.time = self._head.timestamp
+        self._genesis_id = genesis_id(self.store.meta())
+        self._nonces = dict(self.store.query("SELECT sender, MAX(nonce) + 1 FROM transactions GROUP BY sender"))
+        self._refusal_seq = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM refusals")[0][0]
+        self._refusals_digest = self.store.query(
+            "SELECT refusals_digest FROM blocks ORDER BY number DESC LIMIT 1")[0][0]
+        from ledger.audit.verify import membership_at_head  # verify reads ledgers that consortia write
+
+        self.membership = membership_at_head(self.store)
+        self.gateway = Gateway(self.ca, self.membership)
+        for address, name in self.store.query("SELECT address, name FROM contracts ORDER BY block_number"):
+            self._register(name, address, contract_type(name))
+
+    # -------------------------------------------------------------- contracts
+
+    def contract(self, name: str) -> Contract:
+        try:
+            return self.contracts[name]
+        except KeyError:
+            raise LedgerError(f"contract {name} is not deployed on {self.name}") from None
+
+    def decode_error(self, output: bytes):
+        return decode_error(output, self._errors)
+
+    def _register(self, name: str, address: bytes, contract_type: ContractType | None = None) -> Contract:
+        contract = Contract(name, address, (contract_type or load_contract(name)).abi, self)
+        self.contracts[name] = contract
+        self._by_address[address] = contract
+        self._errors.update(contract.abi.errors)
+        return contract
+
+    # ------------------------------------------------------------ submissions
+
+    def advance(self, seconds: int) -> None:
+        """Moves the consortium's clock; the next block is stamped at least this late."""
+        self.time += seconds
+
+    def submit(self, node: Node, call: Call, *, signer: Account | PublicAccount | None = None,
+               label: str | None = None) -> Ticket:
+        """Passes `call` through the gateway; admitted calls are signed and queued for the next block.
+        `signer` may be known by its address only (a PublicAccount): the gateway decides on the address,
+        and nothing is signed before admission."""
+        signer = signer or node.account
+        ticket = Ticket(node.name, call.contract, call.function, label)
+        admission = self.gateway.admit(node, call.contract, call.function, signer.address, self.time)
+        if not admission.admitted:
+            self._refuse(ticket, signer.address, admission.reason, admission.detail)
+            return ticket
+        if signer.private_key is None:
+            raise LedgerError(f"{node.name} cannot sign for 0x{signer.address.hex()} on {self.name}: "
+                              "that key's keystore was not opened")
+        nonce = self._nonces.get(signer.address, 0)
+        tx = self.engine.sign(signer.private_key, nonce, call.to, call.data, call.gas)
+        self._nonces[signer.address] = nonce + 1
+        ticket.tx_hash = tx.hash
+        self._pending.append(_Pending(ticket, tx, node.name))
+        return ticket
+
+    def deploy(self, node: Node, name: str, *args: Any, label: str | None = None,
+               contract_type: ContractType | None = None) -> Ticket:
+        """Deploys contract `name` from the committed artifacts (or `contract_type`, a pilot team's
+        own compiled contract); its address is known at once."""
+        contract_type = contract_type or load_contract(name)
+        address = keccak(rlp.encode([node.address, self._nonces.get(node.address, 0)]))[-20:]
+        data = contract_type.bytecode + contract_type.abi.encode_constructor(args)
+        ticket = self.submit(node, Call(name, DEPLOY, b"", data, DEPLOY_GAS), label=label)
+        if ticket.status == "pending":
+            ticket.contract_address = address
+            self._register(name, address, contract_type)
+        return ticket
+
+    def _refuse(self, ticket: Ticket, signer: bytes, reason: str, detail: str) -> None:
+        """Records a refusal; every field of it chains into the digest the next block's seals cover."""
+        self._refusal_seq += 1
+        fields = (self._refusal_seq, ticket.node, signer, ticket.contract, ticket.function, ticket.label, reason,
+                  detail)
+        self._refusals_digest = link_refusal(self._refusals_digest, fields)
+        self._refused.append(RefusalRecord(*fields, self._refusals_digest))
+        ticket.status, ticket.reason, ticket.detail = "refused", reason, {"detail": detail}
+
+    # ----------------------------------------------------------------- blocks
+
+    @property
+    def head(self) -> ExecutedBlock:
+        return self._head
+
+    @property
+    def pending(self) -> int:
+        """Transactions queued for the next block."""
+        return len(self._pending)
+
+    def commit(self) -> ExecutedBlock | None:
+        """Executes the queued transactions as one block, seals it and stores it.
+
+        Returns None when nothing was submitted or refused since the last block. Without the keys of a
+        quorum of the validators in force nothing is executed or written: the submissions stay queued."""
+        if not self._pending and not self._refused:
+            return None
+        validators = set(self.membership.validators())
+        sealers = sorted((n.account for n in self.nodes.values()
+                          if n.address in validators and getattr(n.account, "private_key", None)),
+                         key=lambda a: a.address)
+        if len(sealers) < quorum(len(validators)):
+            raise LedgerError(f"cannot seal block {self._head.number + 1} of {self.name}: the keys of "
+                              f"{len(sealers)} of {len(validators)} validators are here, {quorum(len(validators))} "
+                              "needed; nothing was written")
+        genesis = self._genesis_id or self._write_genesis()
+        pending, refused = self._pending, self._refused
+        self._pending, self._refused = [], []
+        self.time = max(self.time, self._head.timestamp + BLOCK_TIME)
+        block = self.engine.execute_block([p.tx for p in pending], self.time)
+
+        txs, events, created, decoded = [], [], [], []
+        log_index = 0
+        for index, (p, outcome) in enumerate(zip(pending, block.outcomes)):
+            ticket = p.ticket
+            ticket.block_number = block.number
+            error = None
+            if outcome.success:
+                ticket.status = "committed"
+                if ticket.function == DEPLOY:
+                    created.append((outcome.contract_address, ticket.contract))
+            else:
+                error = self.decode_error(outcome.output)
+                ticket.status, ticket.reason, ticket.detail = "reverted", error.name, error.args
+                if ticket.function == DEPLOY:
+                    self._unregister(ticket.contract_address)
+            for log in outcome.logs:
+                contract = self._by_address.get(log.address)
+                named = contract.abi.decode_event(log.topics, log.data) if contract else None
+                if named:
+                    ticket.events.append(named)
+                    decoded.append((contract.name, *named))
+                events.append(EventRecord(log_index, p.tx.hash, log.address, contract and contract.name,
+                                          named and named[0], named and named[1], b"".join(log.topics), log.data))
+                log_index += 1
+            txs.append(TxRecord(
+                p.tx.hash, index, p.node, p.tx.sender, p.tx.nonce, p.tx.to, ticket.contract, ticket.function,
+                ticket.label, p.tx.raw, int(outcome.success), outcome.gas_used, outcome.contract_address,
+                outcome.output, error and error.name, error and error.args,
+            ))
+
+        rows = BlockRows.build(block, self._refusals_digest, txs, events, refused, created)
+        seals = make_seals(seal_message(genesis, block.hash, self._refusals_digest, rows.records_digest()), sealers)
+        self.store.append_block(rows, seals)
+        self.membership.apply(decoded)
+        self._head = block
+        if self.on_block:
+            self.on_block(block)
+        return block
+
+    def _write_genesis(self) -> bytes:
+        """Writes the genesis record before the first block, unless the scenario already did, and the public
+        files beside the ledger; every seal of the chain is bound to the genesis record."""
+        if "founders" not in self.store.meta():
+            self.store.write_meta(self.genesis_meta())
+        self._genesis_id = genesis_id(self.store.meta())
+        self.write_public_files()
+        return self._genesis_id
+
+    def write_public_files(self) -> Path:
+        """Writes what anyone may hold and `verify` reads, beside the ledger: genesis.json, and certs/ with
+        the CA certificate, every node's certificate and the revocation list as of now."""
+        chain_dir = self.store.path.parent
+        (chain_dir / GENESIS_FILE).write_text(json.dumps(self.store.meta(), indent=2, sort_keys=True) + "\n",
+                                              encoding="utf-8")
+        certs = chain_dir / CERTS_DIR
+        certs.mkdir(exist_ok=True)
+        (certs / "ca.pem").write_bytes(certificate_pem(self.ca.certificate))
+        for node in self.nodes.values():
+            (certs / f"{node.name}.pem").write_bytes(certificate_pem(node.certificate))
+        (certs / "crl.pem").write_bytes(self.ca.crl(self.time).public_bytes(serialization.Encoding.PEM))
+        return chain_dir
+
+    def _unregister(self, address: bytes | None) -> None:
+        contract = self._by_address.pop(address, None)
+        if contract and self.contracts.get(contract.name) is contract:
+            del self.contracts[contract.name]

@@ -1,0 +1,76 @@
+"""Opening a chain in a run directory: engine, SQLite store, CA and consortium,
+laid out as RUN_DIR/<chain>/ledger.sqlite and RUN_DIR/<chain>/certs/."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ledger.trust.ca import ConsortiumCA
+from ledger.chain.consortium import Consortium
+from ledger.evm import make_engine
+from ledger.errors import ConfigError, LedgerError
+from ledger.trust.keystore import KeystoreWriter
+from ledger.trust.secrets import KeyDeriver, as_deriver
+from ledger.chain.store import LedgerStore
+
+LEDGER_FILE = "ledger.sqlite"
+
+
+def open_chain(run_dir: Path, name: str, keys: KeyDeriver | int, chain_id: int, genesis_time: int,
+               engine: str = "pyevm", ca_name: str | None = None, rpc_url: str | None = None) -> Consortium:
+    """A new, empty chain `name` under `run_dir`, with its own consortium CA; on the rpc engine, the
+    chain continues from the current head of the node at `rpc_url`. Every key derives from `keys`, the
+    run's KeyDeriver (a bare seed: with this machine's operator secret), and each node's keystore is
+    written under RUN_DIR/<name>/nodes/<NODE>/keystore/ as the node and its clients are created."""
+    keys = as_deriver(keys)
+    chain_dir = run_dir / name
+    if (chain_dir / LEDGER_FILE).exists():
+        raise LedgerError(f"chain {name} already exists in {run_dir}")
+    executor = make_engine(engine, chain_id, genesis_time, rpc_url)
+    chain_dir.mkdir(parents=True, exist_ok=True)
+    store = LedgerStore(chain_dir / LEDGER_FILE, create=True)
+    if executor.name == "rpc":
+        # Where the ledger's blocks live, for the audit, and the node's block the ledger starts after.
+        store.write_meta({"rpc_url": rpc_url, "genesis_number": executor.head().number})
+    ca = ConsortiumCA(keys, ca_name or f"{name} consortium", genesis_time - 86400)
+    return Consortium(name, keys, genesis_time, executor, store, ca, KeystoreWriter(chain_dir, name))
+
+
+def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
+    """Gives every member node its own copy of the chain's ledger, RUN_DIR/<chain>/nodes/<NODE>/ledger.sqlite,
+    so that one node's copy can be audited, or damaged, on its own; a copy a node already holds gets
+    the blocks it lacks. A node that never became a member never held the ledger. Returns a line for
+    each copy that could not be brought up to date."""
+    problems = []
+    for node in consortium.nodes.values():
+        if consortium.membership.get(node.address) is None:
+            continue
+        copy = run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE
+        if any(p.is_symlink() for p in (copy, copy.parent, copy.with_name(LEDGER_FILE + "-wal"))):
+            problems.append(f"{node.name}: its copy is a link to another file; left as it is")
+            continue  # a member's link could make the operator write the chain's ledger, or any file
+        try:
+            consortium.store.extend_copy(copy) if copy.exists() else consortium.store.copy_to(copy)
+        except (LedgerError, sqlite3.Error) as exc:
+            problems.append(f"{node.name}: {exc}")
+    return problems
+
+
+def chain_names(run_dir: Path) -> list[str]:
+    """The chains of a run: each folder of RUN_DIR holding a ledger."""
+    return sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
+
+
+def pick_chain(run_dir: Path, chain: str | None) -> str:
+    """`chain`, checked, or the run's only chain."""
+    names = chain_names(run_dir)
+    if not names:
+        raise ConfigError(f"{run_dir} holds no ledger")
+    if chain is None:
+        if len(names) > 1:
+            raise ConfigError(f"{run_dir} has chains {', '.join(names)}; choose one with --chain")
+        return names[0]
+    if chain not in names:
+        raise ConfigError(f"{run_dir} has no chain {chain!r}; it has {', '.join(names)}")
+    return chain

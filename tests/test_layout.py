@@ -1,0 +1,46 @@
+"""The package's layout shows the flow: each stage imports only from its own stage or lower ones."""
+
+import ast
+from pathlib import Path
+
+LEDGER = Path(__file__).resolve().parent.parent / "ledger"
+# Lowest first: tooling and keys, then engines, then the chain that writes, then what reads it.
+LAYERS = ["errors", "tooling", "trust", "evm", "chain", "audit", "supervision", "report", "cli"]
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+
+
+def test_no_stage_imports_a_higher_one():
+    upward = []
+    for path in sorted(LEDGER.rglob("*.py")):
+        parts = path.relative_to(LEDGER).parts
+        layer = parts[0].removesuffix(".py")
+        if layer not in LAYERS:
+            continue
+        for line, module in _imports(path):
+            names = module.split(".")
+            if names[0] == "ledger" and len(names) > 1 and names[1] in LAYERS \
+                    and LAYERS.index(names[1]) > LAYERS.index(layer):
+                upward.append(f"{path.relative_to(LEDGER)}:{line} imports {module}")
+    assert upward == []
+
+
+def test_every_module_belongs_to_a_stage():
+    stray = [p.name for p in LEDGER.glob("*.py") if p.stem not in LAYERS and p.name != "__init__.py"]
+    stray += [p.name for p in LEDGER.iterdir() if p.is_dir() and p.name not in LAYERS and p.name != "__pycache__"]
+    assert stray == []
+
+
+def test_no_relative_imports():
+    """Absolute imports name the stage they reach into, so a reader sees the flow at the top of each module."""
+    relative = [f"{p.relative_to(LEDGER)}:{n.lineno}" for p in LEDGER.rglob("*.py")
+                for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                if isinstance(n, ast.ImportFrom) and n.level > 0]
+    assert relative == []
