@@ -45,19 +45,13 @@ def run_pilotledger(seed: int, options: dict, run_dir: Path) -> tuple[float, Sce
 def stored_blocks(ctx: ScenarioContext) -> list[tuple[int, list[bytes]]]:
     """(timestamp, raw transactions) of every stored block, in order."""
     store = next(iter(ctx.chains.values())).store
-    blocks = []
-    for number, timestamp in store.query("SELECT number, timestamp FROM blocks ORDER BY number"):
-        raws = [r for (r,) in store.query(
-            "SELECT raw FROM transactions WHERE block_number = ? ORDER BY tx_index", (number,))]
-        blocks.append((timestamp, raws))
-    return blocks
+    return [(b.timestamp, [tx.raw for tx in store.transactions(block=b.number)]) for b in store.blocks()]
 
 
 def stored_calls(ctx: ScenarioContext) -> dict[bytes, tuple[str, str, int]]:
     """(contract, function, receipt status) of every stored transaction, by raw transaction."""
     store = next(iter(ctx.chains.values())).store
-    return {raw: (contract, function, status) for raw, contract, function, status in store.query(
-        "SELECT t.raw, t.contract, t.function, r.status FROM transactions t JOIN receipts r ON r.tx_hash = t.hash")}
+    return {tx.raw: (tx.contract, tx.function, tx.status) for tx in store.transactions()}
 
 
 def run_raw(blocks: list[tuple[int, list[bytes]]]) -> tuple[float, int, bytes]:

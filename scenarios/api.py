@@ -1,27 +1,45 @@
 """The scenario API: what every scenario, ours or a pilot team's, is written against.
 
-A scenario is a class with a `name`, a `title`, its `options` and a `run(ctx)`
-method. Through the ScenarioContext it opens chains (each a Consortium of nodes),
-submits calls through nodes, commits blocks, plants violations and reports
-progress. It never touches an engine directly, so it runs on any engine."""
+A scenario is a class with a `name`, a `title`, its `options` and a `run(ctx)` method. Through the
+ScenarioContext it opens chains (each a Consortium of nodes), deploys contracts (`ctx.deploy`, a
+Handle whose functions are attributes checked against the ABI), submits calls through nodes,
+commits blocks, says what it expects of each call (`ctx.expect_ok`, `ctx.expect_revert`), plants
+violations (`ctx.plant`, `ctx.plant_for_regulator`, on a `Schedule` that retries), onboards investors
+(`scenarios.kyc`) and tries blocks it forgets (`ctx.what_if`). Progress is counted in committed
+blocks and each chain's genesis record is written at its first block: a scenario does neither. It
+never touches an engine directly, so it runs on any engine."""
 
 from __future__ import annotations
 
+import copy
 import random
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 from eth_hash.auto import keccak
 
+from ledger.chain.access import adopt_declared_roles
 from ledger.chain.run import open_chain
 from ledger.chain.consortium import Consortium, Ticket
+from ledger.chain.node import Node
+from ledger.chain.roles import Role
 from ledger.errors import ConfigError
 from ledger.supervision.monitor import RiskMonitor
-from ledger.chain.node import Node
+from ledger.supervision.rules import IdentityKind
+from ledger.trust.keys import Account
 from ledger.trust.privacy import PRIVATE_FILE, PrivateStore
 from ledger.trust.secrets import KeyDeriver
+
+from .contracts import Handle, ScenarioError
+from .kyc import KycDesk
+from .schedule import Schedule
+
+__all__ = ["ANY_CHAIN", "CHAIN", "REGULATOR", "Account", "Consortium", "Handle", "IdentityKind", "KycDesk", "Node",
+           "Option", "Planted", "Role", "Scenario", "ScenarioContext", "ScenarioError", "Schedule", "Ticket",
+           "identity_of"]
 
 CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
 REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits
@@ -91,6 +109,24 @@ def identity_of(seed: int, label: str) -> bytes:
     return keccak(f"identity/{seed}/{label}".encode())
 
 
+@dataclass
+class _Expectation:
+    ticket: Ticket
+    reason: str | None  # None: must commit
+    then: Callable[[Ticket], None] | None
+
+    def check(self) -> None:
+        t = self.ticket
+        if self.reason is None and not t.ok:
+            raise ScenarioError(f"an ordinary {t.contract}.{t.function} by {t.node} was refused: {t.reason} "
+                                f"{t.detail}")
+        if self.reason is not None and not (t.refused and t.reason == self.reason):
+            raise ScenarioError(f"{t.contract}.{t.function} by {t.node} should have been refused with "
+                                f"{self.reason}, but was {t.status}{f' ({t.reason})' if t.reason else ''}")
+        if self.then:
+            self.then(t)
+
+
 class ScenarioContext:
     """What a running scenario gets: its seed, options, chains, ground truth and progress.
 
@@ -114,14 +150,117 @@ class ScenarioContext:
         self.expected_steps = 0
         self._progress = progress
         self._private: dict[tuple[str, str], PrivateStore] = {}
+        self._expected: list[_Expectation] = []  # calls whose outcome is checked when their block commits
+        self.expected_refusals = 0  # refusals the scenario said it expected (expect_revert): not unexpected
+        self._trying = 0  # inside what_if: blocks that will be forgotten count no progress
 
     def open_chain(self, name: str, chain_id: int, genesis_time: int, ca_name: str | None = None) -> Consortium:
-        """A new chain in this run, with its own consortium, CA, engine and store."""
+        """A new chain in this run, with its own consortium, CA, engine and store. Each block it commits
+        counts one step of progress and settles the expectations on the calls it resolved."""
         consortium = open_chain(self.run_dir, name, self.keys, chain_id, genesis_time, self.engine, ca_name,
                                 self._rpc_url(name))
         self.chains[name] = consortium
+        consortium.on_block = lambda block: self._committed()
         self.monitors.append(RiskMonitor(consortium).attach())
         return consortium
+
+    # ------------------------------------------------------------ contracts
+
+    def chain_of(self, node: Node) -> Consortium:
+        for chain in self.chains.values():
+            if chain.nodes.get(node.name) is node:
+                return chain
+        raise ScenarioError(f"node {node.name} is on none of this run's chains")
+
+    def deploy(self, node: Node, contract: str, *args: Any) -> Handle:
+        """`node` deploys `contract` (from the committed artifacts) in the block being built; the
+        handle is usable at once for calls in later blocks, and the deployment must succeed."""
+        self.expect_ok(node.deploy(contract, *args))
+        return Handle(self.chain_of(node).contract(contract))
+
+    @staticmethod
+    def contract(chain: Consortium, name: str) -> Handle:
+        """A contract already deployed on `chain`, its functions as attributes."""
+        return Handle(chain.contract(name))
+
+    @staticmethod
+    def adopt_roles(chain: Consortium) -> None:
+        """Commits the deployments, then maps the function-to-role table each deployed contract declares,
+        through governance (three blocks). Until then a contract's functions are closed to everyone."""
+        adopt_declared_roles(chain)
+
+    def kyc(self, chain: Consortium, identities: Handle, regulator: Node) -> KycDesk:
+        """KYC onboarding on `chain` through its IdentityRegistry, the data sealed for `regulator` too."""
+        return KycDesk(self, chain, identities, regulator)
+
+    # --------------------------------------------------------- expectations
+
+    def expect_ok(self, ticket: Ticket, then: Callable[[Ticket], None] | None = None) -> Ticket:
+        """Ordinary business: the call must commit. When its block does, `then(ticket)` runs (in the order
+        the calls were sent); a refusal stops the run with the reason, as a ScenarioError."""
+        return self._expect(_Expectation(ticket, None, then))
+
+    def expect_revert(self, ticket: Ticket, reason: str, then: Callable[[Ticket], None] | None = None) -> Ticket:
+        """The call must be refused with exactly `reason` (a contract's custom error, or a gateway code
+        such as ROLE_MISSING); anything else stops the run. For ground truth, use plant()."""
+        return self._expect(_Expectation(ticket, reason, then))
+
+    def _expect(self, expectation: "_Expectation") -> Ticket:
+        self._expected.append(expectation)
+        if expectation.ticket.status != "pending" and expectation.ticket.status != "refused":
+            self._settle()
+        return expectation.ticket
+
+    def _committed(self) -> None:
+        if not self._trying:
+            self.progress()
+        self._settle()
+
+    def _settle(self) -> None:
+        waiting = []
+        expected, self._expected = self._expected, waiting
+        for i, expectation in enumerate(expected):
+            if expectation.ticket.status == "pending":
+                waiting.append(expectation)
+                continue
+            try:
+                expectation.check()
+            except ScenarioError:
+                self._expected = waiting + expected[i + 1:]
+                raise
+            self.expected_refusals += expectation.reason is not None
+
+    # ------------------------------------------------------------- what-ifs
+
+    @contextmanager
+    def what_if(self, chain: Consortium) -> Iterator[Consortium]:
+        """Runs the blocks committed inside and then forgets them: the engine, the store, the consortium,
+        its risk monitor, the nodes' private stores, the ground truth and the expectations are as before
+        (nodes added stay). What is queued is committed first. Only `chain` goes back: what another chain
+        recorded meanwhile (an anchor of a forgotten block) stays."""
+        chain.commit()
+        snapshot = chain.snapshot()
+        monitors = [(m, {k: copy.deepcopy(v) for k, v in vars(m).items() if k != "chain"})
+                    for m in self.monitors if m.chain is chain]
+        planted, expected, refusals = len(self.planted), list(self._expected), self.expected_refusals
+        private = {key: store.snapshot() for key, store in self._private.items() if key[0] == chain.name}
+        self._trying += 1
+        try:
+            yield chain
+        finally:
+            self._trying -= 1
+            chain.revert(snapshot)
+            for monitor, state in monitors:
+                vars(monitor).update(state)
+            del self.planted[planted:]
+            self._expected, self.expected_refusals = expected, refusals
+            for key, store in list(self._private.items()):
+                if key in private:
+                    store.restore(private[key])
+                elif key[0] == chain.name:  # opened during the what-if: emptied as if never written
+                    store.close()
+                    del self._private[key]
+                    store.path.unlink(missing_ok=True)
 
     def _rpc_url(self, chain: str) -> str | None:
         """The node chain `chain` runs on: its own CHAIN=URL, or the one plain URL if it is the only chain."""

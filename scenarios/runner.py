@@ -81,7 +81,7 @@ def summarize(name: str, seed: int, options: dict, engine: str, run_dir: Path, c
         "committed": sum(c["committed"] for c in chains.values()),
         "refused": refused,
         "refused_by_reason": dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "unexpected_refusals": refused - planted_refused,
+        "unexpected_refusals": refused - planted_refused - ctx.expected_refusals,
         "planted": len(ctx.planted),
         "planted_for_chain": len(on_chain),
         "planted_for_regulator": sum(1 for p in ctx.planted if p.detect == REGULATOR),

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from .share_transfer import ShareTransfer
 
 NOTICE = b"Pilot exit notice: fund share transfer platform winds down"
-TOTAL_SHARES = 7  # index of totalShares in PrivateFundShares.Fund
 
 
 def canonical(value: object) -> bytes:
@@ -34,27 +33,24 @@ def wind_down(scenario: "ShareTransfer") -> dict:
     """Runs the exit drill on a finished share_transfer run; returns its figures for the summary."""
     ctx, chain, shares, platform = scenario.ctx, scenario.chain, scenario.shares, scenario.platform
     notice_hash = keccak(NOTICE)
-    paused = platform.send(shares.call("pause", notice_hash))
+    paused = ctx.expect_ok(platform.send(shares.pause(notice_hash)))  # a refusal stops the run
     scenario.commit()
-    if not paused.ok:
-        raise RuntimeError(f"the platform could not pause: {paused.reason}")
     _plant_trade_after_pause(scenario)
     scenario.commit()
 
-    owners = scenario.owner_of()
-    head = chain.head
+    owners, head = scenario.owners, chain.head
     holdings, lost, funds = [], [], []
     for fund in scenario.funds:
-        accounts = sorted(set(fund.holdings) | {a for a in owners if shares.view("balanceOf", fund.id, a)})
+        accounts = sorted(set(fund.holdings) | {a for a in owners if shares.balanceOf(fund.id, a)})
         for address in accounts:
             investor, _ = owners[address]
-            held = shares.view("balanceOf", fund.id, address)
+            held = shares.balanceOf(fund.id, address)
             row = {"fund": fund.id, "account": "0x" + address.hex(), "identity": "0x" + investor.id.hex(),
-                   "investor": investor.label, "shares": held, "frozen": shares.view("frozenOf", fund.id, address)}
+                   "investor": investor.label, "shares": held, "frozen": shares.frozenOf(fund.id, address)}
             holdings.append(row)
             if held != fund.holdings.get(address, 0):
                 lost.append({**row, "booked": fund.holdings.get(address, 0)})
-        total = shares.view("fund", fund.id)[TOTAL_SHARES]
+        total = shares.fund(fund.id).totalShares
         held_total = sum(r["shares"] for r in holdings if r["fund"] == fund.id)
         funds.append({"fund": fund.id, "total_shares": total, "held": held_total})
         if held_total != total:
@@ -85,13 +81,11 @@ def _plant_trade_after_pause(scenario: "ShareTransfer") -> None:
     """An investor tries to sell after the pause: the chain must refuse it."""
     for fund in scenario.funds:
         for address, amount in sorted(fund.holdings.items()):
-            seller, account = scenario.owner_of()[address]
-            buyer = next((i for i in scenario.investors if i.eligible and i is not seller), None)
-            if buyer is None:
-                continue
-            ticket = seller.agent.send(scenario.shares.call(
-                "requestTransfer", fund.id, buyer.accounts[0].address, amount, 0), signer=account)
-            scenario.ctx.plant("trade_after_exit", "PlatformPaused", ticket,
-                               "an investor asks to sell after the platform paused for its exit",
-                               fund=fund.id, seller="0x" + seller.id.hex())
-            return
+            seller, account = scenario.owners[address]
+            if buyer := next((i for i in scenario.investors if i.eligible and i is not seller), None):
+                ticket = seller.agent.send(scenario.shares.requestTransfer(
+                    fund.id, buyer.accounts[0].address, amount, 0), signer=account)
+                scenario.ctx.plant("trade_after_exit", "PlatformPaused", ticket,
+                                   "an investor asks to sell after the platform paused for its exit",
+                                   fund=fund.id, seller="0x" + seller.id.hex())
+                return

@@ -38,7 +38,9 @@ _pin_operator_secret()
 from ledger.chain.run import open_chain  # noqa: E402
 from ledger.chain.consortium import Consortium, Contract, Ticket  # noqa: E402
 from ledger.chain.node import Node  # noqa: E402
+from ledger.chain.access import adopt_declared_roles
 from ledger.chain.roles import Role  # noqa: E402
+from scenarios.compliance import COMPLIANCE, FUND_RULES, deploy_compliance, register_rules  # noqa: E402
 
 T0 = 1641916800
 DAY = 86400
@@ -104,9 +106,12 @@ def build_chain(run_dir: Path, seed: int = 1) -> Chain:
     registry = platform.deploy("PermissionRegistry", *c.founding_members()).contract_address
     identities = platform.deploy("IdentityRegistry", registry).contract_address
     cash = platform.deploy("SettlementCash", registry, identities).contract_address
-    platform.deploy("PrivateFundShares", registry, identities, cash, [200, 200, 50, 50], MIN, 4)
+    compliance = deploy_compliance(platform, registry, identities, FUND_RULES)
+    platform.deploy("PrivateFundShares", registry, identities, cash, compliance, [200, 200, 50, 50], MIN)
     block = c.commit()
     assert all(o.success for o in block.outcomes)
+    adopt_declared_roles(c, "IdentityRegistry", "SettlementCash", "PrivateFundShares", COMPLIANCE, *FUND_RULES)
+    register_rules(c, platform, "PrivateFundShares", 4, FUND_RULES)
     return Chain(c, platform, regulator, custodian, manager, agent, c.contract("PermissionRegistry"),
                  c.contract("IdentityRegistry"), c.contract("SettlementCash"), c.contract("PrivateFundShares"))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import T0
+from ledger.chain.access import adopt_declared_roles
 from ledger.audit.anchors import EMPTY_DIGEST, Anchorer, anchors_on, chain_key, check_anchors, event_digest
 from ledger.chain.run import LEDGER_FILE, open_chain
 from ledger.errors import LedgerError
@@ -206,6 +207,7 @@ def small_chains(tmp_path: Path):
     registry = regulator.deploy("PermissionRegistry", *regulatory.founding_members()).contract_address
     regulator.deploy("ReportRegistry", registry)
     regulatory.commit()
+    adopt_declared_roles(regulatory)
     return business, platform, regulatory, regulator, reporter
 
 

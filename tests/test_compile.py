@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import cli as cli_module
+from ledger.cli import main as cli_main
 from ledger.tooling import compiler
 from ledger.tooling.artifacts import load_contract
 from ledger.tooling.compiler import ARTIFACTS_DIR, NPM_SOLC, SETTINGS, SOLC_VERSION, find_solc
@@ -33,11 +33,17 @@ def write(path: Path, text: str) -> Path:
 
 
 def fake_solc(bin_dir: Path, version: str, delegate: bool = False) -> Path:
-    """A `solc` on PATH reporting `version`; with `delegate`, its --standard-json runs the npm solc through node."""
+    """A `solc` on PATH reporting `version`; with `delegate`, its --standard-json runs the npm solc through node,
+    reading imported files from under --base-path as the native solc does."""
     script = f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Version: {version}"; exit 0; fi\n'
     if delegate:
-        script += ("exec node -e 'const solc = require(process.argv[1]); let s = \"\"; process.stdin.on(\"data\", "
-                   "(c) => (s += c)).on(\"end\", () => process.stdout.write(solc.compile(s)))' " f"{NPM_SOLC}\n")
+        script += ("exec node -e 'const solc = require(process.argv[1]); const fs = require(\"fs\"); "
+                   "const at = process.argv.indexOf(\"--base-path\"); const read = (name) => { "
+                   "const file = process.argv[at + 1] + \"/\" + name; return fs.existsSync(file) ? "
+                   "{ contents: fs.readFileSync(file, \"utf8\") } : { error: \"File not found.\" }; }; "
+                   "let s = \"\"; process.stdin.on(\"data\", (c) => (s += c)).on(\"end\", () => "
+                   "process.stdout.write(solc.compile(s, at < 0 ? undefined : { import: read })))' "
+                   f"{NPM_SOLC} \"$@\"\n")
     else:
         script += "exit 1\n"
     path = write(bin_dir / "solc", script)
@@ -160,7 +166,7 @@ def test_a_wrong_native_solc_falls_back_to_npm_and_is_named_when_npm_is_missing(
 
     monkeypatch.setattr(compiler, "NPM_SOLC", tmp_path / "empty" / "node_modules" / "solc")
     source = write(tmp_path / "A.sol", HEADER + "contract A {}\n")
-    assert cli_module.main(["compile", str(source)]) == 1
+    assert cli_main(["compile", str(source)]) == 1
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: no solc {SOLC_VERSION} found (the solc on PATH ({solc}) is 0.8.20+")
     assert f"no npm solc in {tmp_path / 'empty' / 'node_modules'}" in line

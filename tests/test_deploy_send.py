@@ -73,10 +73,12 @@ def test_deploy_call_send_through_the_gateway_and_into_every_copy(work):
     by_address = cli("call", "run", deployed["contract_address"], "permissions", cwd=work)
     assert by_address.returncode == 0 and "0x" in by_address.stdout
 
-    # A custodian lacks PLATFORM: the contract's own registry check reverts, with its reason recorded.
+    # Its declared roles were adopted by governance: a custodian lacks PLATFORM, which the map gives
+    # close, so the gateway refuses it before execution, and records it.
     refused = sent("send", "run", "QualifiedVault", "close", "--node", "CUSTODY", cwd=work)
-    assert (refused["status"], refused["reason"]) == ("reverted", "MissingRole")
-    # The gateway refuses a node lacking the policy's role before execution, and records it.
+    assert (refused["status"], refused["reason"]) == ("refused", "ROLE_MISSING")
+    assert "QualifiedVault.close needs PLATFORM" in refused["detail"]["detail"]
+    # The same for a project contract's function.
     gateway = sent("send", "run", "SettlementCash", "mint", "node:HX-SEC", "5", "--node", "HX-SEC", cwd=work)
     assert (gateway["status"], gateway["reason"]) == ("refused", "ROLE_MISSING")
     # An investor's own account, held by its agent node, commits as a qualified identity.
@@ -89,11 +91,13 @@ def test_deploy_call_send_through_the_gateway_and_into_every_copy(work):
     assert closed.stdout.strip() == "true", closed.stderr
 
     db = sqlite3.connect(work / "run" / "fund_platform" / LEDGER_FILE)
-    reasons = db.execute("SELECT reason FROM refusals ORDER BY seq DESC LIMIT 1").fetchall()
-    errors = db.execute("SELECT error FROM receipts WHERE error = 'MissingRole'").fetchall()
-    assert reasons == [("ROLE_MISSING",)] and errors == [("MissingRole",)]
+    reasons = db.execute("SELECT function, reason FROM refusals ORDER BY seq DESC LIMIT 2").fetchall()
+    assert reasons == [("mint", "ROLE_MISSING"), ("close", "ROLE_MISSING")]
+    adopted = db.execute("SELECT COUNT(*) FROM events WHERE name = 'FunctionRoleSet' AND block_number > ?",
+                         (before[0],)).fetchone()
+    assert adopted == (2,)  # commit and close, set by the governance that followed the deployment
     final = head(work / "run")
-    assert final[0] == before[0] + 5
+    assert final[0] == before[0] + 1 + 3 + 4  # deploy, propose, vote, execute, then four sends
     assert head(work / "run", "BJEE") == final and head(work / "run", "CUSTODY") == final
     audit = cli("audit", "run", "--json", cwd=work)
     assert audit.returncode == 0, audit.stdout
@@ -126,7 +130,9 @@ def test_a_tampered_node_copy_is_left_as_it_is(work):
     assert head(work / "run", "BJEE") == head(work / "run")
 
 
-def test_a_ledger_that_does_not_re_execute_is_not_extended(work):
+def test_a_ledger_that_does_not_hold_is_not_extended(work):
+    """A stored block whose hash its header does not give: refused (one line, exit 1) before anything
+    of the chain is replayed or re-executed, and nothing is written."""
     ledger = work / "run" / "fund_platform" / LEDGER_FILE
     db = sqlite3.connect(ledger)
     db.execute("DROP TRIGGER blocks_no_update")
@@ -135,7 +141,8 @@ def test_a_ledger_that_does_not_re_execute_is_not_extended(work):
     db.close()
     before = head(work / "run")
     done = cli("send", "run", "QualifiedVault", "close", "--node", "BJEE", cwd=work)
-    assert done.returncode == 1 and "block 3 does not re-execute" in done.stderr
+    assert done.returncode == 1 and "block 3: header does not hash to the stored block hash" in done.stderr
+    assert "audit" in done.stderr.strip().splitlines()[-1]
     assert "Traceback" not in done.stderr
     assert head(work / "run") == before
 

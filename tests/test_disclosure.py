@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DAY, reverted
+from ledger.chain.access import call_by_governance
 from ledger.tooling.abi import to_jsonable
 from ledger.errors import PilotLedgerError
 from test_equity_market import CO, CO2, REASON, YEAR, Equity, build_equity, h, ok, refused
@@ -266,3 +267,20 @@ def test_delisted_company_has_no_obligations(scheduled):
 
 def test_check_overdue_refuses_unknown_company(equity):
     assert reverted(equity.send(equity.regulator, equity.disclosure, "checkOverdue", CO2), "UnknownCompany")
+
+
+# ---------------------------------------------------------------- the market reference
+
+
+def test_the_market_is_moved_only_by_governance(equity):
+    """Disclosure.market is not immutable but governance-only: the center's direct setMarket is refused;
+    a passed proposal moves it, and filings are then checked against the new market's register."""
+    t = equity.send(equity.center, equity.disclosure, "setMarket", equity.registry.address)
+    assert refused(t, "ROLE_MISSING") and "governance" in t.detail["detail"]
+    ok(schedule(equity, 1000, 2000))
+    successor = equity.center.deploy("EquityMarket", equity.registry.address, equity.identities.address,
+                                     equity.market.view("compliance"), 10)
+    call_by_governance(equity.consortium, "Disclosure", "setMarket", successor.contract_address)
+    assert equity.disclosure.view("market").lower() == h(successor.contract_address)
+    t = schedule(equity, 1000, 2000)  # CO is listed on the old market; the new one never heard of it
+    assert reverted(t, "UnknownCompany")

@@ -19,6 +19,8 @@ from ledger.chain.consortium import Consortium, Contract, Ticket
 from ledger.errors import PilotLedgerError
 from ledger.chain.node import Node
 from ledger.chain.roles import GovernanceAction, Role
+from ledger.chain.access import adopt_declared_roles
+from scenarios.compliance import EQUITY_RULES, deploy_compliance, register_rules
 
 CAP = 3
 YEAR = 365 * DAY
@@ -42,6 +44,12 @@ def h(raw: bytes) -> str:
 
 def selector(signature: str) -> str:
     return h(keccak(signature.encode())[:4])
+
+
+def holder_event(equity, identity: bytes, holders: int) -> dict:
+    """HolderEntered/HolderExited as the compliance's holder-cap module emits them for company CO."""
+    return {"token": h(equity.market.address), "asset": int.from_bytes(CO, "big"), "identity": h(identity),
+            "units": 1, "holders": holders, "cap": CAP}
 
 
 def ok(ticket: Ticket) -> Ticket:
@@ -185,10 +193,13 @@ def build_equity(run_dir: Path, cap: int = CAP) -> Equity:
     registry = center.deploy("PermissionRegistry", *c.founding_members()).contract_address
     identities = center.deploy("IdentityRegistry", registry).contract_address
     linkage = center.deploy("AccountLinkage", registry).contract_address
-    market = center.deploy("EquityMarket", registry, identities, linkage, cap).contract_address
+    compliance = deploy_compliance(center, registry, identities, EQUITY_RULES, linkage=linkage)
+    market = center.deploy("EquityMarket", registry, identities, compliance, cap).contract_address
     center.deploy("Disclosure", registry, market, YEAR)
     block = c.commit()
     assert all(o.success for o in block.outcomes)
+    adopt_declared_roles(c)
+    register_rules(c, center, "EquityMarket", 0, EQUITY_RULES)
     return Equity(c, center, regulator, company, company2, depository, agent, *(
         c.contract(n) for n in ("PermissionRegistry", "IdentityRegistry", "AccountLinkage", "EquityMarket",
                                 "Disclosure")))
@@ -288,7 +299,7 @@ def test_list_company_records_company(equity):
     t = equity.list()
     assert t.event("CompanyListed") == {"companyId": h(CO), "issuer": h(equity.company.address),
                                         "legalForm": JOINT_STOCK, "dataHash": h(FILE),
-                                        "center": h(equity.center.address)}
+                                        "center": h(equity.center.address), "holderCap": CAP}
     assert to_jsonable(equity.record()) == [h(equity.company.address), JOINT_STOCK, LISTED, equity.now, h(FILE), 0]
     assert equity.market.view("holderCap") == CAP
 
@@ -482,8 +493,8 @@ def test_allot_turns_subscriptions_into_holdings(listed):
     listed.close(oid)
     t = ok(listed.allot(oid))
     assert [e for e in t.events if e[0] == "HolderEntered"] == [
-        ("HolderEntered", {"companyId": h(CO), "identity": h(alice_id), "holders": 1}),
-        ("HolderEntered", {"companyId": h(CO), "identity": h(bob_id), "holders": 2}),
+        ("HolderEntered", holder_event(listed, alice_id, 1)),
+        ("HolderEntered", holder_event(listed, bob_id, 2)),
     ]
     assert [e["shares"] for n, e in t.events if n == "SharesAllotted"] == [30, 20, 10]
     assert t.event("SharesAllotted") == {"offeringId": oid, "companyId": h(CO), "identity": h(alice_id),
@@ -617,15 +628,31 @@ def test_transfer_shares_moves_holding_between_identities(held):
     assert t.event("SharesTransferred") == {"companyId": h(CO), "fromIdentity": h(alice_id),
                                             "toIdentity": h(carol_id), "from": h(alice.address),
                                             "to": h(carol.address), "shares": 25}
-    assert t.event("HolderEntered") == {"companyId": h(CO), "identity": h(carol_id), "holders": 3}
+    assert t.event("HolderEntered") == holder_event(equity, carol_id, 3)
     assert (equity.holding(alice_id), equity.holding(carol_id)) == (35, 25)
     assert equity.record()[TOTAL] == 100
+
+
+def test_register_changes_emit_erc1155_transfer_single(listed):
+    """Allotments and transfers each emit ERC-1155's TransferSingle, the company id as token id, between
+    the accounts (zero for an allotment), so a standard indexer follows the register."""
+    (_, alice), (_, bob) = listed.investors("alice", "bob")
+    oid = listed.offering()
+    ok(listed.subscribe(oid, alice, 30))
+    listed.close(oid)
+    t = ok(listed.allot(oid))
+    company = int.from_bytes(CO, "big")
+    assert t.event("TransferSingle") == {"operator": h(listed.company.address), "from": "0x" + "00" * 20,
+                                         "to": h(alice.address), "id": company, "value": 30}
+    t = ok(listed.transfer(alice, bob, 5))
+    assert t.event("TransferSingle") == {"operator": h(alice.address), "from": h(alice.address),
+                                         "to": h(bob.address), "id": company, "value": 5}
 
 
 def test_transfer_of_whole_holding_releases_the_holder(held):
     equity, (alice_id, alice), (bob_id, bob), (carol_id, carol) = held
     t = ok(equity.transfer(bob, alice, 40))
-    assert t.event("HolderExited") == {"companyId": h(CO), "identity": h(bob_id), "holders": 1}
+    assert t.event("HolderExited") == holder_event(equity, bob_id, 1)
     assert equity.holders() == {h(alice_id)}
     ok(equity.transfer(alice, carol, 100))
     assert equity.holders() == {h(carol_id)}
@@ -674,7 +701,7 @@ def test_transfer_refuses_unqualified_receiver_but_lets_lapsed_holder_sell(held)
     equity, (alice_id, alice), (_, bob), _ = held
     dan_id, dan = equity.investor("dan", qualified=False)
     t = equity.transfer(alice, dan, 1)
-    assert reverted(t, "NotQualified") and t.detail == {"identity": h(dan_id)}
+    assert reverted(t, "TransfereeNotQualified") and t.detail == {"identity": h(dan_id)}
     ok(equity.send(equity.agent, equity.identities, "setQualification", alice_id, 0))
     ok(equity.transfer(alice, bob, 60))
     assert equity.holding(alice_id) == 0

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli import main
+from ledger.cli import main
 from ledger.supervision.lookthrough.findings import findings, score
 from scenarios.runner import run_all
 

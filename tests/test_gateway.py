@@ -196,11 +196,12 @@ def test_signer_not_held(chain):
 def test_signer_held_by_another_node(chain):
     """The platform may not sign with a client account the agent holds, nor with the agent's own key."""
     _, alice = chain.investor("alice")
+    proposals = chain.registry.view("proposalCount")
     t = chain.send(chain.platform, chain.registry, "propose", A.SUSPEND, chain.manager.address, NO_ORG, 0,
                    signer=alice)
     assert refused(t, "SIGNER_NOT_HELD")
     assert refused(kyc_write(chain, chain.platform, signer=chain.agent.account), "SIGNER_NOT_HELD")
-    assert chain.registry.view("proposalCount") == 0
+    assert chain.registry.view("proposalCount") == proposals
 
 
 def test_node_signing_with_its_own_key_in_a_new_account_object(chain):
@@ -318,3 +319,40 @@ def test_tampering_with_a_stored_refusal_breaks_verification(chain, tmp_path):
     result = verify_chain(copy_dir)
     assert not result.verified
     assert "differs from what the refusal digest covers" in result.problems[0]
+
+
+# ------------------------------------------------------------- the registry's map, mirrored
+
+
+def test_the_gateway_follows_the_map_from_the_block_after_governance(chain):
+    """A SetFunctionRole executed in block n is in force at the gateway from block n + 1, not within n."""
+    ids, reg = chain.identities, chain.registry
+    sel = ids.abi.functions["registerIdentity"].selector
+    t = chain.send(chain.platform, reg, "propose", A.SET_FUNCTION_ROLE, ids.address, sel.ljust(32, b"\0"),
+                   int(Role.REGULATOR | Role.KYC_AGENT))
+    pid = t.event("ProposalCreated")["id"]
+    assert chain.send(chain.regulator, reg, "vote", pid).ok
+    execute = chain.custodian.send(reg.call("execute", pid))
+    same_block = kyc_write(chain, chain.agent)  # queued after the execution: the gateway's map is the old one
+    # ... so the gateway admitted it, and the contract, asking the registry as executed, reverted it.
+    assert execute.ok and same_block.status == "reverted" and same_block.reason == "MissingRole"
+    assert refused(kyc_write(chain, chain.agent), "ROLE_MISSING")  # the agent lacks REGULATOR now
+    assert chain.consortium.membership.functions.role_of(ids.address, sel) == Role.REGULATOR | Role.KYC_AGENT
+
+
+def test_the_audit_refuses_a_block_whose_submission_the_map_forbade(chain, tmp_path, monkeypatch):
+    """A gateway that lets through what the map at that height forbids (here: admits everything) seals
+    blocks the audit names: the check is re-made from the sealed map, not taken from the gateway."""
+    from ledger.audit.reexecute import audit_ledger
+    from ledger.chain.gateway import ADMITTED
+
+    assert kyc_write(chain, chain.agent).ok
+    clean = audit_ledger(tmp_path / "test_chain" / LEDGER_FILE, "test_chain")
+    assert clean.verified, clean.problems
+    monkeypatch.setattr(chain.consortium.gateway, "admit", lambda *args: ADMITTED)
+    t = chain.send(chain.manager, chain.registry, "hasRole", chain.manager.address, 0)  # closed: never mapped
+    assert t.ok  # executed: the contract itself has nothing against a view sent as a transaction
+    bad = audit_ledger(tmp_path / "test_chain" / LEDGER_FILE, "test_chain")
+    assert bad.first_bad_block == t.block_number
+    assert "MANAGER could not submit it" in bad.problems[0] and "ROLE_MISSING" in bad.problems[0]
+    assert "PermissionRegistry.hasRole is closed" in bad.problems[0]

@@ -171,7 +171,7 @@ def test_qualification_expiry_enforced_on_chain(chain):
     assert chain.send(chain.agent, chain.shares, "subscribe", fund, MIN, signer=account).ok
     chain.consortium.advance(31 * DAY)
     t = chain.send(chain.agent, chain.shares, "subscribe", fund, MIN, signer=account)
-    assert reverted(t, "TransfereeNotQualified") and t.detail == {"identity": hx(alice)}
+    assert reverted(t, "NotQualified") and t.detail == {"identity": hx(alice)}
     assert chain.send(chain.agent, chain.identities, "setQualification", alice, T0 + 365 * DAY).ok
     assert chain.send(chain.agent, chain.shares, "subscribe", fund, MIN, signer=account).ok
 

@@ -44,3 +44,16 @@ def test_no_relative_imports():
                 for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
                 if isinstance(n, ast.ImportFrom) and n.level > 0]
     assert relative == []
+
+
+def test_public_surface_resolves_lazily():
+    """`ledger` names its public API; each name loads its module on first use, so `import ledger` stays cheap."""
+    import subprocess
+    import sys
+
+    import ledger
+
+    assert all(getattr(ledger, name) is not None for name in ledger.__all__)
+    cold = subprocess.run([sys.executable, "-c", "import ledger, sys; print('eth' in sys.modules)"],
+                          capture_output=True, text=True, check=True)
+    assert cold.stdout.strip() == "False"

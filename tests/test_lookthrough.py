@@ -191,8 +191,8 @@ def test_ubo_of_a_fund_holding_a_vehicle_multiplies_along_the_path(index):
 def test_holders_match_the_contracts_holder_units(index, events):
     last_units = {}
     for name, a in events:
-        if name in ("HolderEntered", "HolderExited"):
-            last_units[a["fundId"]] = a["fundUnits"]
+        if name in ("HolderEntered", "HolderExited"):  # HolderCapModule's, for the fund platform's only token
+            last_units[a["asset"]] = a["holders"]
     assert last_units
     for fund, units in last_units.items():
         h = holders(index, f"fund:{fund}")

@@ -3,8 +3,11 @@ votes re-counted at execution, proposal expiry and the proposal lifetime set by 
 
 import pytest
 
-from conftest import reverted
+from conftest import DAY, MIN, T0, reverted
 from ledger.errors import PilotLedgerError
+from eth_hash.auto import keccak
+
+from ledger.chain.access import FOUNDING_DEPLOY_ROLE, adopt_declared_roles, call_by_governance
 from ledger.chain.roles import GovernanceAction as A, MemberStatus, Role
 
 NO_ORG = b"\0" * 32
@@ -13,6 +16,13 @@ NEWCO_ROLES = Role.ADMIN | Role.KYC_AGENT
 SET_PROPOSAL_LIFETIME = A.SET_PROPOSAL_LIFETIME
 DEFAULT_LIFETIME, MIN_LIFETIME, MAX_LIFETIME = 120_960, 10, 10_000_000
 EXPIRES_AT = 6  # index of expiresAt in the `proposal` view
+
+
+
+
+def adopted(chain) -> int:
+    """Proposals the chain fixture made: one AdoptDeclaredRoles per contract it deployed that declares roles."""
+    return sum(1 for c in chain.consortium.contracts.values() if "declaredRoles" in c.abi.functions)
 
 
 def hx(address: bytes) -> str:
@@ -47,7 +57,7 @@ def newcomer(chain, name="NEWCO", roles=NEWCO_ROLES):
 def test_founding_members_and_views(chain):
     reg = chain.registry
     assert reg.view("adminCount") == 3
-    assert reg.view("proposalCount") == 0
+    assert reg.view("proposalCount") == adopted(chain)  # the fixture's adoptions of its contracts' role tables
     org, roles, status = reg.view("memberOf", chain.manager.address)
     assert org == chain.manager.org_id
     assert roles == Role.FUND_MANAGER | Role.VALIDATOR
@@ -73,36 +83,37 @@ def test_require_role_view_reverts_with_custom_errors(chain):
 
 def test_add_member_end_to_end_with_events(chain):
     reg, node = chain.registry, newcomer(chain)
+    pid = adopted(chain) + 1
     t = chain.send(chain.platform, reg, "propose", A.ADD_MEMBER, node.address, node.org_id, int(NEWCO_ROLES))
     assert t.ok
     assert t.event("ProposalCreated") == {
-        "id": 1, "action": A.ADD_MEMBER, "account": hx(node.address), "orgId": hx(node.org_id),
+        "id": pid, "action": A.ADD_MEMBER, "account": hx(node.address), "orgId": hx(node.org_id),
         "roles": NEWCO_ROLES, "proposer": hx(chain.platform.address),
     }
-    assert t.event("Voted") == {"id": 1, "voter": hx(chain.platform.address), "votes": 1}
-    assert t.event("ProposalExpiry") == {"id": 1, "expiresAt": t.block_number + DEFAULT_LIFETIME}
-    assert reg.view("hasVoted", 1, chain.platform.address)
-    assert not reg.view("hasVoted", 1, chain.regulator.address)
+    assert t.event("Voted") == {"id": pid, "voter": hx(chain.platform.address), "votes": 1}
+    assert t.event("ProposalExpiry") == {"id": pid, "expiresAt": t.block_number + DEFAULT_LIFETIME}
+    assert reg.view("hasVoted", pid, chain.platform.address)
+    assert not reg.view("hasVoted", pid, chain.regulator.address)
 
-    t = chain.send(chain.regulator, reg, "vote", 1)
-    assert t.event("Voted") == {"id": 1, "voter": hx(chain.regulator.address), "votes": 2}
+    t = chain.send(chain.regulator, reg, "vote", pid)
+    assert t.event("Voted") == {"id": pid, "voter": hx(chain.regulator.address), "votes": 2}
     assert reg.view("memberOf", node.address)[2] == MemberStatus.NONE  # not before execution
 
-    t = chain.send(chain.custodian, reg, "execute", 1)  # any admin may execute, voter or not
+    t = chain.send(chain.custodian, reg, "execute", pid)  # any admin may execute, voter or not
     assert t.ok
     assert [name for name, _ in t.events] == ["ProposalExecuted", "MemberAdded", "RolesChanged", "StatusChanged"]
-    assert t.event("ProposalExecuted") == {"id": 1, "action": A.ADD_MEMBER, "account": hx(node.address)}
+    assert t.event("ProposalExecuted") == {"id": pid, "action": A.ADD_MEMBER, "account": hx(node.address)}
     assert t.event("MemberAdded") == {"account": hx(node.address), "orgId": hx(node.org_id), "roles": NEWCO_ROLES}
     assert t.event("RolesChanged") == {"account": hx(node.address), "roles": NEWCO_ROLES}
     assert t.event("StatusChanged") == {"account": hx(node.address), "status": MemberStatus.ACTIVE}
 
     assert reg.view("memberOf", node.address) == (node.org_id, NEWCO_ROLES, MemberStatus.ACTIVE)
     assert reg.view("adminCount") == 4
-    action, account, org, roles, votes, executed, expires_at = reg.view("proposal", 1)
+    action, account, org, roles, votes, executed, expires_at = reg.view("proposal", pid)
     assert (action, account.lower(), org, roles, votes, executed) == (
         A.ADD_MEMBER, hx(node.address), node.org_id, NEWCO_ROLES, 2, True)
     assert expires_at == reg.view("proposalLifetime") + t.block_number - 2  # proposed two blocks before
-    assert [a.lower() for a in reg.view("votersOf", 1)] == [hx(chain.platform.address), hx(chain.regulator.address)]
+    assert [a.lower() for a in reg.view("votersOf", pid)] == [hx(chain.platform.address), hx(chain.regulator.address)]
     # the new member is admitted by the gateway from the next block on
     assert chain.send(node, chain.identities, "registerIdentity", b"n" * 32, b"\1" * 32, 1, 0).ok
 
@@ -133,7 +144,7 @@ def test_set_roles_suspend_reactivate_revoke_lifecycle(chain):
     assert t.event("ProposalExecuted")["action"] == A.REVOKE
     assert t.event("StatusChanged")["status"] == MemberStatus.REVOKED
     assert reg.view("memberOf", node.address) == (node.org_id, Role.KYC_AGENT, MemberStatus.REVOKED)
-    assert reg.view("proposalCount") == 5
+    assert reg.view("proposalCount") == adopted(chain) + 5
 
 
 def test_admin_count_follows_suspension_and_reactivation_of_an_admin(chain):
@@ -187,18 +198,18 @@ def test_already_executed(chain):
 
 
 def test_unknown_proposal(chain):
-    for pid in (0, 1, 99):
+    for pid in (0, adopted(chain) + 1, 99):
         t = chain.send(chain.regulator, chain.registry, "vote", pid)
         assert reverted(t, "UnknownProposal") and t.detail == {"id": pid}
-    assert reverted(chain.send(chain.platform, chain.registry, "execute", 7), "UnknownProposal")
+    assert reverted(chain.send(chain.platform, chain.registry, "execute", adopted(chain) + 7), "UnknownProposal")
     with pytest.raises(PilotLedgerError, match="UnknownProposal"):
-        chain.registry.view("proposal", 1)
+        chain.registry.view("proposal", adopted(chain) + 1)
 
 
 def test_already_member_at_propose_and_at_execute(chain):
     t = chain.send(chain.platform, chain.registry, "propose", A.ADD_MEMBER, chain.agent.address, NO_ORG, 0)
     assert reverted(t, "AlreadyMember") and t.detail == {"account": hx(chain.agent.address)}
-    assert chain.registry.view("proposalCount") == 0
+    assert chain.registry.view("proposalCount") == adopted(chain)
 
     node = newcomer(chain)
     first = propose(chain, A.ADD_MEMBER, node.address, node.org_id, Role.KYC_AGENT)
@@ -269,7 +280,7 @@ def test_missing_role_on_chain_then_role_missing_at_gateway(chain):
 def test_role_missing_at_gateway_for_non_admin(chain):
     t = chain.send(chain.manager, chain.registry, "propose", A.SUSPEND, chain.agent.address, NO_ORG, 0)
     assert refused(t, "ROLE_MISSING")
-    assert chain.registry.view("proposalCount") == 0
+    assert chain.registry.view("proposalCount") == adopted(chain)
 
 
 def test_not_active_member_on_chain_then_member_suspended_at_gateway(chain):
@@ -352,7 +363,8 @@ def test_a_voter_that_lost_admin_no_longer_counts(chain):
 def advance_to(chain, block: int) -> None:
     """Commits blocks of one harmless transaction each until the head is `block`."""
     while chain.consortium.head.number < block:
-        assert chain.send(chain.manager, chain.registry, "hasRole", chain.manager.address, 0).ok
+        assert chain.send(chain.agent, chain.identities, "registerIdentity", f"filler-{block}-{chain.consortium.head.number}"
+                          .encode().ljust(32, b"\0"), b"\1" * 32, 1, 0).ok
 
 
 def set_lifetime(chain, blocks: int):
@@ -381,7 +393,7 @@ def test_lifetime_out_of_range_is_refused_at_propose(chain):
         t = chain.send(chain.platform, chain.registry, "propose", SET_PROPOSAL_LIFETIME, NO_ACCOUNT, NO_ORG, blocks)
         assert reverted(t, "LifetimeOutOfRange")
         assert t.detail == {"lifetime": blocks, "min": MIN_LIFETIME, "max": MAX_LIFETIME}
-    assert chain.registry.view("proposalCount") == 0
+    assert chain.registry.view("proposalCount") == adopted(chain)
     assert set_lifetime(chain, MIN_LIFETIME).ok and set_lifetime(chain, MAX_LIFETIME).ok
 
 
@@ -411,3 +423,260 @@ def test_an_expired_proposal_cannot_be_voted_or_executed(chain):
     assert not reg.view("proposal", pid)[5]
     # The same change proposed again goes through within its lifetime.
     assert passed(chain, A.SUSPEND, chain.agent.address).ok
+
+
+# ------------------------------------------------------------- the function-to-role map
+
+DEPLOY_ENTRY = (NO_ACCOUNT, b"\0" * 4)
+
+
+def selector(contract, function: str) -> bytes:
+    return contract.abi.functions[function].selector
+
+
+def entry_org(sel: bytes) -> bytes:
+    """A SetFunctionRole proposal carries the selector left-aligned in orgId."""
+    return sel.ljust(32, b"\0")
+
+
+def test_the_registry_founds_its_own_entries_and_the_deploy_entry(chain):
+    reg = chain.registry
+    assert reg.view("FOUNDING_DEPLOY_ROLE") == FOUNDING_DEPLOY_ROLE  # the Python mirror's founding value
+    assert reg.view("roleOf", *DEPLOY_ENTRY) == (Role.PLATFORM, True)
+    for function in ("propose", "vote", "execute", "executeCall"):
+        assert reg.view("roleOf", reg.address, selector(reg, function)) == (Role.ADMIN, True)
+    # The gateway's mirror, kept from FunctionRoleSet events, holds exactly what the registry says.
+    mirror = chain.consortium.membership.functions.entries()
+    assert mirror[DEPLOY_ENTRY] == Role.PLATFORM
+    for (target, sel), role in mirror.items():
+        assert reg.view("roleOf", target, sel) == (role, True)
+    # Every function of every adopted contract's declared table, and nothing else of it, is mapped.
+    for contract in (chain.identities, chain.cash, chain.shares):
+        table = contract.view("declaredRoles")
+        assert {(bytes.fromhex(s[2:]) if isinstance(s, str) else s, r) for s, r in table} == {
+            (sel, role) for (target, sel), role in mirror.items() if target == contract.address}
+
+
+def test_an_unmapped_function_is_closed_to_every_caller(chain):
+    """The stated default: an unmapped function is closed, for an admin too, on chain and at the gateway."""
+    fresh = chain.send(chain.platform, chain.registry, "hasRole", chain.platform.address, 0)  # never mapped
+    assert refused(fresh, "ROLE_MISSING") and "closed" in fresh.detail["detail"]
+    reg = chain.registry
+    sel = selector(reg, "hasRole")
+    assert reg.view("roleOf", reg.address, sel) == (0, False)
+    assert not reg.view("canCall", chain.platform.address, reg.address, sel)
+    with pytest.raises(PilotLedgerError, match="FunctionClosed"):
+        reg.view("requireCall", chain.platform.address, reg.address, sel)
+    # A contract deployed and not yet adopted: its restricted function reverts on chain too.
+    t = chain.platform.deploy("IdentityRegistry", reg.address)
+    chain.consortium.commit()
+    late = chain.consortium.contracts["IdentityRegistry"]
+    assert t.ok and late.address != chain.identities.address
+    write = chain.send(chain.agent, late, "registerIdentity", b"x" * 32, b"\1" * 32, 1, 0)
+    assert refused(write, "ROLE_MISSING") and "closed" in write.detail["detail"]
+    ok, output = chain.consortium.engine.call(
+        late.address, late.abi.encode_call("registerIdentity", (b"x" * 32, b"\1" * 32, 1, 0)), chain.agent.address)
+    assert not ok and chain.consortium.decode_error(output).name == "FunctionClosed"
+
+
+def test_function_roles_are_set_only_by_governance(chain):
+    reg, ids = chain.registry, chain.identities
+    sel = selector(ids, "setLookThroughLimits")
+    setters = [f for f in reg.abi.functions if f not in ("propose", "vote", "execute", "executeCall")
+               and reg.abi.functions[f].mutating]
+    assert setters == []  # no function but governance's writes the registry
+    assert reg.view("roleOf", ids.address, sel) == (Role.ADMIN, True)
+    t = passed(chain, A.SET_FUNCTION_ROLE, ids.address, entry_org(sel), Role.REGULATOR)
+    assert t.ok, (t.reason, t.detail)
+    assert t.event("FunctionRoleSet") == {"target": hx(ids.address), "selector": "0x" + sel.hex(),
+                                          "role": Role.REGULATOR}
+    assert reg.view("roleOf", ids.address, sel) == (Role.REGULATOR, True)
+    assert reg.view("canCall", chain.regulator.address, ids.address, sel)
+    assert not reg.view("canCall", chain.platform.address, ids.address, sel)
+    # The gateway follows from the next block: the platform (ADMIN, not REGULATOR) is refused now.
+    assert refused(chain.send(chain.platform, ids, "setLookThroughLimits", 10, 4, 60), "ROLE_MISSING")
+    assert chain.send(chain.regulator, ids, "setLookThroughLimits", 10, 4, 60).ok
+
+
+def test_the_registrys_own_entries_and_absent_targets_are_refused(chain):
+    reg = chain.registry
+    t = chain.send(chain.platform, reg, "propose", A.SET_FUNCTION_ROLE, reg.address,
+                   entry_org(selector(reg, "propose")), 0)
+    assert reverted(t, "RegistryFixed")
+    t = chain.send(chain.platform, reg, "propose", A.ADOPT_DECLARED_ROLES, reg.address, NO_ORG, 0)
+    assert reverted(t, "RegistryFixed")
+    nowhere = chain.consortium.client_account("no code").address
+    t = chain.send(chain.platform, reg, "propose", A.SET_FUNCTION_ROLE, nowhere, entry_org(b"\1\2\3\4"), 0)
+    assert reverted(t, "NotAContract") and t.detail == {"account": hx(nowhere)}
+    # address(0) is a target only with the deploy entry's selector.
+    t = chain.send(chain.platform, reg, "propose", A.SET_FUNCTION_ROLE, NO_ACCOUNT, entry_org(b"\1\2\3\4"), 0)
+    assert reverted(t, "NotAContract")
+
+
+def test_adopting_a_contract_that_declares_no_table_fails_at_execution(chain):
+    other = chain.platform.deploy("PermissionRegistry", *chain.consortium.founding_members())
+    chain.consortium.commit()
+    assert other.ok
+    t = passed(chain, A.ADOPT_DECLARED_ROLES, other.contract_address)
+    assert reverted(t, "NotManaged") and t.detail == {"target": hx(other.contract_address)}
+
+
+def test_deploy_permission_comes_from_the_chain(chain):
+    """Deploying is the map's deploy entry: PLATFORM at founding, changed by governance like any entry."""
+    refused_deploy = chain.agent.deploy("IdentityRegistry", chain.registry.address)
+    assert refused(refused_deploy, "ROLE_MISSING") and "<deploy> needs PLATFORM" in refused_deploy.detail["detail"]
+    chain.consortium.commit()
+    assert passed(chain, A.SET_FUNCTION_ROLE, NO_ACCOUNT, NO_ORG, Role.KYC_AGENT).ok
+    assert chain.registry.view("canCall", chain.agent.address, *DEPLOY_ENTRY)
+    assert not chain.registry.view("canCall", chain.custodian.address, *DEPLOY_ENTRY)
+    deployed = chain.agent.deploy("IdentityRegistry", chain.registry.address)
+    custodian = chain.custodian.deploy("IdentityRegistry", chain.registry.address)
+    chain.consortium.commit()
+    assert deployed.ok and refused(custodian, "ROLE_MISSING")
+
+
+def test_a_contract_moves_to_another_registry_only_through_governance(chain):
+    ids = chain.identities
+    successor = chain.platform.deploy("PermissionRegistry", *chain.consortium.founding_members())
+    chain.consortium.commit()
+    # No member may call setPermissions itself: it is unmapped at the gateway and reverts on chain.
+    assert refused(chain.send(chain.platform, ids, "setPermissions", successor.contract_address), "ROLE_MISSING")
+    ok, output = chain.consortium.engine.call(
+        ids.address, ids.abi.encode_call("setPermissions", (successor.contract_address,)), chain.platform.address)
+    assert not ok and chain.consortium.decode_error(output).name == "OnlyPermissions"
+    t = passed(chain, A.SET_CONTRACT_REGISTRY, ids.address, roles=int.from_bytes(successor.contract_address, "big"))
+    assert t.ok, (t.reason, t.detail)
+    assert t.event("PermissionsChanged") == {"previous": hx(chain.registry.address),
+                                             "next": hx(successor.contract_address)}
+    assert ids.view("permissions").lower() == hx(successor.contract_address)
+    # The successor has no entry for the identity registry: its restricted functions revert on chain.
+    ok, output = chain.consortium.engine.call(
+        ids.address, ids.abi.encode_call("registerIdentity", (b"y" * 32, b"\1" * 32, 1, 0)), chain.agent.address)
+    assert not ok and chain.consortium.decode_error(output).name == "FunctionClosed"
+
+
+def test_adopting_roles_needs_a_majority_of_admins_that_can_sign(chain):
+    from ledger.chain.access import adopt_declared_roles
+    from ledger.errors import LedgerError
+
+    proposals = chain.registry.view("proposalCount")
+    t = chain.platform.deploy("IdentityRegistry", chain.registry.address)
+    with pytest.raises(LedgerError, match="needs 2 of its 3 admins; 1 can sign here"):
+        adopt_declared_roles(chain.consortium, "IdentityRegistry", admins=["PLATFORM"])
+    assert t.ok  # the deployment was committed first
+    assert adopt_declared_roles(chain.consortium) == [proposals + 1]  # by default: only the new one
+    late = chain.consortium.contracts["IdentityRegistry"]
+    assert chain.registry.view("canCall", chain.agent.address, late.address, selector(late, "registerIdentity"))
+
+
+# ------------------------------------------------- governance-only calls (cross-contract references)
+
+REFERENCE_SETTERS = [("PrivateFundShares", "setIdentities"), ("PrivateFundShares", "setCompliance"),
+                     ("PrivateFundShares", "setCash"), ("SettlementCash", "setIdentities"),
+                     ("ModularCompliance", "setIdentities")]
+
+
+def governance_call(chain, contract, function: str, *args):
+    """A CALL_TARGET proposal's fields for `function` of `contract` with `args`, and its calldata."""
+    data = contract.abi.encode_call(function, args)
+    return (contract.address, keccak(data), int.from_bytes(data[:4], "big")), data
+
+
+def test_reference_setters_are_governance_only_at_the_gateway_and_on_chain(chain):
+    """A single admin may not repoint a contract: refused at the gateway, and reverting GovernanceOnly
+    on chain; the registry alone may call them."""
+    successor = chain.platform.deploy("IdentityRegistry", chain.registry.address)
+    chain.consortium.commit()
+    for name, function in REFERENCE_SETTERS:
+        target = chain.consortium.contract(name)
+        sel = selector(target, function)
+        assert chain.registry.view("roleOf", target.address, sel) == (Role.GOVERNANCE, True)
+        assert not chain.registry.view("canCall", chain.platform.address, target.address, sel)
+        assert chain.registry.view("canCall", chain.registry.address, target.address, sel)
+        t = chain.send(chain.platform, target, function, successor.contract_address)
+        assert refused(t, "ROLE_MISSING") and "for governance" in t.detail["detail"], (name, function)
+        ok, output = chain.consortium.engine.call(
+            target.address, target.abi.encode_call(function, (successor.contract_address,)), chain.platform.address)
+        assert not ok and chain.consortium.decode_error(output).name == "GovernanceOnly"
+    assert chain.shares.view("identities").lower() == hx(chain.identities.address)
+
+
+def test_governance_repoints_a_fund_platform_to_a_new_identity_registry(chain):
+    fund = chain.fund()
+    _, alice = chain.investor("alice")
+    successor = chain.platform.deploy("IdentityRegistry", chain.registry.address)
+    assert adopt_declared_roles(chain.consortium, "IdentityRegistry")  # commits the deployment first
+    new_ids = chain.consortium.contract("IdentityRegistry")
+    assert new_ids.address == successor.contract_address
+    before = chain.registry.view("proposalCount")
+    assert call_by_governance(chain.consortium, "PrivateFundShares", "setIdentities", new_ids.address) == before + 1
+    action, account, org, roles, votes, executed, _ = chain.registry.view("proposal", before + 1)
+    data = chain.shares.abi.encode_call("setIdentities", (new_ids.address,))
+    assert (action, account.lower(), org, roles, executed) == (
+        A.CALL_TARGET, hx(chain.shares.address), keccak(data), int.from_bytes(data[:4], "big"), True)
+    assert chain.shares.view("identities").lower() == hx(new_ids.address)
+    # The fund now reads identities from the new registry, where alice is unknown...
+    t = chain.send(chain.agent, chain.shares, "subscribe", fund, 2 * MIN, signer=alice)
+    assert reverted(t, "UnknownAccount") and t.detail == {"account": hx(alice.address)}
+    # ...until she is registered there.
+    identity = b"alice".ljust(32, b"\0")
+    assert chain.send(chain.agent, new_ids, "registerIdentity", identity, b"\x11" * 32, 1, T0 + 3650 * DAY).ok
+    assert chain.send(chain.agent, new_ids, "linkAccount", alice.address, identity).ok
+    assert chain.send(chain.agent, chain.shares, "subscribe", fund, 2 * MIN, signer=alice).ok
+
+
+def test_a_call_proposal_is_executed_only_with_the_calldata_it_committed_to(chain):
+    successor = chain.platform.deploy("IdentityRegistry", chain.registry.address)
+    chain.consortium.commit()
+    fields, data = governance_call(chain, chain.cash, "setIdentities", successor.contract_address)
+    pid = propose(chain, A.CALL_TARGET, *fields)
+    assert chain.send(chain.regulator, chain.registry, "vote", pid).ok
+    other = chain.cash.abi.encode_call("setIdentities", (chain.shares.address,))
+    t = chain.send(chain.custodian, chain.registry, "executeCall", pid, other)
+    assert reverted(t, "CallDataMismatch") and t.detail["committed"] == hx(keccak(data))
+    assert reverted(chain.send(chain.custodian, chain.registry, "execute", pid), "CallDataMismatch")
+    assert chain.cash.view("identities").lower() == hx(chain.identities.address)  # nothing moved
+    t = chain.send(chain.custodian, chain.registry, "executeCall", pid, data)
+    assert t.ok, (t.reason, t.detail)
+    assert t.event("IdentitiesChanged") == {"identities": hx(successor.contract_address)}
+    assert chain.cash.view("identities").lower() == hx(successor.contract_address)
+    # Other proposals take no calldata.
+    pid = propose(chain, SET_PROPOSAL_LIFETIME, NO_ACCOUNT, roles=MIN_LIFETIME)
+    assert chain.send(chain.regulator, chain.registry, "vote", pid).ok
+    assert reverted(chain.send(chain.custodian, chain.registry, "executeCall", pid, data), "CallDataMismatch")
+
+
+def test_a_call_proposal_may_name_only_a_governance_only_function(chain):
+    ids = chain.identities
+    fields, _ = governance_call(chain, ids, "setLookThroughLimits", 10, 4, 60)  # mapped to ADMIN
+    t = chain.send(chain.platform, chain.registry, "propose", A.CALL_TARGET, *fields)
+    assert reverted(t, "NotGovernanceOnly")
+    fields, _ = governance_call(chain, chain.registry, "execute", 1)
+    assert reverted(chain.send(chain.platform, chain.registry, "propose", A.CALL_TARGET, *fields), "RegistryFixed")
+
+
+def test_the_reserved_governance_bit_cannot_be_granted(chain):
+    node = newcomer(chain)
+    t = chain.send(chain.platform, chain.registry, "propose", A.ADD_MEMBER, node.address, node.org_id,
+                   int(NEWCO_ROLES | Role.GOVERNANCE))
+    assert reverted(t, "ReservedRole")
+    t = chain.send(chain.platform, chain.registry, "propose", A.SET_ROLES, chain.platform.address, NO_ORG,
+                   int(Role.ADMIN | Role.GOVERNANCE))
+    assert reverted(t, "ReservedRole") and t.detail == {"account": hx(chain.platform.address),
+                                                        "roles": Role.ADMIN | Role.GOVERNANCE}
+    founders = chain.consortium.founding_members()
+    founders[2][0] |= Role.GOVERNANCE
+    t = chain.platform.deploy("PermissionRegistry", *founders)
+    chain.consortium.commit()
+    assert reverted(t, "ReservedRole")
+    assert not chain.registry.view("hasRole", chain.platform.address, Role.GOVERNANCE)
+
+
+def test_call_by_governance_names_the_step_that_failed(chain):
+    from ledger.errors import LedgerError
+
+    with pytest.raises(LedgerError, match=r"calling IdentityRegistry.setLookThroughLimits: .*NotGovernanceOnly"):
+        call_by_governance(chain.consortium, "IdentityRegistry", "setLookThroughLimits", 10, 4, 60)
+    with pytest.raises(LedgerError, match="needs 2 of its 3 admins; 1 can sign here"):
+        call_by_governance(chain.consortium, "SettlementCash", "setIdentities", chain.identities.address,
+                           admins=["PLATFORM"])

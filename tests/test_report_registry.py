@@ -11,6 +11,7 @@ import pytest
 from eth_hash.auto import keccak
 
 from conftest import DAY, T0, reverted
+from ledger.chain.access import adopt_declared_roles
 from ledger.tooling.abi import to_jsonable
 from ledger.chain.run import open_chain
 from ledger.chain.consortium import Consortium, Contract, Ticket
@@ -69,6 +70,7 @@ def build_regulatory(run_dir: Path) -> Regulatory:
     regulator.deploy("ReportRegistry", registry)
     block = c.commit()
     assert all(o.success for o in block.outcomes)
+    adopt_declared_roles(c)
     return Regulatory(c, regulator, center, platform, observer, c.contract("PermissionRegistry"),
                       c.contract("ReportRegistry"))
 

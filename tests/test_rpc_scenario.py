@@ -11,7 +11,7 @@ import pytest
 
 from ledger.errors import PilotLedgerError
 
-from cli import main
+from ledger.cli import main
 from ledger.evm import devnode
 from ledger.audit.reexecute import audit_ledger, audit_run
 from ledger.audit.verify import verify_run

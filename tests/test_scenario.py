@@ -14,10 +14,13 @@ from scenarios.runner import run_scenario
 SMALL = {"investors": 60, "funds": 3, "transfers": 60, "batch": 20}
 
 
+STEPS: list[int] = []  # the progress the small run reported
+
+
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "a"
-    return run_dir, run_scenario("share_transfer", 11, SMALL, run_dir)
+    return run_dir, run_scenario("share_transfer", 11, SMALL, run_dir, progress=STEPS.append)
 
 
 def test_every_planted_chain_violation_is_caught_with_its_reason(small_run):
@@ -49,7 +52,7 @@ def test_summary_counts_match_the_ledger(small_run):
     (txs,) = db.execute("SELECT COUNT(*) FROM transactions").fetchone()
     (refusals,) = db.execute("SELECT COUNT(*) FROM refusals").fetchone()
     db.close()
-    assert summary["blocks"] == blocks
+    assert summary["blocks"] == blocks == sum(STEPS)  # progress is counted in committed blocks
     assert summary["transactions"] == txs + refusals
     assert json.loads((run_dir / "run.json").read_text())["head_hash"] == summary["head_hash"]
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -58,14 +59,16 @@ def test_tutorial_commands_run_a_custom_scenario(tmp_path):
     assert (tmp_path / "my_scenarios" / "my_first.py").is_file()
     ran = run_line(tmp_path, run)
     assert ran.returncode == 0, ran.stderr
-    assert "caught by the chain     1 / 1" in ran.stdout
-    assert "unexpected refusals     0" in ran.stdout
-    assert "head hash               0x" in ran.stdout
+    assert re.search(r"caught by the chain +1 / 1\n", ran.stdout)
+    assert re.search(r"unexpected refusals +0\n", ran.stdout)
+    assert re.search(r"head hash +0x", ran.stdout)
     summary = json.loads((tmp_path / "runs" / "my_first-seed7" / "run.json").read_text())
     assert summary["caught"] == summary["planted_for_chain"] == 1
     assert summary["planted_for_regulator"] == 1
     assert summary["unexpected_refusals"] == 0
-    assert summary["refused_by_reason"] == {"gateway:ROLE_MISSING": 1}
+    # The planted refusal, and the registry's own duplicate check the skeleton expects (expect_revert).
+    assert summary["refused_by_reason"] == {"gateway:ROLE_MISSING": 1, "contract:IdentityExists": 1}
+    assert summary["blocks"] == 7  # the skeleton's expected_steps: progress is counted in blocks
     assert summary["head_hash"].startswith("0x") and len(summary["head_hash"]) == 66
     truth = json.loads((tmp_path / "runs" / "my_first-seed7" / "ground_truth.json").read_text())
     assert [(p["kind"], p["detect"]) for p in truth] == [("unlicensed_kyc", "chain"), ("split_identity", "regulator")]
@@ -76,6 +79,24 @@ def test_tutorial_commands_run_a_custom_scenario(tmp_path):
     assert json.loads(again.stdout)["head_hash"] == summary["head_hash"]
     listed = cli(tmp_path, "run", "scenario", "--list", "--scenarios-dir", "my_scenarios")
     assert listed.returncode == 0 and "my_first" in listed.stdout and "share_transfer" in listed.stdout
+
+
+def test_skeleton_imports_only_the_scenario_api(tmp_path):
+    assert cli(tmp_path, "scenario", "new", "mine").returncode == 0
+    source = (tmp_path / "my_scenarios" / "mine.py").read_text()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert imports == ["from scenarios.api import IdentityKind, Option, Role, Scenario, ScenarioContext, identity_of"]
+
+
+def test_a_misspelt_contract_function_is_one_line_at_the_call(tmp_path):
+    assert cli(tmp_path, "scenario", "new", "typo").returncode == 0
+    path = tmp_path / "my_scenarios" / "typo.py"
+    path.write_text(path.read_text().replace("identities.registerIdentity(rogue", "identities.registerIdentty(rogue"))
+    result = cli(tmp_path, "run", "scenario", "typo", "--scenarios-dir", "my_scenarios")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: IdentityRegistry has no function 'registerIdentty'; did you mean registerIdentity?"]
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("name, fragment", [

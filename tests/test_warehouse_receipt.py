@@ -19,6 +19,7 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings, strategies as st
 
 from conftest import DAY, T0, reverted
+from ledger.chain.access import adopt_declared_roles
 from ledger.chain.run import open_chain
 from ledger.chain.consortium import Consortium, Contract, Ticket
 from ledger.errors import PilotLedgerError
@@ -102,6 +103,7 @@ def build(run_dir: Path, seed: int = 7) -> Chain:
     exchange.deploy("WarehouseReceipt", registry)
     block = c.commit()
     assert all(o.success for o in block.outcomes)
+    adopt_declared_roles(c)
     return Chain(c, exchange, wh1, wh2, bank, bank2, trader, trader2, regulator, client,
                  c.contract("PermissionRegistry"), c.contract("WarehouseReceipt"))
 
@@ -495,7 +497,7 @@ def test_merge_sums_quantity_and_kills_sources(wr):
     a, b, c = (registered(wr, quantity=q, owner=wr.trader2.address) for q in (LOT, 2 * LOT, 3))
     t = ok(merge(wr, [a, b, c]))
     assert t.event("ReceiptsMerged") == {"id": 4, "holder": h(wr.trader2.address), "sources": [a, b, c],
-                                         "quantity": 3 * LOT + 3}
+                                         "quantity": 3 * LOT + 3, "inspectionCertHash": h(CERT)}
     r = record(wr, 4)
     assert (r[R_QUANTITY], r[R_STATE], r[R_CERT], r[R_EXPIRY], r[R_GRADE], r[R_LOCATION]) == (
         3 * LOT + 3, REGISTERED, CERT, EXPIRY, GRADE_A, LOC)

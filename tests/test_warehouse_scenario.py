@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from ledger.cli import cli
 from ledger.audit.verify import verify_run
 from ledgers import stored_blocks
 from scenarios.registry import get_scenario

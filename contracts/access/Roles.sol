@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 /// @title Roles
 /// @notice Role bits held by consortium members. A member's roles are one bitmask,
-/// so a check is a single AND; ledger/roles.py mirrors these values.
+/// so a check is a single AND; ledger/chain/roles.py mirrors these values.
 library Roles {
     uint256 internal constant ADMIN = 1 << 0;
     uint256 internal constant VALIDATOR = 1 << 1;
@@ -21,4 +21,7 @@ library Roles {
     uint256 internal constant EQUITY_CENTER = 1 << 13;
     uint256 internal constant LISTED_COMPANY = 1 << 14;
     uint256 internal constant DEPOSITORY = 1 << 15;
+    /// @notice Reserved: no member may ever hold it (PermissionRegistry refuses it). A function mapped to
+    /// it is governance-only: only the registry itself, executing a passed CallTarget proposal, may call it.
+    uint256 internal constant GOVERNANCE = 1 << 255;
 }

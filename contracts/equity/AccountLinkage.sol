@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 
@@ -10,14 +11,12 @@ import {Roles} from "../access/Roles.sol";
 /// securities account off chain. The market lets only linked accounts subscribe, send or
 /// receive shares. Written only by depository members; one depository account reference
 /// serves one investor account at a time.
-contract AccountLinkage {
+contract AccountLinkage is AccessManaged {
     struct Link {
         bytes32 depositoryAccountRef;
         address depository;
         uint64 linkedAt;
     }
-
-    PermissionRegistry public immutable permissions;
 
     mapping(address => Link) private _links;
     /// @notice The investor account a depository account reference is linked to (zero: none).
@@ -32,14 +31,18 @@ contract AccountLinkage {
     error AccountNotLinked(address account);
 
     /// @param permissions_ The business chain's PermissionRegistry.
-    constructor(PermissionRegistry permissions_) {
-        permissions = permissions_;
+    constructor(PermissionRegistry permissions_) AccessManaged(permissions_) {}
+
+    /// @notice The role table this contract asks governance to adopt (see AccessManaged).
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](2);
+        t[0] = FunctionRole(this.linkAccount.selector, Roles.DEPOSITORY);
+        t[1] = FunctionRole(this.unlinkAccount.selector, Roles.DEPOSITORY);
     }
 
     /// @notice Links `investorAccount` to the depository account `depositoryAccountRef`.
     /// @dev Caller must hold DEPOSITORY; neither side may already be linked.
-    function linkAccount(address investorAccount, bytes32 depositoryAccountRef) external {
-        permissions.requireRole(msg.sender, Roles.DEPOSITORY);
+    function linkAccount(address investorAccount, bytes32 depositoryAccountRef) external restricted {
         if (depositoryAccountRef == bytes32(0)) revert EmptyDepositoryRef(investorAccount);
         Link storage link = _links[investorAccount];
         if (link.depositoryAccountRef != bytes32(0)) revert AlreadyLinked(investorAccount, link.depositoryAccountRef);
@@ -52,8 +55,7 @@ contract AccountLinkage {
 
     /// @notice Ends the link of `investorAccount`; its depository reference becomes free.
     /// @dev Caller must hold DEPOSITORY (any depository member, not only the one that linked).
-    function unlinkAccount(address investorAccount) external {
-        permissions.requireRole(msg.sender, Roles.DEPOSITORY);
+    function unlinkAccount(address investorAccount) external restricted {
         bytes32 ref = _links[investorAccount].depositoryAccountRef;
         if (ref == bytes32(0)) revert AccountNotLinked(investorAccount);
         delete _links[investorAccount];

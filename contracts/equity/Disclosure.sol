@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 import {EquityMarket} from "./EquityMarket.sol";
@@ -19,7 +20,7 @@ import {EquityMarket} from "./EquityMarket.sol";
 /// again. A deadline passed without a filing is overdue; anyone may call `checkOverdue`,
 /// which emits DisclosureOverdue once per missed deadline. A company that is no longer
 /// listed has no obligations.
-contract Disclosure {
+contract Disclosure is AccessManaged {
     enum Kind { Annual, SemiAnnual, AdHoc }
 
     struct Document {
@@ -30,8 +31,8 @@ contract Disclosure {
         address filer;
     }
 
-    PermissionRegistry public immutable permissions;
-    EquityMarket public immutable market;
+    /// @notice The market whose company register says who files; changed only by governance.
+    EquityMarket public market;
     uint64 public immutable reportingPeriod;
 
     mapping(bytes32 => mapping(bytes32 => Document[])) private _versions;
@@ -55,6 +56,7 @@ contract Disclosure {
         bytes32 indexed companyId, bytes32 indexed name, Kind kind, uint64 due, bool onTime, uint64 nextDue
     );
     event DisclosureOverdue(bytes32 indexed companyId, Kind kind, uint64 due, uint64 checkedAt);
+    event MarketChanged(address indexed market);
 
     error CompanyNotListed(bytes32 companyId);
     error NotIssuer(bytes32 companyId, address caller);
@@ -67,18 +69,35 @@ contract Disclosure {
     /// @param permissions_ The business chain's PermissionRegistry.
     /// @param market_ The EquityMarket whose company register says who files for a company.
     /// @param reportingPeriod_ How far a periodic deadline moves once met (a year: 365 days).
-    constructor(PermissionRegistry permissions_, EquityMarket market_, uint64 reportingPeriod_) {
-        permissions = permissions_;
+    constructor(PermissionRegistry permissions_, EquityMarket market_, uint64 reportingPeriod_)
+        AccessManaged(permissions_)
+    {
         market = market_;
         reportingPeriod = reportingPeriod_;
+        emit MarketChanged(address(market_));
+    }
+
+    /// @notice The role table this contract asks governance to adopt (see AccessManaged).
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](5);
+        t[0] = FunctionRole(this.setSchedule.selector, Roles.EQUITY_CENTER);
+        t[1] = FunctionRole(this.setDocument.selector, Roles.LISTED_COMPANY);
+        t[2] = FunctionRole(this.removeDocument.selector, Roles.LISTED_COMPANY);
+        t[3] = FunctionRole(this.checkOverdue.selector, 0); // anyone's check: any member may submit it
+        t[4] = FunctionRole(this.setMarket.selector, Roles.GOVERNANCE);
+    }
+
+    /// @notice Reads companies from another market; governance-only (see Roles.GOVERNANCE).
+    function setMarket(EquityMarket next) external restricted {
+        market = next;
+        emit MarketChanged(address(next));
     }
 
     // --------------------------------------------------------------- schedule
 
     /// @notice The equity center sets the next annual and semi-annual deadlines of a listed
     /// company (unix times; 0 stops tracking that kind).
-    function setSchedule(bytes32 companyId, uint64 annualDue, uint64 semiAnnualDue) external {
-        permissions.requireRole(msg.sender, Roles.EQUITY_CENTER);
+    function setSchedule(bytes32 companyId, uint64 annualDue, uint64 semiAnnualDue) external restricted {
         _requireListed(companyId);
         _due[companyId] = [annualDue, semiAnnualDue];
         emit ScheduleSet(companyId, annualDue, semiAnnualDue, msg.sender);
@@ -131,6 +150,7 @@ contract Disclosure {
     /// @param kind Annual or semi-annual reports meet the deadline of their kind on first filing.
     function setDocument(bytes32 companyId, bytes32 name, string calldata uri, bytes32 contentHash, Kind kind)
         external
+        restricted
     {
         _onlyIssuer(companyId);
         if (name == bytes32(0)) revert EmptyDocumentName();
@@ -155,7 +175,7 @@ contract Disclosure {
 
     /// @notice The company's issuer withdraws document `name` (ERC-1643 removeDocument); its
     /// versions stay in the history.
-    function removeDocument(bytes32 companyId, bytes32 name) external {
+    function removeDocument(bytes32 companyId, bytes32 name) external restricted {
         _onlyIssuer(companyId);
         uint256 slot = _nameSlot[companyId][name];
         if (slot == 0) revert DocumentNotFound(companyId, name);
@@ -203,8 +223,8 @@ contract Disclosure {
         emit PeriodicReportFiled(companyId, name, kind, current, block.timestamp <= current, next);
     }
 
+    /// @dev The caller's LISTED_COMPANY role is checked by `restricted`; this is the business check.
     function _onlyIssuer(bytes32 companyId) private view {
-        permissions.requireRole(msg.sender, Roles.LISTED_COMPANY);
         EquityMarket.Company memory c = _requireListed(companyId);
         if (c.issuer != msg.sender) revert NotIssuer(companyId, msg.sender);
     }

@@ -1,32 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
-import {IdentityRegistry} from "../identity/IdentityRegistry.sol";
 import {Roles} from "../access/Roles.sol";
-import {AccountLinkage} from "./AccountLinkage.sol";
+import {ComplianceParameters} from "../compliance/ComplianceParameters.sol";
+import {ICompliance} from "../compliance/ICompliance.sol";
+import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
+import {IIdentityRegistry} from "../identity/IIdentityRegistry.sol";
+import {EquityRegister} from "./EquityRegister.sol";
 
 /// @title EquityMarket
-/// @notice A regional equity market (区域性股权市场监督管理试行办法, 2017): the company
-/// register, each company's shareholder register, offerings with subscriptions (认股) and
-/// allotment, and transfers between investors. Cash settles off chain through the
-/// depository; this contract keeps the register.
+/// @notice A regional equity market (区域性股权市场监督管理试行办法, 2017): the company register,
+/// offerings with subscriptions (认股) and allotment, and transfers between investors. Cash settles
+/// off chain through the depository; the shareholder register is the base EquityRegister.
 ///
 /// Rules, as enforced here:
 ///  - a company is listed by the equity center (the market's approval) and may then
 ///    be delisted; a delisted company takes no subscription, allotment or transfer;
-///  - holdings are kept per identity of the IdentityRegistry, not per account, and the
-///    holders of a company are counted per identity against `holderCap` (200 by law);
-///  - only a qualified identity subscribes or receives shares, and only through an
-///    account linked at the depository (AccountLinkage); the seller of a transfer
-///    need not be qualified any more (a lapsed investor may still sell), but must be linked;
+///  - the investor rules are compliance modules (contracts/compliance/), registered for this market:
+///    only a qualified identity subscribes or receives shares, only through accounts linked at the
+///    depository (the seller need not be qualified any more, but must be linked), and a company's
+///    holders, counted per identity, stay within its holder cap (200 by law; set as the company's
+///    parameter when it is listed, and carried by CompanyListed);
 ///  - allocation is first come, first served: a subscription is accepted only while the
 ///    offering has shares left and the cap has room for the identity together with the
 ///    other new holders already subscribed to the same offering. Allotment then turns
 ///    every accepted subscription into holdings, in arrival order, after checking each
-///    one again (qualification, linkage, cap); one that fails is voided, with the
-///    selector of the error that voids it, and the others are allotted.
-contract EquityMarket {
+///    one again; one that fails is voided, with the selector of the error that voids it,
+///    and the others are allotted.
+contract EquityMarket is EquityRegister {
     enum LegalForm { JointStock, LimitedLiability }
     enum CompanyStatus { None, Listed, Delisted }
     enum OfferingStatus { None, Open, Allotted, Cancelled }
@@ -57,9 +60,7 @@ contract EquityMarket {
         uint256 shares;
     }
 
-    PermissionRegistry public immutable permissions;
-    IdentityRegistry public immutable identities;
-    AccountLinkage public immutable linkage;
+    /// @notice The holder cap each company is listed with.
     uint32 public immutable holderCap;
 
     uint256 public offeringCount;
@@ -68,13 +69,14 @@ contract EquityMarket {
     mapping(uint256 => Subscription[]) private _subscriptions;
     /// @notice Shares subscribed to offering `offeringId` by identity `identity`.
     mapping(uint256 => mapping(bytes32 => uint256)) public subscribedBy;
-    /// @notice Shares of company `companyId` held by identity `identity`.
-    mapping(bytes32 => mapping(bytes32 => uint256)) public holdingOf;
-    mapping(bytes32 => bytes32[]) private _holders;
-    mapping(bytes32 => mapping(bytes32 => uint256)) private _holderSlot; // index + 1 in _holders
 
     event CompanyListed(
-        bytes32 indexed companyId, address indexed issuer, LegalForm legalForm, bytes32 dataHash, address center
+        bytes32 indexed companyId,
+        address indexed issuer,
+        LegalForm legalForm,
+        bytes32 dataHash,
+        address center,
+        uint32 holderCap
     );
     event CompanyDelisted(bytes32 indexed companyId, bytes32 reason, address center);
     event OfferingOpened(
@@ -97,8 +99,6 @@ contract EquityMarket {
         address to,
         uint256 shares
     );
-    event HolderEntered(bytes32 indexed companyId, bytes32 indexed identity, uint256 holders);
-    event HolderExited(bytes32 indexed companyId, bytes32 indexed identity, uint256 holders);
 
     error InvalidCompanyId();
     error CompanyExists(bytes32 companyId);
@@ -113,28 +113,35 @@ contract EquityMarket {
     error OfferingStillOpen(uint256 offeringId, uint64 closesAt);
     error ExceedsSharesOffered(uint256 offeringId, uint256 remaining, uint256 requested);
     error ZeroPrice();
-    error ZeroAmount();
-    error UnknownAccount(address account);
-    error AccountNotLinked(address account);
-    error NotQualified(bytes32 identity);
     error SameIdentity(bytes32 identity);
-    error InsufficientShares(bytes32 identity, uint256 available, uint256 needed);
-    error HolderCapExceeded(bytes32 companyId, uint256 holders, uint32 cap);
 
     /// @param permissions_ The business chain's PermissionRegistry.
     /// @param identities_ The IdentityRegistry: investor identities and their qualification.
-    /// @param linkage_ The AccountLinkage kept by the depository.
+    /// @param compliance_ The chain's compliance, with this market's modules registered.
     /// @param holderCap_ Most holders (identities) a company may have; 200 by the rules.
     constructor(
         PermissionRegistry permissions_,
-        IdentityRegistry identities_,
-        AccountLinkage linkage_,
+        IIdentityRegistry identities_,
+        ICompliance compliance_,
         uint32 holderCap_
-    ) {
-        permissions = permissions_;
-        identities = identities_;
-        linkage = linkage_;
+    ) AccessManaged(permissions_) EquityRegister(identities_, compliance_) {
         holderCap = holderCap_;
+    }
+
+    /// @inheritdoc AccessManaged
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](9);
+        t[0] = FunctionRole(this.listCompany.selector, Roles.EQUITY_CENTER);
+        t[1] = FunctionRole(this.delistCompany.selector, Roles.EQUITY_CENTER);
+        t[2] = FunctionRole(this.openOffering.selector, Roles.LISTED_COMPANY);
+        // Signed by the investor's own account, submitted by the investor agent holding it.
+        t[3] = FunctionRole(this.subscribe.selector, Roles.INVESTOR_AGENT);
+        t[4] = FunctionRole(this.transferShares.selector, Roles.INVESTOR_AGENT);
+        // Open to the company's issuer or the center: checked here, no role at the gateway.
+        t[5] = FunctionRole(this.allot.selector, 0);
+        t[6] = FunctionRole(this.cancelOffering.selector, 0);
+        t[7] = FunctionRole(this.setIdentities.selector, Roles.GOVERNANCE);
+        t[8] = FunctionRole(this.setCompliance.selector, Roles.GOVERNANCE);
     }
 
     // -------------------------------------------------------------- companies
@@ -142,18 +149,20 @@ contract EquityMarket {
     /// @notice The equity center approves and lists company `companyId`, issuing through `issuer`.
     /// @param issuer The company's account; it must hold LISTED_COMPANY.
     /// @param dataHash Hash of the company's registration file, kept off chain.
-    function listCompany(bytes32 companyId, address issuer, LegalForm legalForm, bytes32 dataHash) external {
-        permissions.requireRole(msg.sender, Roles.EQUITY_CENTER);
+    function listCompany(bytes32 companyId, address issuer, LegalForm legalForm, bytes32 dataHash)
+        external
+        restricted
+    {
         if (companyId == bytes32(0)) revert InvalidCompanyId();
         if (_companies[companyId].status != CompanyStatus.None) revert CompanyExists(companyId);
         if (!permissions.hasRole(issuer, Roles.LISTED_COMPANY)) revert NotListedCompany(issuer);
         _companies[companyId] = Company(issuer, legalForm, CompanyStatus.Listed, uint64(block.timestamp), dataHash, 0);
-        emit CompanyListed(companyId, issuer, legalForm, dataHash, msg.sender);
+        compliance.setAssetParameter(uint256(companyId), ComplianceParameters.HOLDER_CAP, holderCap);
+        emit CompanyListed(companyId, issuer, legalForm, dataHash, msg.sender, holderCap);
     }
 
     /// @notice The equity center delists company `companyId`; its register stays readable.
-    function delistCompany(bytes32 companyId, bytes32 reason) external {
-        permissions.requireRole(msg.sender, Roles.EQUITY_CENTER);
+    function delistCompany(bytes32 companyId, bytes32 reason) external restricted {
         _listed(companyId).status = CompanyStatus.Delisted;
         emit CompanyDelisted(companyId, reason, msg.sender);
     }
@@ -163,21 +172,6 @@ contract EquityMarket {
         return _company(companyId);
     }
 
-    /// @notice The identities holding shares of company `companyId`, in no fixed order.
-    function holdersOf(bytes32 companyId) external view returns (bytes32[] memory) {
-        return _holders[companyId];
-    }
-
-    /// @notice How many identities hold shares of company `companyId`.
-    function holderCount(bytes32 companyId) external view returns (uint256) {
-        return _holders[companyId].length;
-    }
-
-    /// @notice Shares of company `companyId` held by the identity of `account` (0 without one).
-    function holdingOfAccount(bytes32 companyId, address account) external view returns (uint256) {
-        return holdingOf[companyId][identities.identityOf(account)];
-    }
-
     // -------------------------------------------------------------- offerings
 
     /// @notice The company's issuer opens an offering of up to `maxShares` at `price` yuan each,
@@ -185,9 +179,9 @@ contract EquityMarket {
     /// @return offeringId The new offering's id.
     function openOffering(bytes32 companyId, uint256 price, uint256 maxShares, uint64 closesAt)
         external
+        restricted
         returns (uint256 offeringId)
     {
-        permissions.requireRole(msg.sender, Roles.LISTED_COMPANY);
         Company storage c = _listed(companyId);
         if (c.issuer != msg.sender) revert NotIssuer(companyId, msg.sender);
         if (price == 0) revert ZeroPrice();
@@ -209,14 +203,15 @@ contract EquityMarket {
         if (shares == 0) revert ZeroAmount();
         uint256 remaining = o.maxShares - o.subscribed;
         if (remaining < shares) revert ExceedsSharesOffered(offeringId, remaining, shares);
-        bytes32 id = _identityOf(msg.sender);
-        if (!identities.isQualified(id)) revert NotQualified(id);
-        if (!linkage.isLinked(msg.sender)) revert AccountNotLinked(msg.sender);
-        if (holdingOf[companyId][id] == 0 && subscribedBy[offeringId][id] == 0) {
-            uint256 wouldBe = _holders[companyId].length + o.newHolders + 1;
-            if (wouldBe > holderCap) revert HolderCapExceeded(companyId, wouldBe, holderCap);
-            o.newHolders++;
-        }
+        Movement memory m = _movement(MovementKind.Issuance, companyId, address(0), msg.sender, shares);
+        // The holder cap counts the other new holders this offering has accepted; an identity that
+        // already subscribed to it is one of them, so it is treated as already holding.
+        bytes32 id = m.toId;
+        bool newHolder = m.toHolding == 0 && subscribedBy[offeringId][id] == 0;
+        m.toHolding += subscribedBy[offeringId][id];
+        m.reserved = o.newHolders;
+        compliance.checkMovement(m);
+        if (newHolder) o.newHolders++;
         o.subscribed += shares;
         subscribedBy[offeringId][id] += shares;
         _subscriptions[offeringId].push(Subscription(msg.sender, id, shares));
@@ -241,15 +236,15 @@ contract EquityMarket {
         uint256 voided;
         for (uint256 i = 0; i < subs.length; i++) {
             Subscription storage s = subs[i];
-            bytes4 reason = _voidReason(companyId, s.account, s.identity);
-            if (reason != bytes4(0)) {
+            Movement memory m = _movement(MovementKind.Issuance, companyId, address(0), s.account, s.shares);
+            try compliance.recordMovement(m) {
+                _apply(m);
+                allotted += s.shares;
+                emit SharesAllotted(offeringId, companyId, s.identity, s.account, s.shares);
+            } catch (bytes memory reason) {
                 voided++;
-                emit SubscriptionVoided(offeringId, s.identity, s.account, s.shares, reason);
-                continue;
+                emit SubscriptionVoided(offeringId, s.identity, s.account, s.shares, bytes4(reason));
             }
-            _credit(companyId, s.identity, s.shares);
-            allotted += s.shares;
-            emit SharesAllotted(offeringId, companyId, s.identity, s.account, s.shares);
         }
         o.allotted = allotted;
         c.totalShares += allotted;
@@ -279,63 +274,18 @@ contract EquityMarket {
     // -------------------------------------------------------------- transfers
 
     /// @notice Transfers `shares` of company `companyId` from the caller's identity to the
-    /// identity of `toAccount`. Both accounts must be linked and the transferee qualified.
+    /// identity of `toAccount`, within the market's compliance rules.
     /// @dev The caller is the holder's own account, submitted by its investor agent.
     function transferShares(bytes32 companyId, address toAccount, uint256 shares) external {
         _listed(companyId);
-        if (shares == 0) revert ZeroAmount();
-        bytes32 fromId = _identityOf(msg.sender);
-        bytes32 toId = _identityOf(toAccount);
-        if (fromId == toId) revert SameIdentity(fromId);
-        if (!linkage.isLinked(msg.sender)) revert AccountNotLinked(msg.sender);
-        if (!linkage.isLinked(toAccount)) revert AccountNotLinked(toAccount);
-        if (!identities.isQualified(toId)) revert NotQualified(toId);
-        uint256 balance = holdingOf[companyId][fromId];
-        if (balance < shares) revert InsufficientShares(fromId, balance, shares);
-        uint256 holders = _holders[companyId].length;
-        if (holdingOf[companyId][toId] == 0 && balance != shares && holders >= holderCap) {
-            revert HolderCapExceeded(companyId, holders + 1, holderCap);
-        }
-        _debit(companyId, fromId, shares);
-        _credit(companyId, toId, shares);
-        emit SharesTransferred(companyId, fromId, toId, msg.sender, toAccount, shares);
+        Movement memory m = _movement(MovementKind.Transfer, companyId, msg.sender, toAccount, shares);
+        if (m.fromId == m.toId) revert SameIdentity(m.fromId);
+        _requireHolding(m);
+        _make(m);
+        emit SharesTransferred(companyId, m.fromId, m.toId, msg.sender, toAccount, shares);
     }
 
     // --------------------------------------------------------------- internal
-
-    /// @dev Why a subscription cannot be allotted now (the error's selector), or zero.
-    function _voidReason(bytes32 companyId, address account, bytes32 id) private view returns (bytes4) {
-        if (!identities.isQualified(id)) return NotQualified.selector;
-        if (!linkage.isLinked(account)) return AccountNotLinked.selector;
-        if (holdingOf[companyId][id] == 0 && _holders[companyId].length >= holderCap) {
-            return HolderCapExceeded.selector;
-        }
-        return bytes4(0);
-    }
-
-    function _credit(bytes32 companyId, bytes32 id, uint256 shares) private {
-        if (holdingOf[companyId][id] == 0) {
-            bytes32[] storage holders = _holders[companyId];
-            holders.push(id);
-            _holderSlot[companyId][id] = holders.length;
-            emit HolderEntered(companyId, id, holders.length);
-        }
-        holdingOf[companyId][id] += shares;
-    }
-
-    function _debit(bytes32 companyId, bytes32 id, uint256 shares) private {
-        uint256 left = holdingOf[companyId][id] - shares;
-        holdingOf[companyId][id] = left;
-        if (left != 0) return;
-        bytes32[] storage holders = _holders[companyId];
-        uint256 slot = _holderSlot[companyId][id];
-        bytes32 last = holders[holders.length - 1];
-        holders[slot - 1] = last;
-        _holderSlot[companyId][last] = slot;
-        holders.pop();
-        delete _holderSlot[companyId][id];
-        emit HolderExited(companyId, id, holders.length);
-    }
 
     /// @dev The equity center, or the company's own issuer holding LISTED_COMPANY.
     function _onlyIssuerOrCenter(bytes32 companyId) private view returns (Company storage c) {
@@ -358,10 +308,5 @@ contract EquityMarket {
     function _offering(uint256 offeringId) private view returns (Offering storage o) {
         o = _offerings[offeringId];
         if (o.status == OfferingStatus.None) revert UnknownOffering(offeringId);
-    }
-
-    function _identityOf(address account) private view returns (bytes32 id) {
-        id = identities.identityOf(account);
-        if (id == bytes32(0)) revert UnknownAccount(account);
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
+import {IIdentityRegistry} from "./IIdentityRegistry.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 
@@ -23,10 +25,9 @@ import {Roles} from "../access/Roles.sol";
 /// The limits are set by an ADMIN member, the size no higher than LOOK_THROUGH_SIZE_CEILING:
 /// the most a cap check was measured to walk well within a call's gas
 /// (tests/test_fund_shares.py, worst-case look-through).
-contract IdentityRegistry {
-    enum Kind { None, NaturalPerson, Institution, RegisteredProduct, UnregisteredVehicle }
-    /// @notice Why a look-through stopped (None: it went through).
-    enum Failure { None, NotQualified, NoInvestors, TooDeep, TooLarge }
+contract IdentityRegistry is AccessManaged, IIdentityRegistry {
+    // Kind, Failure (why a look-through stopped; None: it went through) and LookThrough come from
+    // IIdentityRegistry, the interface markets and compliance read this registry through.
 
     struct Identity {
         bytes32 dataHash;
@@ -41,16 +42,9 @@ contract IdentityRegistry {
         uint8 depth;
     }
 
-    /// @notice What a look-through found. On failure, `identity` is where it stopped (for TooLarge,
-    /// the identity looked through), `vehicle` the vehicle that declared it (0 for the identity
-    /// looked through itself) and `limit` the depth or size limit that was reached.
-    struct LookThrough {
-        Failure failure;
-        uint32 units;
-        bytes32 identity;
-        bytes32 vehicle;
-        uint16 limit;
-    }
+    // A LookThrough says what a look-through found. On failure, `identity` is where it stopped (for
+    // TooLarge, the identity looked through), `vehicle` the vehicle that declared it (0 for the identity
+    // looked through itself) and `limit` the depth or size limit that was reached.
 
     /// @dev The fixed parameters and the running count of one look-through.
     struct Walk {
@@ -69,7 +63,6 @@ contract IdentityRegistry {
     /// @notice The deepest any walk goes, whatever depth its caller asks for: bounds the walk's recursion.
     uint8 public constant LOOK_THROUGH_DEPTH_CEILING = 16;
 
-    PermissionRegistry public immutable permissions;
 
     mapping(bytes32 => Identity) private _identities;
     mapping(address => bytes32) public identityOf;
@@ -104,14 +97,21 @@ contract IdentityRegistry {
     error InvalidLookThroughLimits(uint16 maxDeclarationWidth, uint8 maxLookThroughDepth, uint16 maxLookThroughSize);
 
     /// @notice Creates the registry, written by the KYC agents of `permissions_`, with the default look-through limits.
-    constructor(PermissionRegistry permissions_) {
-        permissions = permissions_;
+    constructor(PermissionRegistry permissions_) AccessManaged(permissions_) {}
+
+    /// @notice The role table this contract asks governance to adopt (see AccessManaged).
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](5);
+        t[0] = FunctionRole(this.registerIdentity.selector, Roles.KYC_AGENT);
+        t[1] = FunctionRole(this.linkAccount.selector, Roles.KYC_AGENT);
+        t[2] = FunctionRole(this.setQualification.selector, Roles.KYC_AGENT);
+        t[3] = FunctionRole(this.declareInvestors.selector, Roles.KYC_AGENT);
+        t[4] = FunctionRole(this.setLookThroughLimits.selector, Roles.ADMIN);
     }
 
     /// @notice Registers identity `id` with the salted hash of its personal data.
     /// @param qualifiedUntil End of the qualified-investor assessment (0: not qualified).
-    function registerIdentity(bytes32 id, bytes32 dataHash, Kind kind, uint64 qualifiedUntil) external {
-        permissions.requireRole(msg.sender, Roles.KYC_AGENT);
+    function registerIdentity(bytes32 id, bytes32 dataHash, Kind kind, uint64 qualifiedUntil) external restricted {
         if (kind == Kind.None) revert InvalidKind(kind);
         if (_identities[id].kind != Kind.None) revert IdentityExists(id);
         _identities[id] = Identity(dataHash, kind, qualifiedUntil);
@@ -119,8 +119,7 @@ contract IdentityRegistry {
     }
 
     /// @notice Links `account` to identity `id`; an identity may have many accounts.
-    function linkAccount(address account, bytes32 id) external {
-        permissions.requireRole(msg.sender, Roles.KYC_AGENT);
+    function linkAccount(address account, bytes32 id) external restricted {
         _known(id);
         bytes32 current = identityOf[account];
         if (current != bytes32(0)) revert AccountAlreadyLinked(account, current);
@@ -129,8 +128,7 @@ contract IdentityRegistry {
     }
 
     /// @notice Renews or withdraws (0) the qualification of identity `id`.
-    function setQualification(bytes32 id, uint64 qualifiedUntil) external {
-        permissions.requireRole(msg.sender, Roles.KYC_AGENT);
+    function setQualification(bytes32 id, uint64 qualifiedUntil) external restricted {
         _known(id).qualifiedUntil = qualifiedUntil;
         emit QualificationSet(id, qualifiedUntil, msg.sender);
     }
@@ -139,8 +137,10 @@ contract IdentityRegistry {
     /// Refused when wider than `maxDeclarationWidth`, or when the vehicle's look-through tree would
     /// exceed `maxLookThroughDepth` levels or `maxLookThroughSize` identities.
     /// @param sharesBps Each investor's share in basis points; together exactly 10,000.
-    function declareInvestors(bytes32 vehicle, bytes32[] calldata investors, uint16[] calldata sharesBps) external {
-        permissions.requireRole(msg.sender, Roles.KYC_AGENT);
+    function declareInvestors(bytes32 vehicle, bytes32[] calldata investors, uint16[] calldata sharesBps)
+        external
+        restricted
+    {
         if (_known(vehicle).kind != Kind.UnregisteredVehicle) revert NotAVehicle(vehicle);
         if (investors.length != sharesBps.length) revert LengthMismatch();
         if (investors.length > maxDeclarationWidth) {
@@ -174,8 +174,7 @@ contract IdentityRegistry {
     /// @param maxWidth Most investors per declaration: at least 1 and below `maxSize`.
     /// @param maxDepth Most levels of vehicles in a declared tree: 1 to LOOK_THROUGH_DEPTH_CEILING.
     /// @param maxSize Most identities in a declared tree and in a walk: up to LOOK_THROUGH_SIZE_CEILING.
-    function setLookThroughLimits(uint16 maxWidth, uint8 maxDepth, uint16 maxSize) external {
-        permissions.requireRole(msg.sender, Roles.ADMIN);
+    function setLookThroughLimits(uint16 maxWidth, uint8 maxDepth, uint16 maxSize) external restricted {
         if (maxWidth == 0 || maxWidth >= maxSize || maxSize > LOOK_THROUGH_SIZE_CEILING || maxDepth == 0
             || maxDepth > LOOK_THROUGH_DEPTH_CEILING) {
             revert InvalidLookThroughLimits(maxWidth, maxDepth, maxSize);

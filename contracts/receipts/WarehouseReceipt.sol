@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 
@@ -40,7 +41,7 @@ import {Roles} from "../access/Roles.sol";
 /// Dead receipts (Cancelled, Expired, Split, Merged) never come back (ReceiptNotLive).
 /// A receipt is never pledged twice at once, and is not transferred, delivered,
 /// split, merged or cancelled while pledged.
-contract WarehouseReceipt {
+contract WarehouseReceipt is AccessManaged {
     enum State { None, Issued, Registered, Cancelled, Expired, Split, Merged }
     enum MergeField { Holder, Commodity, Grade, Location, Registration }
 
@@ -76,7 +77,6 @@ contract WarehouseReceipt {
     }
 
     /// @notice The consortium's registry, checked for every role.
-    PermissionRegistry public immutable permissions;
 
     /// @notice The number of receipts ever created (issued, split or merged): the last id.
     uint256 public receiptCount;
@@ -119,7 +119,10 @@ contract WarehouseReceipt {
     event ReceiptRegistered(uint256 indexed id, address exchange);
     event ReceiptTransferred(uint256 indexed id, address indexed from, address indexed to);
     event ReceiptSplit(uint256 indexed id, address indexed holder, uint256[] parts, uint256[] quantities);
-    event ReceiptsMerged(uint256 indexed id, address indexed holder, uint256[] sources, uint256 quantity);
+    /// @dev Carries the merged receipt's certificate hash, so no reader re-derives it from the sources.
+    event ReceiptsMerged(
+        uint256 indexed id, address indexed holder, uint256[] sources, uint256 quantity, bytes32 inspectionCertHash
+    );
     event Pledged(uint256 indexed id, address indexed holder, address indexed lender, uint256 amount, uint256 end);
     event PledgeReleased(uint256 indexed id, address indexed lender, address holder);
     event PledgeEnforced(uint256 indexed id, address indexed lender, address previousHolder);
@@ -161,16 +164,35 @@ contract WarehouseReceipt {
     error CancellationNotRequested(uint256 id);
 
     /// @notice Creates the receipt platform, checking roles against the consortium's `permissions_`.
-    constructor(PermissionRegistry permissions_) {
-        permissions = permissions_;
+    constructor(PermissionRegistry permissions_) AccessManaged(permissions_) {}
+
+    /// @notice The role table this contract asks governance to adopt (see AccessManaged).
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](15);
+        t[0] = FunctionRole(this.declareStock.selector, Roles.WAREHOUSE);
+        t[1] = FunctionRole(this.inspectStock.selector, Roles.FUTURES_EXCHANGE);
+        t[2] = FunctionRole(this.correctDeclaration.selector, Roles.FUTURES_EXCHANGE);
+        t[3] = FunctionRole(this.issue.selector, Roles.WAREHOUSE);
+        t[4] = FunctionRole(this.register.selector, Roles.FUTURES_EXCHANGE);
+        t[5] = FunctionRole(this.deliver.selector, Roles.FUTURES_EXCHANGE);
+        // Role 0: any member submits. markExpired is open to all; transfer, requestCancellation and pledge
+        // are signed by the receipt's holder (a member or a client its node holds), checked here.
+        t[6] = FunctionRole(this.markExpired.selector, 0);
+        t[7] = FunctionRole(this.transfer.selector, 0);
+        t[8] = FunctionRole(this.split.selector, Roles.WAREHOUSE);
+        t[9] = FunctionRole(this.merge.selector, Roles.WAREHOUSE);
+        t[10] = FunctionRole(this.requestCancellation.selector, 0);
+        t[11] = FunctionRole(this.cancel.selector, Roles.WAREHOUSE);
+        t[12] = FunctionRole(this.pledge.selector, 0);
+        t[13] = FunctionRole(this.release.selector, Roles.LENDER);
+        t[14] = FunctionRole(this.enforce.selector, Roles.LENDER);
     }
 
     // ------------------------------------------------------------------ stock
 
     /// @notice The calling warehouse declares its stock of `commodity`: `quantity` in `unit`.
     /// The first declaration fixes the unit; a declaration below the live quantity is refused.
-    function declareStock(bytes32 commodity, uint256 quantity, bytes32 unit) external {
-        permissions.requireRole(msg.sender, Roles.WAREHOUSE);
+    function declareStock(bytes32 commodity, uint256 quantity, bytes32 unit) external restricted {
         Stock storage s = _stocks[msg.sender][commodity];
         if (s.declaredAt == 0) {
             s.unit = unit;
@@ -185,8 +207,10 @@ contract WarehouseReceipt {
 
     /// @notice The futures exchange records an inspection of a declared stock: the quantity
     /// it observed and the hash of its inspection report. The declaration is not changed.
-    function inspectStock(address warehouse, bytes32 commodity, uint256 observed, bytes32 inspectionHash) external {
-        permissions.requireRole(msg.sender, Roles.FUTURES_EXCHANGE);
+    function inspectStock(address warehouse, bytes32 commodity, uint256 observed, bytes32 inspectionHash)
+        external
+        restricted
+    {
         Stock storage s = _declared(warehouse, commodity);
         s.observed = observed;
         s.inspectionHash = inspectionHash;
@@ -199,8 +223,8 @@ contract WarehouseReceipt {
     /// refused until the live quantity is within the declared stock again.
     function correctDeclaration(address warehouse, bytes32 commodity, uint256 quantity, bytes32 inspectionHash)
         external
+        restricted
     {
-        permissions.requireRole(msg.sender, Roles.FUTURES_EXCHANGE);
         Stock storage s = _declared(warehouse, commodity);
         uint256 previous = s.declared;
         s.declared = quantity;
@@ -237,8 +261,7 @@ contract WarehouseReceipt {
         bytes32 inspectionCertHash,
         uint64 expiry,
         address owner
-    ) external returns (uint256 id) {
-        permissions.requireRole(msg.sender, Roles.WAREHOUSE);
+    ) external restricted returns (uint256 id) {
         if (quantity == 0) revert ZeroQuantity();
         if (owner == address(0)) revert ZeroAddress();
         if (inspectionCertHash == bytes32(0)) revert MissingInspectionCert();
@@ -268,8 +291,7 @@ contract WarehouseReceipt {
     }
 
     /// @notice The futures exchange registers an issued receipt, so that it may circulate.
-    function register(uint256 id) external {
-        permissions.requireRole(msg.sender, Roles.FUTURES_EXCHANGE);
+    function register(uint256 id) external restricted {
         Receipt storage r = _live(id);
         if (r.state == State.Registered) revert AlreadyRegistered(id);
         r.state = State.Registered;
@@ -289,8 +311,7 @@ contract WarehouseReceipt {
     /// @notice The futures exchange delivers a registered, unpledged receipt against a futures
     /// position: the receipt moves from its holder (the seller) to `buyer`.
     /// @param positionRef The exchange's reference of the delivered position.
-    function deliver(uint256 id, address buyer, bytes32 positionRef) external {
-        permissions.requireRole(msg.sender, Roles.FUTURES_EXCHANGE);
+    function deliver(uint256 id, address buyer, bytes32 positionRef) external restricted {
         Receipt storage r = _live(id);
         _circulating(id, r);
         if (buyer == address(0)) revert ZeroAddress();
@@ -302,7 +323,7 @@ contract WarehouseReceipt {
     /// @notice The issuing warehouse splits an unpledged receipt into parts of the given
     /// quantities, which must sum to its quantity exactly. The receipt dies (Split).
     /// @return parts The new receipts' ids, in the order of `quantities`.
-    function split(uint256 id, uint256[] calldata quantities) external returns (uint256[] memory parts) {
+    function split(uint256 id, uint256[] calldata quantities) external restricted returns (uint256[] memory parts) {
         Receipt storage r = _live(id);
         _onlyIssuer(id, r);
         _unpledged(id);
@@ -328,7 +349,7 @@ contract WarehouseReceipt {
     /// expires with the earliest of them; its certificate hash is theirs when they share
     /// one, else the hash of their hashes in order. The sources die (Merged).
     /// @return id The merged receipt's id.
-    function merge(uint256[] calldata ids) external returns (uint256 id) {
+    function merge(uint256[] calldata ids) external restricted returns (uint256 id) {
         if (ids.length < 2) revert TooFewParts(ids.length);
         Receipt storage first = _receipts[ids[0]]; // checked as the loop's first receipt
         uint256 sum = 0;
@@ -354,7 +375,7 @@ contract WarehouseReceipt {
         }
         bytes32 certHash = sameCert ? first.inspectionCertHash : keccak256(abi.encodePacked(certs));
         id = _copy(first, sum, certHash, expiry, state);
-        emit ReceiptsMerged(id, first.holder, ids, sum);
+        emit ReceiptsMerged(id, first.holder, ids, sum, certHash);
     }
 
     /// @notice The holder asks the issuing warehouse to cancel the receipt on withdrawal of
@@ -369,7 +390,7 @@ contract WarehouseReceipt {
 
     /// @notice The issuing warehouse cancels (注销) a receipt whose holder requested it, as the
     /// goods are withdrawn: its quantity leaves both the live quantity and the declared stock.
-    function cancel(uint256 id) external {
+    function cancel(uint256 id) external restricted {
         Receipt storage r = _live(id);
         _onlyIssuer(id, r);
         _unpledged(id);
@@ -384,8 +405,7 @@ contract WarehouseReceipt {
 
     /// @notice Any active member marks a receipt past its expiry as expired: its quantity
     /// leaves the live quantity and any pledge on it lapses.
-    function markExpired(uint256 id) external {
-        permissions.requireRole(msg.sender, 0);
+    function markExpired(uint256 id) external restricted {
         Receipt storage r = _known(id);
         _alive(id, r);
         if (block.timestamp < r.expiry) revert NotExpired(id, r.expiry);
@@ -424,7 +444,7 @@ contract WarehouseReceipt {
     }
 
     /// @notice The lender releases the pledge on repayment; the holder keeps the receipt.
-    function release(uint256 id) external {
+    function release(uint256 id) external restricted {
         Receipt storage r = _live(id);
         Pledge storage p = _onlyPledgee(id);
         address lender = p.lender;
@@ -433,7 +453,7 @@ contract WarehouseReceipt {
     }
 
     /// @notice On default, once the term has ended, the lender takes the receipt and the pledge ends.
-    function enforce(uint256 id) external {
+    function enforce(uint256 id) external restricted {
         Receipt storage r = _live(id);
         Pledge storage p = _onlyPledgee(id);
         if (block.timestamp < p.end) revert TermNotEnded(id, p.end);
@@ -486,13 +506,13 @@ contract WarehouseReceipt {
         if (r.holder != msg.sender) revert NotHolder(id, msg.sender, r.holder);
     }
 
+    /// @dev The caller's WAREHOUSE role is checked by `restricted`; this is the business check.
     function _onlyIssuer(uint256 id, Receipt storage r) private view {
-        permissions.requireRole(msg.sender, Roles.WAREHOUSE);
         if (r.warehouse != msg.sender) revert NotIssuingWarehouse(id, msg.sender);
     }
 
+    /// @dev The caller's LENDER role is checked by `restricted`; this is the business check.
     function _onlyPledgee(uint256 id) private view returns (Pledge storage p) {
-        permissions.requireRole(msg.sender, Roles.LENDER);
         p = _pledges[id];
         if (p.lender == address(0)) revert NotPledged(id);
         if (p.lender != msg.sender) revert NotPledgee(id, msg.sender);

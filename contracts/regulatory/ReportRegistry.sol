@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 
@@ -12,7 +13,7 @@ import {Roles} from "../access/Roles.sol";
 /// checkpoints of the business chain, at strictly increasing heights, and files periodic
 /// reports. An audit compares a business chain's blocks with its anchors to show that its
 /// history was not rewritten.
-contract ReportRegistry {
+contract ReportRegistry is AccessManaged {
     enum ReportKind { UserRegistration, AssetRegistration, TransferSummary, SettlementSummary }
 
     struct BusinessChain {
@@ -36,8 +37,6 @@ contract ReportRegistry {
         bytes32 digest;
         string uri;
     }
-
-    PermissionRegistry public immutable permissions;
 
     mapping(bytes32 => BusinessChain) private _chains;
     mapping(bytes32 => Anchor[]) private _anchors;
@@ -82,16 +81,23 @@ contract ReportRegistry {
     error ReportIndexOutOfRange(bytes32 chainId, uint256 index, uint256 count);
 
     /// @param permissions_ The regulatory chain's own PermissionRegistry.
-    constructor(PermissionRegistry permissions_) {
-        permissions = permissions_;
+    constructor(PermissionRegistry permissions_) AccessManaged(permissions_) {}
+
+    /// @notice The role table this contract asks governance to adopt (see AccessManaged).
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](4);
+        t[0] = FunctionRole(this.registerChain.selector, Roles.REGULATOR);
+        t[1] = FunctionRole(this.setReporter.selector, Roles.REGULATOR);
+        // Any member may submit these; the contract lets only the chain's registered reporter through.
+        t[2] = FunctionRole(this.anchor.selector, 0);
+        t[3] = FunctionRole(this.report.selector, 0);
     }
 
     // ----------------------------------------------------------------- chains
 
     /// @notice The regulator registers business chain `chainId`, reported for by `reporter`,
     /// a regulatory-chain member holding PLATFORM or EQUITY_CENTER.
-    function registerChain(bytes32 chainId, address reporter) external {
-        permissions.requireRole(msg.sender, Roles.REGULATOR);
+    function registerChain(bytes32 chainId, address reporter) external restricted {
         if (chainId == bytes32(0)) revert InvalidChainId();
         if (_chains[chainId].reporter != address(0)) revert ChainExists(chainId);
         _checkReporterMember(reporter);
@@ -100,8 +106,7 @@ contract ReportRegistry {
     }
 
     /// @notice The regulator hands reporting for `chainId` to another account (key rotation).
-    function setReporter(bytes32 chainId, address reporter) external {
-        permissions.requireRole(msg.sender, Roles.REGULATOR);
+    function setReporter(bytes32 chainId, address reporter) external restricted {
         BusinessChain storage c = _chain(chainId);
         _checkReporterMember(reporter);
         address previous = c.reporter;

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
-import {IdentityRegistry} from "../identity/IdentityRegistry.sol";
+import {IIdentityRegistry} from "../identity/IIdentityRegistry.sol";
 import {Roles} from "../access/Roles.sol";
+import {ISettlementCash} from "./ISettlementCash.sol";
 
 /// @title SettlementCash
 /// @notice The cash leg of delivery-versus-payment, standing for the digital-yuan wallets
 /// the pilots settle in. ERC-20 shaped (whole yuan, no decimals). Wallets are real-name:
 /// cash moves only to accounts with an identity or to consortium members.
-contract SettlementCash {
+contract SettlementCash is AccessManaged, ISettlementCash {
     string public constant name = "Settlement digital yuan";
     string public constant symbol = "dCNY";
     uint8 public constant decimals = 0;
 
-    PermissionRegistry public immutable permissions;
-    IdentityRegistry public immutable identities;
+    /// @notice The identity registry that says which wallets are real-name; changed only by governance.
+    IIdentityRegistry public identities;
 
     uint256 public totalSupply;
     mapping(address => uint256) public balanceOf;
@@ -23,19 +25,37 @@ contract SettlementCash {
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
+    event IdentitiesChanged(address indexed identities);
 
     error InsufficientBalance(address account, uint256 balance, uint256 needed);
     error InsufficientAllowance(address owner, address spender, uint256 allowance, uint256 needed);
     error UnknownWallet(address account);
 
-    constructor(PermissionRegistry permissions_, IdentityRegistry identities_) {
-        permissions = permissions_;
+    constructor(PermissionRegistry permissions_, IIdentityRegistry identities_) AccessManaged(permissions_) {
         identities = identities_;
+        emit IdentitiesChanged(address(identities_));
+    }
+
+    /// @notice The role table this contract asks governance to adopt (see AccessManaged).
+    function declaredRoles() external pure override returns (FunctionRole[] memory t) {
+        t = new FunctionRole[](5);
+        t[0] = FunctionRole(this.mint.selector, Roles.CASH_ISSUER);
+        // Signed by a wallet's owner, often an investor's account its agent holds: the submitting node
+        // needs INVESTOR_AGENT (at the gateway); the wallets are checked here.
+        t[1] = FunctionRole(this.transfer.selector, Roles.INVESTOR_AGENT);
+        t[2] = FunctionRole(this.approve.selector, Roles.INVESTOR_AGENT);
+        t[3] = FunctionRole(this.transferFrom.selector, Roles.INVESTOR_AGENT);
+        t[4] = FunctionRole(this.setIdentities.selector, Roles.GOVERNANCE);
+    }
+
+    /// @notice Checks wallets against another identity registry; governance-only (see Roles.GOVERNANCE).
+    function setIdentities(IIdentityRegistry next) external restricted {
+        identities = next;
+        emit IdentitiesChanged(address(next));
     }
 
     /// @notice Issues `amount` to wallet `to`; only a cash issuer (the operating bank) may.
-    function mint(address to, uint256 amount) external {
-        permissions.requireRole(msg.sender, Roles.CASH_ISSUER);
+    function mint(address to, uint256 amount) external restricted {
         _requireWallet(to);
         totalSupply += amount;
         balanceOf[to] += amount;

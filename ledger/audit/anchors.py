@@ -19,7 +19,7 @@ from ledger.chain.consortium import Consortium, Contract
 from ledger.evm.base import ExecutedBlock
 from ledger.errors import LedgerError
 from ledger.chain.node import Node
-from ledger.chain.store import LedgerStore
+from ledger.chain.reader import LedgerReader
 
 EMPTY_DIGEST = b"\0" * 32
 REPORT_REGISTRY = "ReportRegistry"
@@ -30,14 +30,12 @@ def chain_key(name: str) -> bytes:
     return keccak(f"pilotledger/chain/{name}".encode())
 
 
-def event_digest(store: LedgerStore, after: int, upto: int) -> tuple[bytes, int]:
+def event_digest(store: LedgerReader, after: int, upto: int) -> tuple[bytes, int]:
     """A hash chained over every event in blocks (after, upto], in order; and their count."""
     digest, count = EMPTY_DIGEST, 0
-    for number, index, address, topics, data in store.query(
-        "SELECT block_number, log_index, address, topics, data FROM events"
-        " WHERE block_number > ? AND block_number <= ? ORDER BY block_number, log_index", (after, upto)
-    ):
-        digest = keccak(digest + number.to_bytes(8, "big") + index.to_bytes(4, "big") + address + topics + data)
+    for e in store.events(after=after, upto=upto):
+        digest = keccak(digest + e.block_number.to_bytes(8, "big") + e.log_index.to_bytes(4, "big") + e.address
+                        + e.topics + e.data)
         count += 1
     return digest, count
 
@@ -96,20 +94,18 @@ class Anchorer:
         """Files one report of `kind`: the count and digest of the business chain's events named
         `events` up to its head, for the period ending at the head's timestamp."""
         head = self.business.head
-        marks = ",".join("?" * len(events))
-        rows = self.business.store.query(
-            f"SELECT block_number, log_index, args FROM events WHERE name IN ({marks})"
-            " ORDER BY block_number, log_index", events)
+        rows = list(self.business.store.events(names=events))
         digest = EMPTY_DIGEST
-        for number, index, args in rows:
-            digest = keccak(digest + number.to_bytes(8, "big") + index.to_bytes(4, "big") + args.encode())
+        for e in rows:
+            digest = keccak(digest + e.block_number.to_bytes(8, "big") + e.log_index.to_bytes(4, "big")
+                            + e.args_text.encode())
         self.regulatory.time = max(self.regulatory.time, head.timestamp)
         call = self.registry.call("report", self.key, kind, head.timestamp, len(rows), digest, uri)
         self.tickets.append(self.reporter.send(call))
         self.regulatory.commit()
 
 
-def anchors_on(regulatory: LedgerStore, name: str) -> list[Anchor]:
+def anchors_on(regulatory: LedgerReader, name: str) -> list[Anchor]:
     """The anchors of business chain `name` on a regulatory chain's ledger, in order, decoded from the raw
     logs of the ReportRegistry as the regulatory chain's headers and seals commit to them (LedgerError
     when the regulatory chain itself does not hold)."""
@@ -138,17 +134,17 @@ def problem_block(problem: str) -> int:
     return int(re.search(r"\d+", problem).group())
 
 
-def check_anchors(business: LedgerStore, name: str, regulatory: LedgerStore) -> list[str]:
+def check_anchors(business: LedgerReader, name: str, regulatory: LedgerReader) -> list[str]:
     """Problems where the business chain's ledger no longer matches its anchors (empty: it matches)."""
     problems = []
     previous = 0
     for anchor in anchors_on(regulatory, name):
-        row = business.query("SELECT hash, state_root FROM blocks WHERE number = ?", (anchor.block_number,))
-        if not row:
+        block = business.block(anchor.block_number)
+        if block is None:
             problems.append(f"block {anchor.block_number}: anchored on the regulatory chain but missing here")
-        elif row[0][0] != anchor.block_hash:
+        elif block.hash != anchor.block_hash:
             problems.append(f"block {anchor.block_number}: hash differs from the anchored hash")
-        elif row[0][1] != anchor.state_root:
+        elif block.state_root != anchor.state_root:
             problems.append(f"block {anchor.block_number}: state root differs from the anchored one")
         elif event_digest(business, previous, anchor.block_number)[0] != anchor.event_digest:
             problems.append(f"blocks {previous + 1}-{anchor.block_number}: events differ from the anchored digest")

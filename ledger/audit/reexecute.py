@@ -30,9 +30,8 @@ from ledger.chain.run import LEDGER_FILE, chain_names
 from ledger.evm import SignedTx
 from ledger.errors import ArtifactError, LedgerError, PilotLedgerError
 from ledger.chain.membership import Membership
-from ledger.chain.policy import DEPLOY, required_role
-from ledger.chain.roles import MemberStatus
-from ledger.chain.store import LedgerStore
+from ledger.chain.access import DEPLOY, may_submit
+from ledger.chain.reader import LedgerReader
 from ledger.audit.verify import (NODES_DIR, BadBlock, Findings, SealedBlock, apply_pins, check_anchored, check_member_copies,
                      check_public_files, has_blocks_in, read_genesis, regulatory_ledger, sealed_blocks)
 
@@ -64,7 +63,7 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
     result = Audit(chain, str(path), node)
     try:
         genesis = read_genesis(chain_dir)
-        store = LedgerStore(path)
+        store = LedgerReader(path)
     except LedgerError as exc:
         result.fail(0, str(exc))
         return result
@@ -81,7 +80,7 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
     return result
 
 
-def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, result: Audit,
+def _audit_blocks(store: LedgerReader, genesis: dict | None, chain_dir: Path, result: Audit,
                   membership: Membership, progress: Callable[[int], None]) -> None:
     if genesis is None:
         return  # nothing is re-executed against a genesis record nobody published (check_public_files says so)
@@ -92,8 +91,9 @@ def _audit_blocks(store: LedgerStore, genesis: dict | None, chain_dir: Path, res
             # Made once the genesis record and the first block's seals hold: a node named in a forged record
             # is never contacted.
             replayer = replayer or _Replayer(store.meta(), result)
-            replayer.replay(block, _check_transactions(block, replayer))
-            known.check_decoded(block)
+            txs = _check_transactions(block, replayer)
+            replayer.replay(block, txs)
+            known.check_decoded(block, txs)
             result.blocks += 1
             result.transactions += len(block.rows.transactions)
             progress(1)
@@ -158,9 +158,11 @@ def _check_transactions(block: SealedBlock, replayer: _Replayer) -> list[SignedT
         if (tx.hash, tx.sender, tx.nonce, tx.to or None) != (tx_hash, sender, nonce, to):
             raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s signature does not recover its "
                                          "recorded hash, sender, nonce and recipient")
-        problem = _permission_problem(block.membership, node, sender, contract, function)
-        if problem:
-            raise BadBlock(block.number, f"transaction {tx_hash.hex()}: {problem}")
+        admission = may_submit(block.membership, node, block.membership.address_of(node), f"{contract}.{function}",
+                               tx.to, tx.data, sender)
+        if not admission.admitted:
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()}: {node} could not submit it at this height "
+                                         f"({admission.reason}: {admission.detail})")
         decoded.append(tx)
     return decoded
 
@@ -183,14 +185,14 @@ class _KnownContracts:
             return None
         return kind if kind.bytecode else None
 
-    def check_decoded(self, block: SealedBlock) -> None:
+    def check_decoded(self, block: SealedBlock, txs: list[SignedTx]) -> None:
         created = {}
-        for (tx_hash, _, _, _, sender, nonce, to, contract, function, _, raw), receipt in zip(
-                block.rows.transactions, block.rows.receipts):
+        for (tx_hash, _, _, _, sender, nonce, to, contract, function, _, _), receipt, tx in zip(
+                block.rows.transactions, block.rows.receipts, txs):
             if function == DEPLOY and receipt[1]:
                 address = keccak(rlp.encode([sender, nonce]))[-20:]
                 kind = self._type(contract or "")
-                data = rlp.decode(raw)[5]
+                data = tx.data
                 if kind is None or not data.startswith(kind.bytecode):
                     raise BadBlock(block.number, f"transaction {tx_hash.hex()} deploys code that is not "
                                                  f"the {contract} artifact's")
@@ -220,7 +222,8 @@ def _node_replay(meta: dict) -> tuple[Callable, Callable | None, str | None]:
     """For a chain run on a node: (decode, replay, why replay is impossible). The embedded engine cannot
     rebuild another network's genesis, so each block and receipt is read back from the node instead and
     compared with the copy, as long as the node answers and still holds the chain."""
-    from ledger.evm.rpc import RpcEngine, decode_tx
+    from ledger.evm.rpc import RpcEngine
+    from ledger.evm.signing import decode_tx
 
     url, genesis = str(meta.get("rpc_url")), int(meta.get("genesis_number", 0))
     try:
@@ -231,22 +234,6 @@ def _node_replay(meta: dict) -> tuple[Callable, Callable | None, str | None]:
     if held is None or "0x" + held.hex() != meta.get("genesis_hash"):
         return decode_tx, None, f"the node at {url} no longer holds this chain (its block {genesis} differs)"
     return decode_tx, lambda number, txs, _timestamp: node.read_block(number, [tx.hash for tx in txs]), None
-
-
-def _permission_problem(membership: Membership, node: str, signer: bytes, contract: str, function: str) -> str:
-    """Why `node` could not have submitted this call at this height ('' when it could)."""
-    address = membership.address_of(node)
-    if address is None:
-        return f"submitted by {node}, which was not a member"
-    record = membership.get(address)
-    if record.status != MemberStatus.ACTIVE:
-        return f"submitted by {node}, whose membership was {record.status.name.lower()}"
-    needed = required_role(contract, function)
-    if needed and not record.roles & needed == needed:
-        return f"submitted by {node} without the {needed.name} role"
-    if signer != address and membership.get(signer) is not None:
-        return f"signed by another member's key ({signer.hex()})"
-    return ""
 
 
 # ------------------------------------------------------------------------------------------- a run
@@ -263,11 +250,11 @@ def ledger_copies(run_dir: Path, node: str | None = None) -> list[tuple[str, Pat
 
 def _block_count(path: Path) -> int:
     try:
-        store = LedgerStore(path)
+        store = LedgerReader(path)
     except LedgerError:
         return 0
     try:
-        return store.query("SELECT COUNT(*) FROM blocks")[0][0]
+        return store.block_count()
     finally:
         store.close()
 

@@ -28,15 +28,14 @@ from cryptography.x509.oid import NameOID
 from eth_hash.auto import keccak
 
 from ledger.audit.anchors import anchors_on, check_anchors, problem_block
-from ledger.tooling.artifacts import load_contract
 from ledger.trust.ca import certificate_address, issued_by
 from ledger.chain.run import LEDGER_FILE, chain_names
 from ledger.chain.consortium import CERTS_DIR, GENESIS_FILE, GENESIS_REFUSALS_DIGEST
 from ledger.evm.mpt import receipt_rlp, trie_root
 from ledger.errors import ConfigError, LedgerError
-from ledger.chain.membership import REGISTRY, Membership
+from ledger.chain.membership import REGISTRY, Membership, registry_events
 from ledger.chain.sealer import check_seals, genesis_id, link_refusal, seal_message
-from ledger.chain.store import TABLES, BlockRows, LedgerStore, parse_json
+from ledger.chain.reader import TABLES, BlockRows, LedgerReader, parse_json
 
 NODES_DIR = "nodes"  # RUN_DIR/<chain>/nodes/<NODE>/: a member's own files, its copy of the ledger among them
 
@@ -122,7 +121,7 @@ def read_genesis(chain_dir: Path) -> dict | None:
     return genesis
 
 
-def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
+def sealed_blocks(store: LedgerReader, genesis: dict | None = None,
                   membership: Membership | None = None) -> Iterator[SealedBlock]:
     """The ledger's blocks, in order, each once it holds; raises BadBlock at the first that does not.
     `genesis` is the chain's public genesis record, which the ledger's own must equal; `membership`, if
@@ -171,7 +170,7 @@ def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
         checked["seals"] += len(seals)
         yield SealedBlock(number, block_hash, rows.block[3], rows.block[4], rows, logs, membership)
         registry = registry or next((a for a, name, _ in rows.contracts if name == REGISTRY), None)
-        membership.apply(_registry_events(registry, logs))
+        membership.apply(registry_events(registry, logs))
         parent_hash = block_hash
     stored = store.row_counts()
     extra = {table: stored[table] - checked[table] for table in TABLES if stored[table] != checked[table]}
@@ -182,8 +181,9 @@ def sealed_blocks(store: LedgerStore, genesis: dict | None = None,
         raise BadBlock(low, f"{count} {table} row(s) tied to no sealed block (the head is block {number})")
 
 
-def membership_at_head(store: LedgerStore) -> Membership:
-    """Who is a member, with which roles, at the head of a ledger that holds (LedgerError if it does not)."""
+def membership_at_head(store: LedgerReader) -> Membership:
+    """Who is a member, with which roles, at the head of a ledger that holds (LedgerError if it does not):
+    ledger.chain.membership's replay, run as the ledger is checked block by block."""
     membership = Membership()
     try:
         for _ in sealed_blocks(store, membership=membership):
@@ -193,9 +193,16 @@ def membership_at_head(store: LedgerStore) -> Membership:
     return membership
 
 
-def _numbers(store: LedgerStore) -> Iterator[int]:
+def require_holds(ledger: Path) -> None:
+    """Refuses (LedgerError, one line) a ledger file that does not hold: what a chain is checked with before
+    it is reopened to add blocks (ledger.chain.reopen trusts the membership it replays)."""
+    with LedgerReader(ledger) as store:
+        membership_at_head(store)
+
+
+def _numbers(store: LedgerReader) -> Iterator[int]:
     try:
-        numbers = [n for n, in store.query("SELECT number FROM blocks ORDER BY number")]
+        numbers = store.block_numbers()
     except sqlite3.DatabaseError as exc:
         raise BadBlock(0, f"the ledger cannot be read: {exc}") from None
     for number in numbers:
@@ -204,7 +211,7 @@ def _numbers(store: LedgerStore) -> Iterator[int]:
         yield number
 
 
-def verify_store(store: LedgerStore, name: str, genesis: dict | None = None,
+def verify_store(store: LedgerReader, name: str, genesis: dict | None = None,
                  membership: Membership | None = None) -> Verification:
     result = Verification(name)
     try:
@@ -222,7 +229,7 @@ def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
     result = Verification(chain_dir.name)
     try:
         genesis = read_genesis(chain_dir)
-        store = LedgerStore(ledger or chain_dir / LEDGER_FILE)
+        store = LedgerReader(ledger or chain_dir / LEDGER_FILE)
     except LedgerError as exc:
         result.fail(0, str(exc))
         return result
@@ -237,7 +244,7 @@ def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
     return result
 
 
-def has_blocks_in(store: LedgerStore) -> bool:
+def has_blocks_in(store: LedgerReader) -> bool:
     """Whether the ledger holds any block."""
     try:
         return store.head() is not None
@@ -303,11 +310,11 @@ def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:
         if other == chain:
             continue
         try:
-            store = LedgerStore(run_dir / other / LEDGER_FILE)
+            store = LedgerReader(run_dir / other / LEDGER_FILE)
         except LedgerError:
             continue
         try:
-            if store.query("SELECT 1 FROM contracts WHERE name = 'ReportRegistry' LIMIT 1"):
+            if store.contracts("ReportRegistry"):
                 return run_dir / other / LEDGER_FILE
         finally:
             store.close()
@@ -318,7 +325,7 @@ def _check_anchors(run_dir: Path, chain: str, result: Findings) -> None:
     """The chain must still match its anchors on the run's regulatory chain, if it has one."""
     try:
         regulatory = regulatory_ledger(run_dir, chain)
-        business = LedgerStore(run_dir / chain / LEDGER_FILE)
+        business = LedgerReader(run_dir / chain / LEDGER_FILE)
     except LedgerError as exc:
         result.fail(0, str(exc))
         return
@@ -329,12 +336,12 @@ def _check_anchors(run_dir: Path, chain: str, result: Findings) -> None:
         business.close()
 
 
-def check_anchored(business: LedgerStore, chain: str, regulatory: Path, result: Findings) -> int:
+def check_anchored(business: LedgerReader, chain: str, regulatory: Path, result: Findings) -> int:
     """Fails `result` at each block where `business`, a copy of chain `chain`,
     no longer matches its anchors on the regulatory chain's ledger at `regulatory`; returns how many
     anchors there are."""
     try:
-        store = LedgerStore(regulatory)
+        store = LedgerReader(regulatory)
     except LedgerError as exc:
         result.fail(0, f"regulatory chain: {exc}")
         return 0
@@ -351,7 +358,7 @@ def check_anchored(business: LedgerStore, chain: str, regulatory: Path, result: 
 
 def _head_number(ledger: Path) -> int:
     try:
-        store = LedgerStore(ledger)
+        store = LedgerReader(ledger)
     except LedgerError:
         return 0
     try:
@@ -458,11 +465,11 @@ def check_member_copies(chain_dir: Path, result: Findings) -> None:
     with the chain block by block. A copy that is a shorter prefix of the chain lags; it is not wrong.
     `result` gets the earliest problem and the notes."""
     try:
-        chain = LedgerStore(chain_dir / LEDGER_FILE)
+        chain = LedgerReader(chain_dir / LEDGER_FILE)
     except LedgerError:
         return  # the chain's own check has said so
     try:
-        ours = {n: _sealed_content(chain.block_rows(n)) for n, in chain.query("SELECT number FROM blocks")}
+        ours = {n: _sealed_content(chain.block_rows(n)) for n in chain.block_numbers()}
         head = max(ours, default=0)
     finally:
         chain.close()
@@ -474,7 +481,7 @@ def check_member_copies(chain_dir: Path, result: Findings) -> None:
         where = f"{member}'s copy"
         held = 0
         try:
-            store = LedgerStore(copy)
+            store = LedgerReader(copy)
         except LedgerError as exc:
             result.fail(0, f"{where}: {exc}")
             continue
@@ -598,15 +605,3 @@ def _check_refusals(number: int, rows: BlockRows, digest: bytes) -> bytes:
     if digest != rows.block[7]:
         raise BadBlock(number, "refusals do not chain into the digest the block records")
     return digest
-
-
-def _registry_events(registry: bytes | None, logs: tuple[SealedLog, ...]) -> Iterator[tuple[str, str, dict]]:
-    """The PermissionRegistry's events among `logs`, decoded from the raw logs."""
-    if registry is None:
-        return
-    abi = load_contract(REGISTRY).abi
-    for log in logs:
-        if log.address == registry:
-            named = abi.decode_event(log.topics, log.data)
-            if named:
-                yield (REGISTRY, *named)

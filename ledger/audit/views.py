@@ -5,17 +5,16 @@ viewer's own keystore, and no other key is opened."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
-from ledger.chain.run import LEDGER_FILE
+from ledger.chain.reader import LedgerReader
+from ledger.chain.run import ledger_path
 from ledger.errors import ConfigError
 from ledger.trust.keystore import keystore_nodes, open_keystore
 from ledger.audit.verify import membership_at_head, require_pinned
 from ledger.trust.privacy import PRIVATE_FILE, data_hash, read_records
 from ledger.chain.roles import MemberStatus, Role
-from ledger.chain.store import LedgerStore
 
 MEMBERSHIP_EVENTS = ("MemberAdded", "RolesChanged", "StatusChanged")
 NOBODY = "(no key)"  # a viewer that opens no keystore: every record stays sealed
@@ -23,7 +22,7 @@ NOBODY = "(no key)"  # a viewer that opens no keystore: every record stays seale
 
 def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -> dict:
     """`node`'s view of `chain`, as seen by `viewer` (the node itself by default)."""
-    path = run_dir / chain / LEDGER_FILE
+    path = ledger_path(run_dir, chain)
     if not path.exists():
         raise ConfigError(f"no chain {chain!r} in {run_dir}")
     require_pinned(run_dir)
@@ -31,7 +30,7 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
     known = chain_nodes(run_dir / chain)
     if viewer not in known and viewer != NOBODY:
         raise ConfigError(f"no node {viewer!r} on {chain} to view as; nodes: {', '.join(known)}")
-    store = LedgerStore(path)
+    store = LedgerReader(path)
     try:
         address = membership_at_head(store).address_of(node)
         if address is None:
@@ -51,37 +50,28 @@ def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -
         store.close()
 
 
-def _submitted(store: LedgerStore, node: str) -> dict:
-    rows = store.query(
-        "SELECT t.contract, t.function, r.status, r.error FROM transactions t JOIN receipts r ON r.tx_hash = t.hash "
-        "WHERE t.node = ?", (node,))
-    calls = Counter(f"{contract}.{function}" for contract, function, _, _ in rows)
-    return {"transactions": len(rows), "committed": sum(1 for *_, status, _ in rows if status),
+def _submitted(store: LedgerReader, node: str) -> dict:
+    txs = list(store.transactions(node=node))
+    calls = Counter(f"{tx.contract}.{tx.function}" for tx in txs)
+    return {"transactions": len(txs), "committed": sum(1 for tx in txs if tx.status),
             "by_call": dict(sorted(calls.items()))}
 
 
-def _refused(store: LedgerStore, node: str) -> list[dict]:
-    gateway = [{"where": "gateway", "block": b, "call": f"{c}.{f}", "reason": r, "detail": d}
-               for b, c, f, r, d in store.query(
-                   "SELECT block_number, contract, function, reason, detail FROM refusals WHERE node = ? ORDER BY seq",
-                   (node,))]
-    contract = [{"where": "contract", "block": b, "call": f"{c}.{f}", "reason": e, "detail": json.loads(a or "{}")}
-                for b, c, f, e, a in store.query(
-                    "SELECT t.block_number, t.contract, t.function, r.error, r.error_args FROM transactions t "
-                    "JOIN receipts r ON r.tx_hash = t.hash WHERE t.node = ? AND r.status = 0 "
-                    "ORDER BY t.block_number, t.tx_index", (node,))]
+def _refused(store: LedgerReader, node: str) -> list[dict]:
+    gateway = [{"where": "gateway", "block": r.block_number, "call": f"{r.contract}.{r.function}",
+                "reason": r.reason, "detail": r.detail} for r in store.refusals(node=node)]
+    contract = [{"where": "contract", "block": tx.block_number, "call": f"{tx.contract}.{tx.function}",
+                 "reason": tx.error, "detail": tx.detail} for tx in store.transactions(node=node, reverted=True)]
     return sorted(gateway + contract, key=lambda r: r["block"])
 
 
-def _membership_changes(store: LedgerStore, address: bytes) -> list[dict]:
+def _membership_changes(store: LedgerReader, address: bytes) -> list[dict]:
     changes = []
-    for block, name, args in store.query(
-            "SELECT block_number, name, args FROM events WHERE contract = 'PermissionRegistry' "
-            f"AND name IN {MEMBERSHIP_EVENTS} ORDER BY block_number, log_index"):
-        a = json.loads(args)
+    for event in store.events(contracts="PermissionRegistry", names=MEMBERSHIP_EVENTS):
+        a = event.args
         if a["account"].lower() != "0x" + address.hex():
             continue
-        change = {"block": block, "event": name}
+        change = {"block": event.block_number, "event": event.name}
         if "roles" in a:
             change["roles"] = Role.names(a["roles"])
         if "status" in a:
@@ -96,11 +86,10 @@ def chain_nodes(chain_dir: Path) -> list[str]:
     return sorted(certified | set(keystore_nodes(chain_dir)))
 
 
-def _private_data(path: Path, store: LedgerStore, chain_dir: Path, viewer: str, address: bytes) -> dict:
+def _private_data(path: Path, store: LedgerReader, chain_dir: Path, viewer: str, address: bytes) -> dict:
     """The node's sealed records, opened where `viewer` may, each checked against its salted hash on chain;
     and every identity the node registered on chain whose record its store no longer holds."""
-    registered = [json.loads(a) for (a,) in store.query(
-        "SELECT args FROM events WHERE contract = 'IdentityRegistry' AND name = 'IdentityRegistered'")]
+    registered = [e.args for e in store.events(contracts="IdentityRegistry", names="IdentityRegistered")]
     # Only the node's own registrations: a record planted from another agent's store must not "match".
     mine = [a for a in registered if a.get("agent", "").lower() == "0x" + address.hex()]
     on_chain = {a["id"].lower(): a["dataHash"].lower() for a in mine}

@@ -5,6 +5,7 @@ Scenario code talks to this module (nodes, contracts, tickets), never to the eng
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,13 @@ from ledger.tooling.artifacts import ContractType, load_contract
 from ledger.trust.ca import CAVerifier, ConsortiumCA, certificate_address, certificate_pem
 from ledger.evm import Engine, ExecutedBlock, SignedTx
 from ledger.errors import LedgerError, PilotLedgerError
+from ledger.chain.calls import Call, Ticket
 from ledger.chain.gateway import Gateway
 from ledger.trust.keys import Account, PublicAccount
 from ledger.trust.keystore import KeystoreWriter
-from ledger.chain.membership import Membership
+from ledger.chain.membership import Membership, membership_at
 from ledger.chain.node import Node
-from ledger.chain.policy import DEPLOY
+from ledger.chain.access import DEPLOY
 from ledger.trust.privacy import privacy_key
 from ledger.chain.roles import Role
 from ledger.trust.secrets import KeyDeriver
@@ -40,17 +42,6 @@ CERTS_DIR = "certs"  # RUN_DIR/<chain>/certs/: the CA's and every node's certifi
 BLOCK_TIME = 5  # seconds between blocks when the scenario does not move the clock further
 
 
-@dataclass(frozen=True)
-class Call:
-    """A contract function call, encoded and ready for a node to sign."""
-
-    contract: str
-    function: str
-    to: bytes
-    data: bytes
-    gas: int
-
-
 @dataclass(eq=False)
 class Contract:
     """A deployed contract: encode calls for nodes to send, or read its state."""
@@ -58,50 +49,19 @@ class Contract:
     name: str
     address: bytes
     abi: ContractABI
-    consortium: "Consortium" = field(repr=False)
+    engine: Engine = field(repr=False)  # reads state at its head
+    errors: dict[bytes, CustomError] = field(repr=False)  # every deployed contract's, to decode a revert
 
     def call(self, function: str, *args: Any, gas: int = CALL_GAS) -> Call:
         return Call(self.name, function, self.address, self.abi.encode_call(function, args), gas)
 
     def view(self, function: str, *args: Any) -> Any:
         """Reads state at the head block; a revert raises with its decoded reason."""
-        ok, output = self.consortium.engine.call(self.address, self.abi.encode_call(function, args))
+        ok, output = self.engine.call(self.address, self.abi.encode_call(function, args))
         if not ok:
-            error = self.consortium.decode_error(output)
+            error = decode_error(output, self.errors)
             raise PilotLedgerError(f"{self.name}.{function} reverted: {error.name} {error.args}")
         return self.abi.decode_output(function, output)
-
-
-@dataclass(eq=False)
-class Ticket:
-    """What became of one submission. Resolved when its block is committed."""
-
-    node: str
-    contract: str
-    function: str
-    label: str | None
-    status: str = "pending"  # pending, committed, reverted, refused
-    reason: str | None = None  # gateway reason code, or the contract's custom error
-    detail: dict = field(default_factory=dict)
-    tx_hash: bytes | None = None
-    block_number: int | None = None
-    events: list[tuple[str, dict]] = field(default_factory=list)
-    contract_address: bytes | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "committed"
-
-    @property
-    def refused(self) -> bool:
-        return self.status in ("refused", "reverted")
-
-    def event(self, name: str) -> dict:
-        """The arguments of the first event `name` this transaction emitted."""
-        for event_name, args in self.events:
-            if event_name == name:
-                return args
-        raise LedgerError(f"{self.contract}.{self.function} ({self.status}, {self.reason}) emitted no {name}")
 
 
 @dataclass
@@ -135,6 +95,8 @@ class Consortium:
         self.membership = Membership()
         self.gateway = Gateway(ca, self.membership)
         self.on_block: Callable[[ExecutedBlock], None] | None = None
+        # (contract, event, args) of the last committed block, decoded once at commit, for on_block's watchers.
+        self.block_events: list[tuple[str, str, dict]] = []
         self._by_address: dict[bytes, Contract] = {}
         self._errors: dict[bytes, CustomError] = {}
         self._nonces: dict[bytes, int] = {}
@@ -189,6 +151,11 @@ class Consortium:
             self._founders.append((node.address, node.org_id, int(roles)))
         return node
 
+    def keep_client(self, node: Node, account: Account) -> None:
+        """Writes a client account `node` took custody of into its keystore (when this consortium writes keystores)."""
+        if self.keystores is not None:
+            self.keystores.add_client(node.name, account)
+
     def client_account(self, label: str) -> Account:
         """A client (investor) account, its key derived from the run's seed and operator secret; a node
         takes custody of it with Node.hold. (A reopened chain has no deriver: a client's key comes from
@@ -220,23 +187,22 @@ class Consortium:
     def resume(self, contract_type: Callable[[str], ContractType]) -> None:
         """Picks up where the stored ledger ends, to add blocks to it: the head, the clock, every
         account's next nonce, the refusal chain, the membership and the deployed contracts
-        (`contract_type(name)` gives each one's ABI). The engine must already be at the stored head."""
+        (`contract_type(name)` gives each one's ABI). The engine must already be at the stored head, and
+        the caller must have checked that the ledger holds (ledger.audit.verify.require_holds): the
+        membership is replayed from its registry logs as they stand."""
         stored = self.store.head()
         self._head = self.engine.head()
         if stored is None or stored[1] != self._head.hash:
             raise LedgerError(f"the engine's head is not {self.name}'s stored head")
         self.time = self._head.timestamp
         self._genesis_id = genesis_id(self.store.meta())
-        self._nonces = dict(self.store.query("SELECT sender, MAX(nonce) + 1 FROM transactions GROUP BY sender"))
-        self._refusal_seq = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM refusals")[0][0]
-        self._refusals_digest = self.store.query(
-            "SELECT refusals_digest FROM blocks ORDER BY number DESC LIMIT 1")[0][0]
-        from ledger.audit.verify import membership_at_head  # verify reads ledgers that consortia write
-
-        self.membership = membership_at_head(self.store)
+        self._nonces = self.store.next_nonces()
+        self._refusal_seq = self.store.last_refusal_seq()
+        self._refusals_digest = self.store.block(stored[0]).refusals_digest
+        self.membership = membership_at(self.store)
         self.gateway = Gateway(self.ca, self.membership)
-        for address, name in self.store.query("SELECT address, name FROM contracts ORDER BY block_number"):
-            self._register(name, address, contract_type(name))
+        for deployed in self.store.contracts():
+            self._register(deployed.name, deployed.address, contract_type(deployed.name))
 
     # -------------------------------------------------------------- contracts
 
@@ -250,7 +216,7 @@ class Consortium:
         return decode_error(output, self._errors)
 
     def _register(self, name: str, address: bytes, contract_type: ContractType | None = None) -> Contract:
-        contract = Contract(name, address, (contract_type or load_contract(name)).abi, self)
+        contract = Contract(name, address, (contract_type or load_contract(name)).abi, self.engine, self._errors)
         self.contracts[name] = contract
         self._by_address[address] = contract
         self._errors.update(contract.abi.errors)
@@ -269,7 +235,7 @@ class Consortium:
         and nothing is signed before admission."""
         signer = signer or node.account
         ticket = Ticket(node.name, call.contract, call.function, label)
-        admission = self.gateway.admit(node, call.contract, call.function, signer.address, self.time)
+        admission = self.gateway.admit(node, call, signer.address, self.time)
         if not admission.admitted:
             self._refuse(ticket, signer.address, admission.reason, admission.detail)
             return ticket
@@ -371,6 +337,7 @@ class Consortium:
         seals = make_seals(seal_message(genesis, block.hash, self._refusals_digest, rows.records_digest()), sealers)
         self.store.append_block(rows, seals)
         self.membership.apply(decoded)
+        self.block_events = decoded
         self._head = block
         if self.on_block:
             self.on_block(block)
@@ -403,3 +370,42 @@ class Consortium:
         contract = self._by_address.pop(address, None)
         if contract and self.contracts.get(contract.name) is contract:
             del self.contracts[contract.name]
+
+    # -------------------------------------------------------------- what-ifs
+
+    def snapshot(self) -> "ConsortiumSnapshot":
+        """This chain as it stands (engine, store, clock, nonces, refusal chain, membership, contracts),
+        for revert(): a scenario may try blocks and forget them. Submissions must be committed first."""
+        if self._pending or self._refused:
+            raise LedgerError(f"{self.name}: commit the queued submissions before taking a snapshot")
+        state = {k: _copy(k, getattr(self, k)) for k in _SNAPSHOT_STATE}
+        return ConsortiumSnapshot(self.engine.snapshot(), self.store.snapshot(), state)
+
+    def revert(self, snapshot: "ConsortiumSnapshot") -> None:
+        """Back to `snapshot`: the blocks committed since are gone from the engine and the store, and
+        the consortium's own state follows (nodes added since stay: they hold keys, not chain state)."""
+        self.engine.revert(snapshot.engine)
+        self.store.restore(snapshot.store)
+        for key, value in snapshot.state.items():
+            setattr(self, key, _copy(key, value))
+        self._pending, self._refused = [], []
+        self.gateway = Gateway(self.ca, self.membership)
+        for contract in self.contracts.values():  # the contracts share this consortium's error table
+            contract.errors = self._errors
+
+
+# What a snapshot copies: everything commit() and deploy() change, besides the engine and the store.
+_SNAPSHOT_STATE = ("time", "membership", "contracts", "block_events", "_by_address", "_errors", "_nonces",
+                   "_refusal_seq", "_refusals_digest", "_head", "_genesis_id")
+
+
+def _copy(key: str, value: Any) -> Any:
+    """Membership records change in place; the rest are replaced or hold immutable records."""
+    return copy.deepcopy(value) if key == "membership" else copy.copy(value)
+
+
+@dataclass(frozen=True)
+class ConsortiumSnapshot:
+    engine: object
+    store: object
+    state: dict

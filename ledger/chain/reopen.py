@@ -16,19 +16,23 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ledger.tooling.abi import ContractABI
 from ledger.tooling.artifacts import USER_CONTRACTS, ContractType, chain_contract
-from ledger.trust.ca import CAVerifier
-from ledger.chain.run import LEDGER_FILE
+from ledger.trust.ca import CAVerifier, certificate_address
+from ledger.chain.access import adopt_declared_roles
+from ledger.chain.calls import Ticket
+from ledger.chain.reader import LedgerReader
+from ledger.chain.run import chain_names, ledger_path, write_node_copies
 from ledger.tooling.compiler import ARTIFACTS_DIR
-from ledger.chain.consortium import Consortium
-from ledger.evm import make_engine
+from ledger.chain.consortium import Consortium, Contract
+from ledger.evm import ExecutedBlock, make_engine
 from ledger.errors import ConfigError, LedgerError
 from ledger.trust.keys import Account, PublicAccount
 from ledger.trust.keystore import ClientDirectory, Keystore, open_keystore
@@ -44,9 +48,10 @@ def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | No
                  warn: Callable[[str], None] | None = None) -> Consortium:
     """Chain `chain` of the run in `run_dir`, at its stored head, ready to take submissions: from
     `acting`'s keystore (the node that submits), and with `seal` each validator's in force at the
-    head (a validator whose keystore cannot be opened is left unable to seal, with a `warn`ing)."""
+    head (a validator whose keystore cannot be opened is left unable to seal, with a `warn`ing). The
+    caller checks first that the chain's ledger holds (ledger.audit.verify.require_holds)."""
     chain_dir = run_dir / chain
-    store = LedgerStore(chain_dir / LEDGER_FILE, writable=seal)  # read-only unless blocks are to be added
+    store = LedgerStore(ledger_path(run_dir, chain), writable=seal)  # read-only unless blocks are to be added
     try:
         meta = store.meta()
         certs = _certificates(chain_dir / "certs")
@@ -59,7 +64,7 @@ def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | No
                              int(meta["genesis_time"]) if embedded else None, meta.get("rpc_url"))
         _catch_up(engine, store, progress or (lambda _: None))
         consortium = Consortium(chain, None, int(meta["genesis_time"]), engine, store, ca)
-        consortium.resume(lambda name: chain_contract(chain_dir, name))
+        consortium.resume(lambda name: chain_contract(chain_dir, name))  # the caller checked the ledger holds
     except (OSError, ValueError, KeyError) as exc:
         store.close()
         raise LedgerError(f"cannot reopen {chain} in {run_dir}: {exc}") from None
@@ -136,6 +141,95 @@ def keep_user_contract(run_dir: Path, chain: str, artifact: Path, name: str) -> 
     shutil.copyfile(artifact, target)
 
 
+def deploy_user_contract(consortium: Consortium, run_dir: Path, node: Node, artifact: Path,
+                         contract_type: ContractType, args: Sequence[object]) -> tuple[Ticket, list[int]]:
+    """Deploys a pilot team's compiled contract (from load_user_artifact) from `node` through the gateway
+    and keeps its artifact with the chain; one that declares its roles (AccessManaged) has its functions
+    closed until governance maps them, so its deployment is committed and the admins adopt the table it
+    declares. Returns the ticket and the governance proposal ids; what is left pending is for
+    commit_and_copy."""
+    ticket = consortium.deploy(node, contract_type.name, *args, contract_type=contract_type)
+    if ticket.status != "pending":
+        return ticket, []
+    keep_user_contract(run_dir, consortium.name, artifact, contract_type.name)
+    if "declaredRoles" not in contract_type.abi.functions:
+        return ticket, []
+    consortium.commit()
+    return ticket, adopt_declared_roles(consortium, contract_type.name) if ticket.ok else []
+
+
+
+# ------------------------------------------------ what deploy, call and send name on the command line
+
+
+def find_node(consortium: Consortium, name: str) -> Node:
+    if name not in consortium.nodes:
+        raise ConfigError(f"no node {name!r} on {consortium.name}; nodes: {', '.join(sorted(consortium.nodes))}")
+    return consortium.nodes[name]
+
+
+def find_contract(consortium: Consortium, given: str) -> Contract:
+    """A deployed contract by name or 0x address."""
+    for contract in consortium.contracts.values():
+        if given == contract.name or given.lower() == "0x" + contract.address.hex():
+            return contract
+    raise ConfigError(f"no contract {given!r} on {consortium.name}; deployed: {', '.join(sorted(consortium.contracts))}")
+
+
+def find_function(contract: Contract, name: str):
+    if name not in contract.abi.functions:
+        raise ConfigError(f"{contract.name} has no function {name!r}; it has {', '.join(sorted(contract.abi.functions))}")
+    return contract.abi.functions[name]
+
+
+def address_resolver(consortium: Consortium) -> Callable[[str], bytes]:
+    """The address `node:NAME`, `contract:NAME` or `client:LABEL` names on this chain (for ledger.tooling.abi_text)."""
+    def address_of(text: str) -> bytes:
+        kind, _, name = text.partition(":")
+        if kind == "node":
+            return find_node(consortium, name).address
+        if kind == "contract":
+            return find_contract(consortium, name).address
+        held = consortium.client_holders.get(name)  # the public part of every certified node's client file
+        if held is None:
+            raise ConfigError(f"no client account {name!r} on {consortium.name}")
+        return held[1]
+    return address_of
+
+
+def commit_and_copy(consortium: Consortium, run_dir: Path) -> tuple[ExecutedBlock | None, list[str]]:
+    """Commits what was submitted as one block, brings every member's copy up to date and closes the
+    store; returns the block and a line for each copy that could not be updated."""
+    try:
+        block = consortium.commit()
+        return block, write_node_copies(consortium, run_dir)
+    finally:
+        consortium.store.close()
+
+
+@dataclass(frozen=True)
+class SigningAccount:
+    chain: str
+    address: bytes
+    node: str  # the node that submitted its first transaction
+    own: bool  # the node's own account (the one its certificate binds), else a client's it holds
+
+
+def signing_accounts(run_dir: Path) -> list[SigningAccount]:
+    """Every account that signed a transaction on a chain of the run, in the order each first signed;
+    a node's own account is told from its clients' by the address its certificate binds."""
+    accounts = []
+    for chain in chain_names(run_dir):
+        certified = {certificate_address(c): name for name, c in _certificates(run_dir / chain / "certs").items()
+                     if name != "ca"}
+        seen: set[bytes] = set()
+        with LedgerReader(ledger_path(run_dir, chain)) as ledger:
+            for tx in ledger.transactions():
+                if tx.sender not in seen:
+                    seen.add(tx.sender)
+                    accounts.append(SigningAccount(chain, tx.sender, tx.node, certified.get(tx.sender) == tx.node))
+    return accounts
+
 def _certificates(certs_dir: Path) -> dict[str, x509.Certificate]:
     """The CA's ('ca') and every node's certificate, by node name."""
     return {p.stem: x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(certs_dir.glob("*.pem"))
@@ -144,12 +238,13 @@ def _certificates(certs_dir: Path) -> dict[str, x509.Certificate]:
 
 def _catch_up(engine, store: LedgerStore, progress: Callable[[int], None]) -> None:
     """Re-executes the stored blocks the engine has not seen; each must give the recorded block."""
-    for number, block_hash, _parent, _root, timestamp, _digest, _header in store.blocks():
+    for block in store.blocks():
+        number = block.number
         if number <= engine.head().number:
             continue
-        raws = store.query("SELECT raw FROM transactions WHERE block_number = ? ORDER BY tx_index", (number,))
-        executed = engine.execute_block([engine.decode(raw) for raw, in raws], timestamp)
-        if executed.hash != block_hash:
+        txs = [engine.decode(tx.raw) for tx in store.transactions(block=number)]
+        executed = engine.execute_block(txs, block.timestamp)
+        if executed.hash != block.hash:
             raise LedgerError(f"block {number} does not re-execute to its recorded hash; "
                               f"run `python cli.py audit` on this run")
         progress(1)

@@ -1,4 +1,4 @@
-"""Role bits and member status, mirroring contracts/access/Roles.sol and PermissionRegistry."""
+"""Role bits, member status and governance actions, mirroring contracts/access/Roles.sol and PermissionRegistry."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ class Role(enum.IntFlag):
     EQUITY_CENTER = 1 << 13
     LISTED_COMPANY = 1 << 14
     DEPOSITORY = 1 << 15
+    # Reserved: no member may hold it (the registry refuses it). A function mapped to it is governance-only:
+    # only the registry, executing a passed CALL_TARGET proposal, may call it (ledger.chain.access).
+    GOVERNANCE = 1 << 255
 
     @classmethod
     def names(cls, mask: int) -> list[str]:
@@ -45,3 +48,8 @@ class GovernanceAction(enum.IntEnum):
     REACTIVATE = 3
     REVOKE = 4
     SET_PROPOSAL_LIFETIME = 5  # the new lifetime, in blocks, goes in the proposal's roles argument
+    # The function map's actions name the target contract as the proposal's account (ledger.chain.access).
+    SET_FUNCTION_ROLE = 6  # the selector left-aligned in orgId, the role mask in roles
+    ADOPT_DECLARED_ROLES = 7  # the target's declaredRoles() gives the entries
+    SET_CONTRACT_REGISTRY = 8  # the target's new registry, as a number, in roles
+    CALL_TARGET = 9  # keccak256 of the calldata in orgId, its selector as a number in roles

@@ -59,14 +59,29 @@ def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
 
 def chain_names(run_dir: Path) -> list[str]:
     """The chains of a run: each folder of RUN_DIR holding a ledger."""
-    return sorted(p.parent.name for p in run_dir.glob(f"*/{LEDGER_FILE}"))
+    return sorted(p.parent.name for p in Path(run_dir).glob(f"*/{LEDGER_FILE}"))
+
+
+def ledger_path(run_dir: Path, chain: str) -> Path:
+    """Where chain `chain` of the run keeps its ledger."""
+    return Path(run_dir) / chain / LEDGER_FILE
+
+
+def run_chains(run_dir: Path) -> list[str]:
+    """The chains of the run in `run_dir`: what every command that reads a run checks first (ConfigError,
+    one line, when there is no run directory there or it holds no ledger)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run directory at {run_dir}")
+    names = chain_names(run_dir)
+    if not names:
+        raise ConfigError(f"{run_dir} holds no ledger")
+    return names
 
 
 def pick_chain(run_dir: Path, chain: str | None) -> str:
     """`chain`, checked, or the run's only chain."""
-    names = chain_names(run_dir)
-    if not names:
-        raise ConfigError(f"{run_dir} holds no ledger")
+    names = run_chains(run_dir)
     if chain is None:
         if len(names) > 1:
             raise ConfigError(f"{run_dir} has chains {', '.join(names)}; choose one with --chain")

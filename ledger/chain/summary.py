@@ -3,27 +3,33 @@ transactions by reason (gateway refusals and contract reverts alike)."""
 
 from __future__ import annotations
 
-from ledger.chain.store import LedgerStore
+from collections import Counter
+
+from ledger.chain.reader import LedgerReader
 
 
-def chain_summary(store: LedgerStore) -> dict:
+def chain_summary(store: LedgerReader) -> dict:
     head = store.head()
-    (blocks,) = store.query("SELECT COUNT(*) FROM blocks")[0]
-    (committed,) = store.query("SELECT COUNT(*) FROM receipts WHERE status = 1")[0]
-    reverted = dict(store.query(
-        "SELECT error, COUNT(*) FROM receipts WHERE status = 0 GROUP BY error ORDER BY COUNT(*) DESC, error"
-    ))
-    refused = dict(store.query(
-        "SELECT reason, COUNT(*) FROM refusals GROUP BY reason ORDER BY COUNT(*) DESC, reason"
-    ))
+    committed, reverted = 0, Counter()
+    for tx in store.transactions():
+        if tx.status:
+            committed += 1
+        else:
+            reverted[tx.error] += 1
+    refused = Counter(r.reason for r in store.refusals())
     return {
-        "blocks": blocks,
+        "blocks": store.block_count(),
         "head_number": head[0] if head else None,
         "head_hash": "0x" + head[1].hex() if head else None,
         "transactions": committed + sum(reverted.values()),
         "committed": committed,
         "reverted": sum(reverted.values()),
         "gateway_refused": sum(refused.values()),
-        "refused_by_reason": {**{f"gateway:{k}": v for k, v in refused.items()},
-                              **{f"contract:{k}": v for k, v in reverted.items()}},
+        "refused_by_reason": {**{f"gateway:{k}": v for k, v in _by_count(refused)},
+                              **{f"contract:{k}": v for k, v in _by_count(reverted)}},
     }
+
+
+def _by_count(counts: Counter) -> list[tuple]:
+    """Most frequent first, then by name (None, a revert with no decoded reason, first of its count)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0] is not None, item[0] or ""))

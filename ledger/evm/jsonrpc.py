@@ -1,13 +1,18 @@
-"""A small Ethereum JSON-RPC client over one kept-alive HTTP connection, with batch requests:
-the rpc engine sends a whole block's transactions, or fetches all its receipts, in one round trip."""
+"""The Ethereum JSON-RPC client of the rpc engine and the dev node: web3's HTTPProvider, raw (no
+formatters or middleware: the engine reads the node's own JSON), over one kept-alive session, with
+batch requests so that a whole block's receipts come back in one round trip. This module only maps
+what can go wrong to the project's errors, one line each."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 from typing import Any, Sequence
 from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+from web3 import HTTPProvider
 
 from ledger.errors import ConfigError, LedgerError
 
@@ -34,13 +39,17 @@ class JsonRpcClient:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"--rpc-url {url!r} is not an http(s) URL")
         self.url = url
-        self._path = parts.path or "/"
-        connection = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self._connection = connection(parts.hostname, parts.port, timeout=timeout)
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxies or .netrc from the environment, as a node is addressed directly
+        # A kept-alive connection the node has closed is reopened once, whatever the request; web3's own
+        # retries (several, with back-off, for some methods only) are off.
+        retry = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=None, raise_on_status=False)
+        self._session.mount(f"{parts.scheme}://", HTTPAdapter(max_retries=retry))
+        self._provider = HTTPProvider(url, request_kwargs={"timeout": timeout}, session=self._session,
+                                      exception_retry_configuration=None)
 
     def call(self, method: str, *params: Any) -> Any:
-        [response] = self._post([{"jsonrpc": "2.0", "id": 0, "method": method, "params": list(params)}])
-        return _result(method, response)
+        return _result(method, self._answer(self._provider.make_request, method, list(params)))
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """The results of `calls`, in order; the first error raises."""
@@ -50,37 +59,34 @@ class JsonRpcClient:
         """The raw responses to `calls`, in order, errors included."""
         responses: list[dict] = []
         for start in range(0, len(calls), MAX_BATCH):
-            chunk = [{"jsonrpc": "2.0", "id": start + i, "method": m, "params": list(p)}
-                     for i, (m, p) in enumerate(calls[start:start + MAX_BATCH])]
-            by_id = {r.get("id"): r for r in self._post(chunk, batch=True)}
-            responses += [by_id.get(request["id"], {"error": {"message": "no response"}}) for request in chunk]
+            chunk = [(method, list(params)) for method, params in calls[start:start + MAX_BATCH]]
+            answered = self._answer(self._provider.make_batch_request, chunk)
+            if isinstance(answered, dict):  # a batch refused as a whole
+                raise RpcError(chunk[0][0], answered.get("error", answered))
+            if len(answered) != len(chunk):
+                raise NodeUnreachable(f"{self.url} answered {len(answered)} of a batch of {len(chunk)} requests")
+            responses += answered  # web3 puts them back in request order (by id)
         return responses
 
     def close(self) -> None:
-        self._connection.close()
+        self._session.close()
 
-    def _post(self, requests: list[dict], batch: bool = False) -> list[dict]:
-        body = json.dumps(requests if batch else requests[0]).encode()
-        for attempt in (1, 2):  # a kept-alive connection the node has closed is reopened once
-            try:
-                self._connection.request("POST", self._path, body, {"Content-Type": "application/json"})
-                response = self._connection.getresponse()
-                payload = response.read()
-                break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self._connection.close()
-                if attempt == 2:
-                    raise NodeUnreachable(f"the node at {self.url} closed the connection: {exc}") from None
-            except (OSError, socket.timeout, http.client.HTTPException) as exc:
-                self._connection.close()
-                raise NodeUnreachable(f"no JSON-RPC answer from {self.url}: {exc}") from None
+    def _answer(self, send, *request) -> Any:
         try:
-            decoded = json.loads(payload)
-        except ValueError:
-            raise NodeUnreachable(f"{self.url} answered HTTP {response.status} without JSON-RPC") from None
-        if isinstance(decoded, dict) and "id" not in decoded and "error" in decoded:
-            raise RpcError(requests[0]["method"], decoded["error"])  # a refused batch as a whole
-        return decoded if isinstance(decoded, list) else [decoded]
+            return send(*request)
+        except requests.HTTPError as exc:
+            raise NodeUnreachable(f"{self.url} answered HTTP {exc.response.status_code} without JSON-RPC") from None
+        except (requests.RequestException, OSError) as exc:
+            raise NodeUnreachable(f"no JSON-RPC answer from {self.url}: {_why(exc)}") from None
+        except (ValueError, json.JSONDecodeError):
+            raise NodeUnreachable(f"{self.url} answered without JSON-RPC") from None
+
+
+def _why(exc: Exception) -> str:
+    """The cause of a failed request without urllib3's pool and retry wrapping, e.g. `Failed to establish a
+    new connection: [Errno 111] Connection refused`."""
+    reason = str(getattr(exc.args[0], "reason", exc.args[0]) if exc.args else exc)
+    return reason.split("): ", 1)[-1]
 
 
 def _result(method: str, response: dict) -> Any:

@@ -18,7 +18,7 @@ import rlp
 from ledger.errors import LedgerError
 from ledger.evm.base import ExecutedBlock, Log, SignedTx, TxOutcome
 from ledger.evm.interpreter import FastShanghaiVM
-from ledger.evm.signing import GAS_PRICE, Eip155Signer
+from ledger.evm.signing import GAS_PRICE, Eip155Signer, decode_tx
 
 BLOCK_GAS_LIMIT = 2_000_000_000
 EXTRA_DATA = b"pilotledger"
@@ -53,10 +53,7 @@ class PyEvmEngine:
         raw = tx.encode()
         return SignedTx(raw, keccak(raw), sender, nonce, to, data, tx)
 
-    def decode(self, raw: bytes) -> SignedTx:
-        """A transaction from its wire form; the sender is recovered from its signature."""
-        tx = self._builder.decode(raw)
-        return SignedTx(raw, tx.hash, tx.sender, tx.nonce, tx.to, tx.data, tx)
+    decode = staticmethod(decode_tx)
 
     def execute_block(self, txs: Sequence[SignedTx], timestamp: int) -> ExecutedBlock:
         chain = self._chain

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import rlp
-from eth.vm.forks.shanghai import ShanghaiVM
 from eth_hash.auto import keccak
+from eth_utils import decode_hex as _bytes  # 0x-hex (or bare hex) text to bytes
 
 from ledger.errors import ConfigError, LedgerError
 from ledger.evm.base import ExecutedBlock, Log, SignedTx, TxOutcome
-from ledger.evm.signing import Eip155Signer
+from ledger.evm.signing import Eip155Signer, decode_tx
 from ledger.evm.jsonrpc import JsonRpcClient, NodeUnreachable, RpcError
 
 RECEIPT_WAIT = 120.0  # seconds a self-mining network may take to include a batch
 POLL_INTERVAL = 0.2
-
-_BUILDER = ShanghaiVM.get_transaction_builder()  # legacy transactions decode the same in every fork
 
 # The header as RLP lists it; the fields after "nonce" exist from the fork that added them on.
 _HEADER = ("parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot", "logsBloom",
@@ -36,12 +34,6 @@ _LATER_HEADER = ("baseFeePerGas", "withdrawalsRoot", "blobGasUsed", "excessBlobG
 _INTEGERS = {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "blobGasUsed",
              "excessBlobGas"}
 NO_TRACE_DETAIL = {"disableStorage": True, "disableMemory": True, "disableStack": True}
-
-
-def decode_tx(raw: bytes) -> SignedTx:
-    """A signed transaction from its wire form; the sender is recovered from its signature."""
-    tx = _BUILDER.decode(raw)
-    return SignedTx(raw, tx.hash, tx.sender, tx.nonce, tx.to, tx.data, tx)
 
 
 class RpcEngine:
@@ -242,8 +234,3 @@ def _revert_data_of(error: RpcError) -> bytes | None:
     if isinstance(data, str) and data.startswith("0x"):
         return _bytes(data)
     return None
-
-
-def _bytes(value: Any) -> bytes:
-    text = str(value)
-    return bytes.fromhex(text[2:] if text.startswith("0x") else text)

@@ -1,18 +1,34 @@
-"""Signing transactions the way every engine sends them: legacy EIP-155 transactions at gas price 0
-with explicit gas, signed straight through coincurve (py-evm's own path builds and validates an
-unsigned transaction object first and signs through eth-keys, several times slower)."""
+"""Transactions in their wire form, for every engine: signed as legacy EIP-155 transactions at gas
+price 0 with explicit gas, and decoded by py-evm's transaction builder, the one decoder of the
+engines and the audit.
+
+Signing is hand-written, straight through coincurve, for speed: eth-account's sign_transaction
+takes about 5 times as long and py-evm's builder (an unsigned transaction object validated, then
+signed through eth-keys) 2 to 3 times (bench/hand_written.py); every transaction of every run is
+signed. tests/test_signing.py holds it to eth-account's bytes."""
 
 from __future__ import annotations
 
 import rlp
 from coincurve import PrivateKey
+from eth.vm.forks.shanghai import ShanghaiVM
 from eth_hash.auto import keccak
 
+from ledger.evm.base import SignedTx
 from ledger.trust.keys import address_of_public_key
 
 # A permissioned chain charges no fee: base fee 0 and gas price 0, as on a free-gas Besu network.
 # Gas is still metered and limited per transaction.
 GAS_PRICE = 0
+
+# Legacy transactions decode the same in every fork; FastShanghaiVM builds ShanghaiVM's transactions.
+_BUILDER = ShanghaiVM.get_transaction_builder()
+
+
+def decode_tx(raw: bytes) -> SignedTx:
+    """A signed transaction from its wire form; the sender is recovered from its signature."""
+    tx = _BUILDER.decode(raw)
+    return SignedTx(raw, tx.hash, tx.sender, tx.nonce, tx.to, tx.data, tx)
 
 
 class Eip155Signer:

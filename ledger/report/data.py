@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.audit.reexecute import Audit, audit_run
-from ledger.chain.run import LEDGER_FILE, chain_names
+from ledger.chain.run import ledger_path, run_chains
 from ledger.errors import ConfigError, PilotLedgerError
 from ledger.audit.verify import membership_at_head, pins_from_env
 from ledger.chain.roles import MemberStatus, Role
-from ledger.chain.store import LedgerStore
+from ledger.chain.reader import LedgerReader
 from ledger.audit.views import NOBODY, node_view
 from ledger.report.text import bytes32_text, pairs
 
@@ -49,34 +49,27 @@ class ChainData:
 
 
 def load_chain(run_dir: Path, name: str) -> ChainData:
-    store = LedgerStore(run_dir / name / LEDGER_FILE)
+    store = LedgerReader(ledger_path(run_dir, name))
     try:
         meta = store.meta()
-        blocks = {n: [n, ts, 0, 0, 0] for n, ts in store.query("SELECT number, timestamp FROM blocks ORDER BY number")}
-        for number, ok, bad in store.query(
-                "SELECT t.block_number, SUM(r.status != 0), SUM(r.status = 0) FROM transactions t "
-                "JOIN receipts r ON r.tx_hash = t.hash GROUP BY t.block_number"):
-            row = blocks.setdefault(number, [number, None, 0, 0, 0])
-            row[2], row[3] = int(ok or 0), int(bad or 0)
-        for number, count in store.query("SELECT block_number, COUNT(*) FROM refusals GROUP BY block_number"):
-            blocks.setdefault(number, [number, None, 0, 0, 0])[4] = count
-        refusals = [{"block": b, "node": n, "call": f"{c}.{f}", "where": "gateway", "reason": r, "detail": d}
-                    for b, n, c, f, r, d in store.query(
-                        "SELECT block_number, node, contract, function, reason, detail FROM refusals ORDER BY seq")]
-        refusals += [{"block": b, "node": n, "call": f"{c}.{f}", "where": "contract", "reason": e or "revert",
-                      "detail": _detail(a)}
-                     for b, n, c, f, e, a in store.query(
-                         "SELECT t.block_number, t.node, t.contract, t.function, r.error, r.error_args "
-                         "FROM transactions t JOIN receipts r ON r.tx_hash = t.hash WHERE r.status = 0 "
-                         "ORDER BY t.block_number, t.tx_index")]
-        refusals.sort(key=lambda r: r["block"])
+        blocks = {b.number: [b.number, b.timestamp, 0, 0, 0] for b in store.blocks()}
+        refusals, senders = [], {}
+        for tx in store.transactions():
+            row = blocks.setdefault(tx.block_number, [tx.block_number, None, 0, 0, 0])
+            row[2 if tx.status else 3] += 1
+            senders["0x" + tx.sender.hex()] = tx.node
+            if not tx.status:
+                refusals.append({"block": tx.block_number, "node": tx.node, "call": f"{tx.contract}.{tx.function}",
+                                 "where": "contract", "reason": tx.error or "revert", "detail": _detail(tx.error_args)})
+        gateway = []
+        for r in store.refusals():
+            blocks.setdefault(r.block_number, [r.block_number, None, 0, 0, 0])[4] += 1
+            gateway.append({"block": r.block_number, "node": r.node, "call": f"{r.contract}.{r.function}",
+                            "where": "gateway", "reason": r.reason, "detail": r.detail})
+        refusals = sorted(gateway + refusals, key=lambda r: r["block"])
         membership = membership_at_head(store)
         members = {"0x" + a.hex(): Member(bytes32_text(m.org_id), m.roles, m.status) for a, m in membership.members()}
-        senders = {"0x" + s.hex(): n for s, n in store.query("SELECT DISTINCT sender, node FROM transactions")}
-        marks = ",".join("?" * len(HOLDING_CONTRACTS))
-        events = [(c, n, json.loads(a)) for c, n, a in store.query(
-            f"SELECT contract, name, args FROM events WHERE contract IN ({marks}) AND args IS NOT NULL "
-            "ORDER BY block_number, log_index", HOLDING_CONTRACTS)]
+        events = [(e.contract, e.name, e.args) for e in store.events(contracts=HOLDING_CONTRACTS, decoded=True)]
     finally:
         store.close()
     nodes_dir = run_dir / name / "nodes"
@@ -139,11 +132,7 @@ class RunData:
 
 def load_run(run_dir: Path) -> RunData:
     """A run's summary, planted violations and chains, each with its node views."""
-    if not run_dir.is_dir():
-        raise ConfigError(f"no run directory at {run_dir}")
-    names = chain_names(run_dir)
-    if not names:
-        raise ConfigError(f"{run_dir} holds no ledger")
+    names = run_chains(run_dir)
     summary = read_json(run_dir / "run.json", {})
     planted = read_json(run_dir / "ground_truth.json", [])
     try:

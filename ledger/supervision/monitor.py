@@ -13,12 +13,10 @@ Rules (each on the block's decoded events; a rule fires once per subject):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from ledger.chain.consortium import Consortium
 from ledger.evm.base import ExecutedBlock
-from ledger.supervision.lookthrough.receipts import merged_certificate
 
 NEAR_CAP = 0.9
 
@@ -42,7 +40,6 @@ class RiskMonitor:
 
     chain: Consortium
     alerts: list[Alert] = field(default_factory=list)
-    _caps: dict[str, int] = field(default_factory=dict)
     _certificates: dict[str, int] = field(default_factory=dict)  # certificate -> the receipt it started
     _receipt_certificates: dict[int, str] = field(default_factory=dict)
     _raised: set[tuple[str, str]] = field(default_factory=set)
@@ -53,18 +50,18 @@ class RiskMonitor:
         def on_block(block: ExecutedBlock) -> None:
             if previous:
                 previous(block)
-            self.check(block.number)
+            self.check(block.number, self.chain.block_events)
 
         self.chain.on_block = on_block
         return self
 
-    def check(self, number: int) -> None:
-        for contract, name, args in self.chain.store.query(
-                "SELECT contract, name, args FROM events WHERE block_number = ? AND name IS NOT NULL "
-                "ORDER BY log_index", (number,)):
+    def check(self, number: int, events: list[tuple[str, str, dict]]) -> None:
+        """Runs the rules on block `number`'s events (contract, name, args), as the consortium decoded them at
+        commit, in log order."""
+        for contract, name, args in events:
             rule = getattr(self, f"_{contract}_{name}", None)
             if rule:
-                rule(number, json.loads(args))
+                rule(number, args)
 
     def _raise(self, rule: str, block: int, subject: str, detail: str) -> None:
         if (rule, subject) not in self._raised:
@@ -73,19 +70,18 @@ class RiskMonitor:
 
     # --------------------------------------------------------------- rules
 
-    def _PrivateFundShares_FundCreated(self, block: int, a: dict) -> None:
-        self._caps[f"fund:{a['fundId']}"] = a["cap"]
+    def _HolderCapModule_HolderEntered(self, block: int, a: dict) -> None:
+        # The compliance module counts for every market; the event carries the units and the cap.
+        if self._is_token(a["token"], "PrivateFundShares"):
+            self._near_cap(block, f"fund:{a['asset']}", a["holders"], "look-through holder units", a["cap"])
+        elif self._is_token(a["token"], "EquityMarket"):
+            self._near_cap(block, f"company:0x{a['asset']:064x}", a["holders"], "holders", a["cap"])
 
-    def _PrivateFundShares_HolderEntered(self, block: int, a: dict) -> None:
-        self._near_cap(block, f"fund:{a['fundId']}", a["fundUnits"], "look-through holder units")
+    def _is_token(self, address: str, name: str) -> bool:
+        contract = self.chain.contracts.get(name)
+        return contract is not None and "0x" + contract.address.hex() == address.lower()
 
-    def _EquityMarket_HolderEntered(self, block: int, a: dict) -> None:
-        if "company" not in self._caps:
-            self._caps["company"] = self.chain.contract("EquityMarket").view("holderCap")
-        self._near_cap(block, f"company:{a['companyId']}", a["holders"], "holders", self._caps["company"])
-
-    def _near_cap(self, block: int, subject: str, count: int, what: str, cap: int | None = None) -> None:
-        cap = cap if cap is not None else self._caps.get(subject)
+    def _near_cap(self, block: int, subject: str, count: int, what: str, cap: int) -> None:
         if cap and count >= NEAR_CAP * cap:
             self._raise("holders_near_cap", block, subject, f"{subject} has {count} {what} of its cap {cap}")
 
@@ -105,9 +101,9 @@ class RiskMonitor:
             self._receipt_certificates[part] = self._receipt_certificates.get(a["id"], "")
 
     def _WarehouseReceipt_ReceiptsMerged(self, block: int, a: dict) -> None:
-        # A merge of receipts on different certificates mints a new one, which a later issuance may reuse.
-        sources = [self._receipt_certificates.get(s, "") for s in a["sources"]]
-        certificate = self._receipt_certificates[a["id"]] = merged_certificate(sources)
+        # A merge of receipts on different certificates mints a new one (the event carries it), which a
+        # later issuance may reuse.
+        certificate = self._receipt_certificates[a["id"]] = a["inspectionCertHash"]
         self._certificates.setdefault(certificate, a["id"])
 
     def _Disclosure_PeriodicReportFiled(self, block: int, a: dict) -> None:

@@ -72,15 +72,17 @@ def source_hash(content: str) -> str:
     return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
-def run_solcjs(standard_input: dict) -> tuple[str, dict]:
-    """Runs the npm `solc` through node; returns (compiler version, standard-JSON output)."""
+def run_solcjs(standard_input: dict, base_path: str | None = None) -> tuple[str, dict]:
+    """Runs the npm `solc` through node; returns (compiler version, standard-JSON output). With `base_path`,
+    solc may load the files the sources import, from under it."""
     node = shutil.which("node")
     if node is None:
         raise CompileError("node is not installed; install Node.js to compile contracts")
     if not NPM_SOLC.is_dir():
         raise CompileError(f"solc {SOLC_VERSION} is not installed; run: npm ci --prefix {CONTRACTS_DIR}")
     proc = subprocess.run(
-        [node, str(SOLCJS_SCRIPT)], input=json.dumps(standard_input), capture_output=True, text=True, check=False
+        [node, str(SOLCJS_SCRIPT), *(["--base-path", base_path] if base_path else [])],
+        input=json.dumps(standard_input), capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise CompileError(f"solc failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'no output'}")
@@ -169,12 +171,13 @@ class Solc:
     path: str  # the native binary, or the npm package's directory
     version: str  # the native binary's full version; the npm package's x.y.z until it has compiled
 
-    def run(self, request: dict) -> tuple[str, dict]:
-        """Compiles a standard-JSON `request`; returns (the full compiler version, solc's standard-JSON output)."""
+    def run(self, request: dict, base_path: str | None = None) -> tuple[str, dict]:
+        """Compiles a standard-JSON `request`; returns (the full compiler version, solc's standard-JSON output).
+        With `base_path`, solc may load the files the sources import, from under it (solc's --base-path)."""
         if self.kind == "npm":
-            return run_solcjs(request)
-        proc = subprocess.run([self.path, "--standard-json"], input=json.dumps(request),
-                              capture_output=True, text=True, check=False)
+            return run_solcjs(request, base_path)
+        proc = subprocess.run([self.path, "--standard-json", *(["--base-path", base_path] if base_path else [])],
+                              input=json.dumps(request), capture_output=True, text=True, check=False)
         try:
             return self.version, json.loads(proc.stdout)
         except ValueError:
@@ -227,30 +230,6 @@ class Compilation:
     warnings: list[str]
 
 
-# Comments are blanked (keeping offsets and newlines) so that a commented-out import is not loaded; strings are
-# matched alongside so that a `//` inside one is not taken for a comment.
-_COMMENT_OR_STRING = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
-_IMPORT = re.compile(r"(?:^|(?<=[;}]))\s*(import)\b[^;\"']*?([\"'])(.*?)\2", re.S)
-
-
-def imports(text: str) -> list[tuple[int, str]]:
-    """(offset of `import`, the imported path) for each import directive in a Solidity source."""
-    code = _COMMENT_OR_STRING.sub(lambda m: m[0] if m[0][0] in "\"'" else re.sub(r"[^\n]", " ", m[0]), text)
-    return [(m.start(1), m[3]) for m in _IMPORT.finditer(code)]
-
-
-def _resolve(importer: str, target: str) -> tuple[str, Path] | None:
-    """The source unit name solc gives `target` imported from `importer`, and its file; None for an import that
-    is neither relative nor the project's. Team files are named by absolute path until everything is loaded."""
-    if target.startswith(("./", "../")):  # solc resolves these against the importer's name, lexically
-        target = posixpath.normpath(posixpath.join(posixpath.dirname(importer), target))
-        if target.startswith("/"):
-            return target, Path(target)
-    if target.startswith(PROJECT_PREFIX):
-        return target, CONTRACTS_DIR / target.removeprefix(PROJECT_PREFIX)
-    return None
-
-
 def _shown(path: Path) -> str:
     """`path` as the user would write it: relative to the current directory when under it."""
     absolute = Path(os.path.abspath(path))
@@ -264,17 +243,13 @@ def _line_col(text: str, offset: int) -> str:
     return f"{line}:{column}"
 
 
-def _given(path: Path) -> tuple[str, Path]:
-    """A file named on the command line: its source unit name (a project file keeps its pilotledger/ name, so its
-    own relative imports resolve as in the project) and its file."""
+def _given(path: Path) -> str:
+    """A file named on the command line, as its absolute path."""
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
     if path.suffix != ".sol":
         raise ConfigError(f"{path} is not a Solidity file (.sol)")
-    absolute = Path(os.path.abspath(path))
-    if absolute.resolve().is_relative_to(CONTRACTS_DIR):
-        return PROJECT_PREFIX + absolute.resolve().relative_to(CONTRACTS_DIR).as_posix(), absolute
-    return absolute.as_posix(), absolute
+    return os.path.abspath(path)
 
 
 def _read(path: Path) -> str:
@@ -284,55 +259,75 @@ def _read(path: Path) -> str:
         raise ConfigError(f"{_shown(path)} is not UTF-8 text") from None
 
 
+def _file(name: str) -> Path:
+    """The file of a source unit solc loaded with base path /."""
+    return Path("/", name)
+
+
+def _project_name(path: str) -> str | None:
+    """The pilotledger/<path under contracts/> name of a file of the project's contracts, else None."""
+    real = _file(path).resolve()
+    return PROJECT_PREFIX + real.relative_to(CONTRACTS_DIR).as_posix() if real.is_relative_to(CONTRACTS_DIR) else None
+
+
+_MISSING = re.compile(r'Source "(.*)" not found: .*', re.S)  # solc's message for an import it cannot load
+
+
+def _diagnostics(output: dict, shown: dict[str, str], texts: dict[str, str]) -> dict[str, list[str]]:
+    """solc's errors and warnings as `FILE:LINE:COL: error: MESSAGE` lines."""
+    lines: dict[str, list[str]] = {"error": [], "warning": []}
+    for problem in output.get("errors", []):
+        if problem["severity"] not in lines:
+            continue
+        where, message = problem.get("sourceLocation"), problem["message"]
+        prefix = ""
+        if where and where.get("file") in texts:
+            source = texts[where["file"]].encode("utf-8")
+            before = source[:max(where["start"], 0)].decode("utf-8", "replace")
+            prefix = f"{shown[where['file']]}:{_line_col(before, len(before))}: "
+            missing = _MISSING.fullmatch(message)
+            if missing:  # solc names the file it looked for; say which import that was, and what would work
+                directive = source[where["start"]:where["end"]].decode("utf-8", "replace")
+                target = re.search(r"[\"']([^\"']*)[\"']", directive)
+                message = f"import \"{target[1] if target else missing[1]}\" not found: " + (
+                    f"no file {_shown(Path(missing[1]))}" if missing[1].startswith("/") else
+                    f"import your own files by ./ or ../ paths, the project's as {PROJECT_PREFIX}<path under "
+                    "contracts/>")
+        lines[problem["severity"]].append(f"{prefix}{problem['severity']}: {message}")
+    return lines
+
+
 def compile_files(paths: list[Path]) -> Compilation:
     """Compiles a team's Solidity files and what they import (their own files by relative path, the project's
     as pilotledger/<path>) with the pinned settings. Artifacts are made for the contracts in the files given
     and in the team's files they import, not for the project's contracts they import."""
-    given = dict(_given(path) for path in paths)
+    given = [_given(path) for path in paths]
     solc = find_solc()
-    files, texts, errors = dict(given), {}, []
-    queue = list(given)
-    while queue:
-        name = queue.pop()
-        if name in texts:
-            continue
-        texts[name] = _read(files[name])
-        for offset, target in imports(texts[name]):
-            resolved = _resolve(name, target)
-            if resolved and resolved[1].is_file():
-                files[resolved[0]] = resolved[1]
-                queue.append(resolved[0])
-                continue
-            where = f"{_shown(files[name])}:{_line_col(texts[name], offset)}"
-            hint = (f"no file {_shown(resolved[1])}" if resolved else
-                    f"import your own files by ./ or ../ paths, the project's as {PROJECT_PREFIX}<path under "
-                    "contracts/>")
-            errors.append(f"{where}: error: import \"{target}\" not found: {hint}")
+    # solc finds what the files import, by its own rules: relative imports against the importer's name, the
+    # pilotledger/ prefix remapped onto contracts/, every file named by its absolute path (base path /).
+    texts = {name: _read(Path(name)) for name in given}
+    request = {"language": "Solidity", "sources": {name: {"content": text} for name, text in texts.items()},
+               "settings": {"remappings": [f"{PROJECT_PREFIX}={CONTRACTS_DIR}/"], "outputSelection": {"*": {"": []}}}}
+    version, output = solc.run(request, base_path="/")
+    texts.update((name, _read(_file(name))) for name in output.get("sources", {}) if name not in texts)
+    errors = _diagnostics(output, {name: _shown(_file(name)) for name in texts}, texts)["error"]
     if errors:
-        return Compilation(solc, solc.version, [], {}, errors, [])
+        return Compilation(solc, version, [], {}, errors, [])
 
-    # Team files get names relative to the folder holding them all: relative imports resolve the same, and the
-    # bytecode's metadata does not depend on where the files sit on this machine.
-    team = [name for name in texts if name.startswith("/")]
-    root = posixpath.commonpath([posixpath.dirname(name) for name in team]) if team else ""
-    rename = {name: posixpath.relpath(name, root) if name in team else name for name in texts}
+    # Compiled with the project's files named pilotledger/<path>, and the team's relative to the folder holding
+    # them all: relative imports resolve the same, and the bytecode's metadata does not depend on where the
+    # files sit on this machine.
+    team = [name for name in texts if _project_name(name) is None]
+    placed = [name for name in team if name.startswith("/")]  # the others keep the name solc gave them
+    root = posixpath.commonpath([posixpath.dirname(name) for name in placed]) if placed else ""
+    rename = {name: _project_name(name) or (posixpath.relpath(name, root) if name in placed else name)
+              for name in texts}
     sources = {rename[name]: text for name, text in texts.items()}
-    shown = {rename[name]: _shown(file) for name, file in files.items()}
-    wanted = {rename[name] for name in texts
-              if name in given or (name in team and not files[name].resolve().is_relative_to(CONTRACTS_DIR))}
+    shown = {rename[name]: _shown(_file(name)) for name in texts}
+    wanted = {rename[name] for name in texts if name in given or name in team}
 
     version, output = solc.run(standard_input(sources))
-    diagnostics: dict[str, list[str]] = {"error": [], "warning": []}
-    for problem in output.get("errors", []):
-        if problem["severity"] not in diagnostics:
-            continue
-        where = problem.get("sourceLocation")
-        if where and where.get("file") in sources:
-            text = sources[where["file"]].encode("utf-8")[:max(where["start"], 0)].decode("utf-8", "replace")
-            prefix = f"{shown[where['file']]}:{_line_col(text, len(text))}: "
-        else:
-            prefix = ""
-        diagnostics[problem["severity"]].append(f"{prefix}{problem['severity']}: {problem['message']}")
+    diagnostics = _diagnostics(output, shown, sources)
     if diagnostics["error"]:
         return Compilation(solc, version, [], shown, diagnostics["error"], diagnostics["warning"])
 

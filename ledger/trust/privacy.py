@@ -153,6 +153,16 @@ class PrivateStore:
                                derive("reg-nonce")[:12])
         return nonce, ciphertext, owner_wrap, regulator_wrap
 
+    def snapshot(self) -> sqlite3.Connection:
+        """An in-memory copy of the store as it stands, for restore() (a scenario's what-if)."""
+        copy = sqlite3.connect(":memory:")
+        self._db.backup(copy)
+        return copy
+
+    def restore(self, snapshot: sqlite3.Connection) -> None:
+        """Puts the store back as it was at `snapshot`: what was sealed since is gone."""
+        snapshot.backup(self._db)
+
     def close(self) -> None:
         self._db.close()
 

@@ -1,14 +1,12 @@
 """A run's chains read for the market queries: each chain's decoded events and reverted
-transactions, in order, straight from RUN_DIR/<chain>/ledger.sqlite (read-only)."""
+transactions, in order, read from each RUN_DIR/<chain>/ledger.sqlite once it holds."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ledger.errors import ConfigError
-from ledger.chain.store import connect_readonly
+from ledger.chain.reader import LedgerReader
 from ledger.supervision.lookthrough.index import company_label, ledger_files
 
 
@@ -58,39 +56,21 @@ def _hex(b: bytes | None) -> str | None:
 
 def load_chains(run_dir: Path, contracts: tuple[str, ...] | None = None) -> list[Chain]:
     """Every chain's decoded events (of `contracts`, or all) and reverted transactions, in order."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"no run directory at {run_dir}")
-    ledgers = ledger_files(run_dir)
-    if not ledgers:
-        raise ConfigError(f"{run_dir} holds no ledger")
     chains = []
-    for path in ledgers:
+    for path in ledger_files(Path(run_dir)):
         chain = Chain(path.parent.name)
-        db = connect_readonly(path)
-        try:
-            times = dict(db.execute("SELECT number, timestamp FROM blocks"))
+        with LedgerReader(path) as ledger:
+            times = {b.number: b.timestamp for b in ledger.blocks()}
             if times:
                 chain.head_block = max(times)
                 chain.head_time = times[chain.head_block]
-            where, params = "", ()
-            if contracts:
-                where, params = f"WHERE e.contract IN ({','.join('?' * len(contracts))})", contracts
-            for block, idx, tx, contract, name, args in db.execute(
-                    f"SELECT e.block_number, e.log_index, e.tx_hash, e.contract, e.name, e.args FROM events e "
-                    f"{where} ORDER BY e.block_number, e.log_index", params):
-                if args is None:
-                    continue
-                chain.events.append(Event(chain.name, block, idx, times.get(block, 0), _hex(tx), contract, name,
-                                          json.loads(args)))
-            for block, tx, sender, node, contract, function, error, eargs in db.execute(
-                    "SELECT t.block_number, t.hash, t.sender, t.node, t.contract, t.function, r.error, r.error_args "
-                    "FROM receipts r JOIN transactions t ON t.hash = r.tx_hash WHERE r.status = 0 "
-                    "ORDER BY t.block_number, t.tx_index"):
-                chain.reverts.append(Revert(chain.name, block, times.get(block, 0), _hex(tx), _hex(sender), node,
-                                            contract, function, error or "", json.loads(eargs) if eargs else {}))
-        finally:
-            db.close()
+            for e in ledger.events(contracts=contracts or None, decoded=True):
+                chain.events.append(Event(chain.name, e.block_number, e.log_index, times.get(e.block_number, 0),
+                                          _hex(e.tx_hash), e.contract, e.name, e.args))
+            for tx in ledger.transactions(reverted=True):
+                chain.reverts.append(Revert(chain.name, tx.block_number, times.get(tx.block_number, 0), _hex(tx.hash),
+                                            _hex(tx.sender), tx.node, tx.contract, tx.function, tx.error or "",
+                                            tx.detail))
         chains.append(chain)
     return chains
 

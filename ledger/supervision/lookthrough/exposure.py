@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 from ledger.errors import ConfigError
-from ledger.chain.roles import MemberStatus, Role
+from ledger.chain.reader import LedgerReader
+from ledger.chain.roles import Role
+from ledger.chain.run import ledger_path
 from ledger.supervision.lookthrough.events import load_chains, text32
 from ledger.supervision.lookthrough.index import AuditIndex
 from ledger.supervision.lookthrough.queries import KIND_NAMES, _pct
@@ -15,10 +17,6 @@ from ledger.supervision.lookthrough.receipts import ReceiptBook
 
 HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 HEX20 = re.compile(r"^0x[0-9a-f]{40}$")
-
-
-def _status(value: int) -> str | int:
-    return MemberStatus(value).name.lower() if value in MemberStatus._value2member_map_ else value
 
 
 def exposure(index: AuditIndex, run_dir: Path, person: str) -> dict:
@@ -41,34 +39,32 @@ def exposure(index: AuditIndex, run_dir: Path, person: str) -> dict:
     accounts: set[str] = set()
     if HEX32.match(raw):
         identities.add(raw)
-        accounts |= {a for (a,) in index.query("SELECT account FROM accounts WHERE identity = ?", (raw,))}
+        accounts |= index.accounts_of(raw)
     else:
         accounts.add(raw)
-        identities |= {i for (i,) in index.query("SELECT identity FROM accounts WHERE account = ?", (raw,))}
+        identities |= index.identities_of(raw)
         for ident in list(identities):
-            accounts |= {a for (a,) in index.query("SELECT account FROM accounts WHERE identity = ?", (ident,))}
+            accounts |= index.accounts_of(ident)
     chains = load_chains(run_dir, ("WarehouseReceipt", "PermissionRegistry"))
     book = ReceiptBook(chains)
-    # roles
-    members: dict[tuple[str, str], dict] = {}
+    # roles: each chain's membership at its head (ledger.chain.membership), and when the member was added
+    roles = []
     for chain in chains:
-        for e in chain.events:
-            if e.contract != "PermissionRegistry" or e.args.get("account") not in accounts:
-                continue
-            m = members.setdefault((chain.name, e.args["account"]), {"chain": chain.name,
-                                                                      "account": e.args["account"]})
-            if e.name == "MemberAdded":
-                m.update(org=text32(e.args["orgId"]), roles_mask=e.args["roles"], since_block=e.block)
-            elif e.name == "RolesChanged":
-                m["roles_mask"] = e.args["roles"]
-            elif e.name == "StatusChanged":
-                m["status"] = _status(e.args["status"])
-    roles = [{**m, "roles": Role.names(m.get("roles_mask", 0))} for _, m in sorted(members.items())]
+        added = {e.args["account"]: e.block for e in chain.events
+                 if e.contract == "PermissionRegistry" and e.name == "MemberAdded"}
+        with LedgerReader(ledger_path(run_dir, chain.name)) as ledger:
+            membership = ledger.membership_at()
+        for address, m in sorted(membership.members(), key=lambda member: member[0]):
+            account = "0x" + address.hex()
+            if account in accounts:
+                roles.append({"chain": chain.name, "account": account, "org": text32(m.org_id),
+                              "roles_mask": int(m.roles), "since_block": added.get(account),
+                              "status": m.status.name.lower(), "roles": Role.names(int(m.roles))})
     known = bool(roles) or any(index.known_identity(i) for i in identities) or any(
         r["holder"] in accounts for r in book.receipts.values()) or any(
         p["lender"] in accounts or p["holder"] in accounts for p in book.pledges)
     if not known and HEX20.match(raw):
-        known = bool(index.query("SELECT 1 FROM accounts WHERE account = ?", (raw,)))
+        known = bool(index.identities_of(raw))
     if not known:
         raise ConfigError(f"unknown person {person!r}: no such identity or account in this run")
     # holdings, direct and looked through in reverse
@@ -82,8 +78,7 @@ def exposure(index: AuditIndex, run_dir: Path, person: str) -> dict:
     stack = [(i, 1.0, ()) for i in sorted(identities)]
     while stack:
         node, weight, via = stack.pop()
-        for asset, amount, share in index.query("SELECT asset, amount, share FROM holdings WHERE holder = ?",
-                                                (node,)):
+        for asset, amount, share in index.holdings_of(node):
             info = index.asset(asset) or {}
             row = {"asset": asset, "label": info.get("label"), "market": info.get("market"),
                    "chain": info.get("chain"), "holder": node, "via": list(via), "direct": not via,

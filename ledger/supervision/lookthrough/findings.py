@@ -29,17 +29,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger.errors import ConfigError
 from ledger.trust.keystore import open_keystore
 from ledger.trust.privacy import PRIVATE_FILE, read_declarations, read_records
+from ledger.chain.reader import LedgerReader
 from ledger.chain.roles import MemberStatus, Role
-from ledger.chain.store import LedgerStore, connect_readonly
-from ledger.audit.verify import membership_at_head
+from ledger.chain.run import ledger_path
 from ledger.supervision.lookthrough.events import text32
-from ledger.supervision.lookthrough.index import LEDGER_FILE, ledger_files, open_index
+from ledger.supervision.lookthrough.index import ledger_files, open_index
+from ledger.supervision.rules import IdentityKind
 
 REGULATOR = "regulator"
-PERSON, INSTITUTION = 1, 2
+PERSON, INSTITUTION = IdentityKind.PERSON, IdentityKind.INSTITUTION
 MIN_BACKERS = 2  # natural persons paying one institution before it subscribes
 
 # anomaly kind (receipts.py, disclosures.py) -> the violation it stands for
@@ -67,11 +67,8 @@ KEYS: dict[str, tuple[str, ...]] = {
 def _contracts(run_dir: Path) -> set[str]:
     names: set[str] = set()
     for path in ledger_files(run_dir):
-        db = connect_readonly(path)
-        try:
-            names.update(n for (n,) in db.execute("SELECT DISTINCT name FROM contracts") if n)
-        finally:
-            db.close()
+        with LedgerReader(path) as ledger:
+            names.update(c.name for c in ledger.contracts() if c.name)
     return names
 
 
@@ -101,12 +98,10 @@ def _disclosure_findings(run_dir: Path) -> list[dict]:
 
 def _regulators(ledger: Path) -> list[str]:
     """The organisations holding the REGULATOR role on this chain now, active members only, as the sealed
-    registry events give them (ledger.audit.verify.membership_at_head)."""
-    store = LedgerStore(ledger)
-    try:
-        membership = membership_at_head(store)
-    finally:
-        store.close()
+    registry events give them (ledger.chain.membership.membership_at, on a ledger ledger_files found to hold):
+    a regulator whose membership was suspended or revoked is no longer the regulator."""
+    with LedgerReader(ledger) as reader:
+        membership = reader.membership_at()
     return sorted({text32(m.org_id) for _, m in membership.members()
                    if m.roles & Role.REGULATOR and m.status == MemberStatus.ACTIVE})
 
@@ -156,7 +151,7 @@ def _nominee_holders(run_dir: Path) -> list[dict]:
             asset = index.asset(f"company:{company}")
             if asset is None:
                 continue
-            holders = {h for (h,) in index.query("SELECT holder FROM holdings WHERE asset = ?", (asset["asset"],))}
+            holders = {h for h, _, _ in index.holdings(asset["asset"])}
             holding = sorted(n for n in nominees if n in holders)
             real = (holders - set(holding)) | {p for n in holding for p in nominees[n]}
             if len(real) > asset["cap"] >= len(holders):
@@ -171,21 +166,18 @@ def _nominee_holders(run_dir: Path) -> list[dict]:
     return out
 
 
-def _chain_rows(run_dir: Path, chain: str, sql: str, params=()) -> list[tuple]:
-    db = connect_readonly(run_dir / chain / LEDGER_FILE)
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
+def _events(run_dir: Path, chain: str, contract: str, names: str | tuple[str, ...]) -> list:
+    """The decoded events of `contract` named `names` on `chain`, in order."""
+    with LedgerReader(ledger_path(run_dir, chain)) as ledger:
+        return list(ledger.events(contracts=contract, names=names, decoded=True))
 
 
 def _identities(run_dir: Path, chain: str) -> tuple[dict[str, int], dict[str, str]]:
     """identity -> kind, account -> identity (IdentityRegistry events)."""
     kinds, accounts = {}, {}
-    for name, args in _chain_rows(run_dir, chain, "SELECT name, args FROM events WHERE contract = 'IdentityRegistry' "
-                                  "AND name IN ('IdentityRegistered', 'AccountLinked') ORDER BY block_number, log_index"):
-        a = json.loads(args)
-        if name == "IdentityRegistered":
+    for event in _events(run_dir, chain, "IdentityRegistry", ("IdentityRegistered", "AccountLinked")):
+        a = event.args
+        if event.name == "IdentityRegistered":
             kinds[a["id"].lower()] = a["kind"]
         else:
             accounts[a["account"].lower()] = a["id"].lower()
@@ -194,9 +186,8 @@ def _identities(run_dir: Path, chain: str) -> tuple[dict[str, int], dict[str, st
 
 def _subscriptions(run_dir: Path, chain: str) -> list[tuple[int, int, str, int]]:
     """(block, log_index, identity, fund) of every Subscribed event."""
-    return [(b, i, json.loads(a)["identity"].lower(), json.loads(a)["fundId"]) for b, i, a in _chain_rows(
-        run_dir, chain, "SELECT block_number, log_index, args FROM events WHERE contract = 'PrivateFundShares' "
-                        "AND name = 'Subscribed' ORDER BY block_number, log_index")]
+    return [(e.block_number, e.log_index, e.args["identity"].lower(), e.args["fundId"])
+            for e in _events(run_dir, chain, "PrivateFundShares", "Subscribed")]
 
 
 def _split_identities(run_dir: Path) -> list[dict]:
@@ -211,7 +202,7 @@ def _split_identities(run_dir: Path) -> list[dict]:
         if len(identities) < 2:
             continue
         funds: dict[int, set[str]] = {}
-        if (run_dir / chain / LEDGER_FILE).exists():
+        if ledger_path(run_dir, chain).exists():
             for _, _, identity, fund in _subscriptions(run_dir, chain):
                 if identity in identities:
                     funds.setdefault(fund, set()).add(identity)
@@ -229,17 +220,17 @@ def _disguised_vehicles(run_dir: Path) -> list[dict]:
     out = []
     for ledger in ledger_files(run_dir):
         chain = ledger.parent.name
-        rows = _chain_rows(run_dir, chain,
-                           "SELECT e.block_number, e.log_index, e.args FROM events e JOIN transactions t "
-                           "ON t.hash = e.tx_hash WHERE e.contract = 'SettlementCash' AND e.name = 'Transfer' "
-                           "AND t.contract = 'SettlementCash' AND t.function = 'transfer' "
-                           "ORDER BY e.block_number, e.log_index")
+        with LedgerReader(ledger) as reader:
+            # Cash sent directly (a SettlementCash.transfer call), not moved by a settlement.
+            direct = {tx.hash for tx in reader.transactions()
+                      if tx.contract == "SettlementCash" and tx.function == "transfer"}
+            rows = [(e.block_number, e.log_index, e.args) for e in reader.events(
+                contracts="SettlementCash", names="Transfer", decoded=True) if e.tx_hash in direct]
         if not rows:
             continue
         kinds, accounts = _identities(run_dir, chain)
         paid: dict[str, dict[str, tuple[int, int, int]]] = {}  # institution -> backer -> (block, log, total)
-        for block, log_index, args in rows:
-            a = json.loads(args)
+        for block, log_index, a in rows:
             src, dst = accounts.get(a["from"].lower()), accounts.get(a["to"].lower())
             if src is None or dst is None or src == dst:
                 continue
@@ -269,8 +260,6 @@ def _disguised_vehicles(run_dir: Path) -> list[dict]:
 def findings(run_dir: Path) -> list[dict]:
     """Every regulator finding on the run in `run_dir`."""
     run_dir = Path(run_dir)
-    if not ledger_files(run_dir):
-        raise ConfigError(f"{run_dir} holds no ledger")
     contracts = _contracts(run_dir)
     out: list[dict] = []
     if "WarehouseReceipt" in contracts:

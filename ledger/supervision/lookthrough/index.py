@@ -10,10 +10,10 @@ Tables (identity ids, accounts and company ids are 0x-prefixed lower-case hex):
     accounts(account, chain, identity)     IdentityRegistry.AccountLinked (the latest link)
     assets(asset, market, chain, label, cap, total, holders_on_chain)
                                            `fund:N` (PrivateFundShares.FundCreated, cap by legal form)
-                                           or `company:0x..` (EquityMarket.CompanyListed, the
-                                           market's holderCap); total = shares outstanding;
-                                           holders_on_chain = the contract's own figure at the end
-                                           (fundUnits / holders of the last HolderEntered/Exited)
+                                           or `company:0x..` (EquityMarket.CompanyListed, its
+                                           holderCap); total = shares outstanding;
+                                           holders_on_chain = the chain's own figure at the end
+                                           (holders of HolderCapModule's last HolderEntered/Exited)
     holdings(asset, holder, amount, share) holder identity -> asset, replayed from Subscribed /
                                            TransferSettled / ForcedTransfer (funds) and
                                            SharesAllotted / SharesTransferred (companies);
@@ -33,13 +33,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from ledger.errors import ConfigError
-from ledger.chain.store import connect_readonly
+from ledger.audit.verify import sealed_ledgers
+from ledger.chain.reader import LedgerReader, connect_readonly
+from ledger.chain.run import run_chains
 
 INDEX_FILE = "index.sqlite"
-LEDGER_FILE = "ledger.sqlite"
 SCHEMA_VERSION = 1
-DEFAULT_COMPANY_CAP = 200
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,15 +60,14 @@ CREATE INDEX holdings_holder ON holdings(holder);
 CREATE INDEX declarations_investor ON declarations(investor);
 """
 
-FUND_CAP_BY_FORM = (200, 200, 50, 50)
-SOURCE_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket")
+SOURCE_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket", "HolderCapModule")
+MARKETS = ("PrivateFundShares", "EquityMarket")  # the tokens whose holders HolderCapModule counts
 
 
 def ledger_files(run_dir: Path) -> list[Path]:
-    """The run's ledgers, each verified against its headers and seals first: the look-through reads
-    only ledgers that hold."""
-    from ledger.audit.verify import sealed_ledgers  # verify imports the consortium, which imports no look-through
-
+    """The ledgers of the run in `run_dir` (ConfigError when there is no run there), each verified against its
+    headers and seals first: the look-through reads only ledgers that hold."""
+    run_chains(run_dir)
     return sealed_ledgers(Path(run_dir))
 
 
@@ -109,6 +107,24 @@ class AuditIndex:
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
         return self.db.execute(sql, tuple(params)).fetchall()
+
+    def accounts_of(self, identity: str) -> set[str]:
+        """The accounts linked to `identity`, on any chain."""
+        return {a for (a,) in self.db.execute("SELECT account FROM accounts WHERE identity = ?", (identity,))}
+
+    def identities_of(self, account: str) -> set[str]:
+        """The identities `account` is linked to, on any chain."""
+        return {i for (i,) in self.db.execute("SELECT identity FROM accounts WHERE account = ?", (account,))}
+
+    def holdings_of(self, holder: str) -> list[tuple[str, int, float]]:
+        """(asset, amount, share) of every asset `holder` holds directly."""
+        return self.query("SELECT asset, amount, share FROM holdings WHERE holder = ?", (holder,))
+
+    def company_asset(self, code: str) -> str | None:
+        """The asset id of the company listed as `code` (case-insensitive), if any."""
+        row = self.db.execute("SELECT asset FROM assets WHERE market = 'company' AND upper(label) = upper(?)",
+                              (code,)).fetchone()
+        return row[0] if row else None
 
     def asset(self, asset: str) -> dict | None:
         row = self.db.execute("SELECT asset, market, chain, label, cap, total, holders_on_chain FROM assets "
@@ -188,38 +204,10 @@ def create_indexes(db: sqlite3.Connection) -> None:
     db.executescript(INDEXES)
 
 
-def _company_cap(ledger: sqlite3.Connection, run_dir: Path) -> int:
-    """EquityMarket's holderCap: the last constructor argument of its creation transaction."""
-    try:
-        import rlp
-
-        row = ledger.execute(
-            "SELECT t.raw FROM contracts c JOIN receipts r ON r.contract_address = c.address "
-            "JOIN transactions t ON t.hash = r.tx_hash WHERE c.name = 'EquityMarket' LIMIT 1").fetchone()
-        if row is not None:
-            fields = rlp.decode(bytes(row[0]))
-            data = bytes(fields[5])
-            if len(data) >= 32:
-                cap = int.from_bytes(data[-32:], "big")
-                if 0 < cap < 2**32:
-                    return cap
-    except Exception:  # noqa: BLE001 - fall back on the run's options
-        pass
-    try:
-        return int(json.loads((run_dir / "run.json").read_text())["options"]["cap"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_COMPANY_CAP
-
-
 def _replay_chain(chain: str, ledger_path: Path, run_dir: Path, out: dict) -> None:
-    ledger = connect_readonly(ledger_path)
-    try:
-        rows = ledger.execute(
-            f"SELECT contract, name, args FROM events WHERE contract IN ({','.join('?' * len(SOURCE_CONTRACTS))}) "
-            f"ORDER BY block_number, log_index", SOURCE_CONTRACTS).fetchall()
-        company_cap = _company_cap(ledger, run_dir) if any(r[0] == "EquityMarket" for r in rows) else None
-    finally:
-        ledger.close()
+    with LedgerReader(ledger_path) as ledger:
+        rows = [(e.contract, e.name, e.args_text) for e in ledger.events(contracts=SOURCE_CONTRACTS)]
+        markets = {"0x" + c.address.hex(): c.name for c in ledger.contracts() if c.name in MARKETS}
     identities, accounts, declarations = out["identities"], out["accounts"], out["declarations"]
     assets, balances = out["assets"], out["balances"]
     chain_accounts: dict[str, str] = {}
@@ -253,31 +241,28 @@ def _replay_chain(chain: str, ledger_path: Path, run_dir: Path, out: dict) -> No
             if name == "FundCreated":
                 asset = f"fund:{a['fundId']}"
                 assets[asset] = {"market": "fund", "chain": chain, "label": f"fund {a['fundId']}",
-                                 "cap": a.get("cap") or FUND_CAP_BY_FORM[a["form"]], "holders_on_chain": 0}
+                                 "cap": a["cap"], "holders_on_chain": 0}
             elif name == "Subscribed":
                 asset = f"fund:{a['fundId']}"
                 credit(asset, a["identity"], a["amount"])
             elif name in ("TransferSettled", "ForcedTransfer"):
                 move_fund(f"fund:{a['fundId']}", a["from"], a["to"], a["amount"])
-            elif name in ("HolderEntered", "HolderExited"):
-                asset = f"fund:{a['fundId']}"
-                if asset in assets:
-                    assets[asset]["holders_on_chain"] = a["fundUnits"]
         elif contract == "EquityMarket":
             if name == "CompanyListed":
                 asset = f"company:{a['companyId']}"
                 assets[asset] = {"market": "company", "chain": chain, "label": company_label(a["companyId"]),
-                                 "cap": company_cap or DEFAULT_COMPANY_CAP, "holders_on_chain": 0}
+                                 "cap": a["holderCap"], "holders_on_chain": 0}
             elif name == "SharesAllotted":
                 credit(f"company:{a['companyId']}", a["identity"], a["shares"])
             elif name == "SharesTransferred":
                 asset = f"company:{a['companyId']}"
                 credit(asset, a["fromIdentity"], -a["shares"])
                 credit(asset, a["toIdentity"], a["shares"])
-            elif name in ("HolderEntered", "HolderExited"):
-                asset = f"company:{a['companyId']}"
-                if asset in assets:
-                    assets[asset]["holders_on_chain"] = a["holders"]
+        elif contract == "HolderCapModule" and name in ("HolderEntered", "HolderExited"):
+            market = markets.get(a["token"].lower())
+            asset = f"fund:{a['asset']}" if market == "PrivateFundShares" else f"company:0x{a['asset']:064x}"
+            if asset in assets:
+                assets[asset]["holders_on_chain"] = a["holders"]
 
 
 def write_index(path: Path, identities, accounts, assets, holdings, declarations, meta: dict) -> None:
@@ -315,8 +300,6 @@ def build_index(run_dir: Path, path: Path | None = None) -> Path:
     """Replays every chain's events in `run_dir` and writes the index (default RUN_DIR/index.sqlite)."""
     run_dir = Path(run_dir)
     ledgers = ledger_files(run_dir)
-    if not ledgers:
-        raise ConfigError(f"{run_dir} holds no ledger")
     out: dict = {"identities": {}, "accounts": {}, "declarations": {}, "assets": {}, "balances": {}}
     for ledger in ledgers:
         _replay_chain(ledger.parent.name, ledger, run_dir, out)
@@ -343,10 +326,7 @@ def open_index(run_dir: Path) -> AuditIndex:
     a cache: one left on disk (RUN_DIR/index.sqlite) may have been edited, so it is never read back.
     Building it takes a small fraction of verifying the ledgers (bench/lookthrough.py)."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"no run directory at {run_dir}")
-    if not ledger_files(run_dir):
-        raise ConfigError(f"{run_dir} holds no ledger")
+    ledger_files(run_dir)
     handle, name = tempfile.mkstemp(prefix="pilotledger-index-", suffix=".sqlite")
     os.close(handle)
     path = Path(name)

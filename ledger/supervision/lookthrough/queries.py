@@ -19,10 +19,10 @@ from functools import wraps
 
 from ledger.errors import ConfigError
 from ledger.supervision.lookthrough.index import AuditIndex
+from ledger.supervision.rules import IdentityKind, holder_units
 
-PERSON, INSTITUTION, PRODUCT, VEHICLE = 1, 2, 3, 4
-KIND_NAMES = {PERSON: "natural person", INSTITUTION: "institution", PRODUCT: "registered product",
-              VEHICLE: "unregistered vehicle", None: "unregistered identity"}
+VEHICLE = IdentityKind.VEHICLE
+KIND_NAMES = {**{int(k): k.label for k in IdentityKind if k}, None: IdentityKind.NONE.label}
 MAX_REASONS = 5  # routes kept per counted investor (all are counted in `routes`)
 HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 
@@ -59,10 +59,10 @@ def _asset(index: AuditIndex, asset: str, given: str) -> dict:
 
 
 def _company_by_code(index: AuditIndex, code: str, given: str) -> dict:
-    rows = index.query("SELECT asset FROM assets WHERE market = 'company' AND upper(label) = upper(?)", (code,))
-    if not rows:
+    asset = index.company_asset(code)
+    if asset is None:
         raise ConfigError(f"unknown entity {given!r} (expected fund:N, company:CODE or an 0x identity id)")
-    return _asset(index, rows[0][0], given)
+    return _asset(index, asset, given)
 
 
 def _identity(index: AuditIndex, identity: str, given: str) -> dict:
@@ -198,7 +198,7 @@ def holders(index: AuditIndex, entity: str) -> dict:
     an unregistered vehicle (kind 4) is looked through to its declared investors, recursively (a
     vehicle that declared none counts as one, flagged). Each ultimate investor is counted once however
     many routes lead to it (the chain does not de-duplicate; `units_by_contract_rule` is the chain's
-    own, non-de-duplicated figure, which for funds must equal the contract's last fundUnits). Every
+    own, non-de-duplicated figure, which for funds must equal HolderCapModule's last `holders`). Every
     count above the cap is a breach."""
     index.load_graph()
     target = resolve_entity(index, entity)
@@ -208,7 +208,6 @@ def holders(index: AuditIndex, entity: str) -> dict:
     declared, kinds = index.graph
     counted: dict[str, list] = {}  # identity -> [routes, [(reason, via), ... up to MAX_REASONS]]
     cycles: list[dict] = []
-    units_rule = 0
     direct = index.holdings(asset)
 
     def count(identity: str, reason: str, via: tuple[str, ...]) -> None:
@@ -223,12 +222,10 @@ def holders(index: AuditIndex, entity: str) -> dict:
     looked = index.vehicles_declared()  # vehicles with investors declared: looked through
     undeclared = index.vehicles_undeclared()  # vehicles without: counted as one, flagged
     for holder, _, _ in direct:
-        units_rule += 1
         if holder not in looked:
             count(holder, "direct holder: unregistered vehicle that declared no investors, counted as one"
                   if holder in undeclared else "direct holder", ())
             continue
-        units_rule -= 1
         # Look through, depth first; the contract's rule counts every route (units), we count identities.
         stack: list[tuple[str, ...]] = [(holder,)]
         while stack:
@@ -241,7 +238,6 @@ def holders(index: AuditIndex, entity: str) -> dict:
                 if investor in looked:
                     stack.append(route + (investor,))
                     continue
-                units_rule += 1
                 if investor in undeclared:
                     count(investor, "looked through vehicle " + " > ".join(route)
                           + " (a vehicle that declared no investors, counted as one)", route)
@@ -257,6 +253,9 @@ def holders(index: AuditIndex, entity: str) -> dict:
                         entry[1].append((reason, route))
     if market == "company":
         units_rule = len(direct)  # EquityMarket counts identities, without looking through
+    else:
+        investors, cache = (lambda v: [i for i, _ in declared[v]] if v in looked else ()), {}
+        units_rule = sum(holder_units(holder, investors, cache) for holder, _, _ in direct)
     n = len(counted)
     cap = target["cap"]
     overlaps = sorted(i for i, (routes, _) in counted.items() if routes > 1)

@@ -6,20 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eth_hash.auto import keccak
-
 from ledger.errors import ConfigError
 from ledger.supervision.lookthrough.events import Chain, Event, Revert, load_chains, org_names, text32, where
 
 RECEIPT_STATES = ("None", "Issued", "Registered", "Cancelled", "Expired", "Split", "Merged")
-
-
-def merged_certificate(certificates: list[str]) -> str:
-    """The inspection certificate WarehouseReceipt.merge gives a merged receipt: its sources' common
-    one, else the keccak of theirs in order (a new certificate, which a later issuance may reuse)."""
-    if len(set(certificates)) == 1:
-        return certificates[0]
-    return "0x" + keccak(b"".join(bytes.fromhex(c[2:]) for c in certificates)).hex()
 
 
 class ReceiptBook:
@@ -127,7 +117,7 @@ class ReceiptBook:
             merged = self._new(rid, e, **{k: first.get(k) for k in ("warehouse", "warehouse_org", "commodity", "grade",
                                                                     "unit", "location", "expiry")},
                                holder=a["holder"], quantity=a["quantity"], origin="merge",
-                               inspection_cert=merged_certificate([s["inspection_cert"] for s in srcs]))
+                               inspection_cert=a["inspectionCertHash"])
             merged["sources"] = list(a["sources"])
             merged["registered"] = all(s["registered"] for s in srcs)
             merged["state"] = "Registered" if merged["registered"] else "Issued"

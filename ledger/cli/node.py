@@ -1,0 +1,32 @@
+"""`node`: the dev node for --engine rpc, in the foreground."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ledger.cli.common import CONTEXT, invoked_as
+from ledger.errors import PilotLedgerError
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--port", type=int, default=8545, show_default=True, help="Port on 127.0.0.1 to serve JSON-RPC on.")
+def node(port: int) -> None:
+    """Run the dev node (Hardhat, from `npm ci --prefix devnode`) in the foreground, for --engine rpc.
+    Each scenario run needs a fresh node: stop it with Ctrl-C and start it again."""
+    import signal
+    import time
+
+    from ledger.evm.devnode import start, stop
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` stops the node on kill too
+    process, url = start(port)
+    click.echo(f"dev node at {url} (chain id 7001, genesis 2021-01-01); run a scenario on it with:\n"
+               f"  {invoked_as()} run scenario share_transfer --engine rpc --rpc-url {url}\nCtrl-C stops it.")
+    try:
+        while process.poll() is None:
+            time.sleep(0.5)
+        raise PilotLedgerError(f"the dev node exited with code {process.returncode}")
+    finally:
+        stop(process)

@@ -1,0 +1,158 @@
+"""`deploy`, `call` and `send`: a pilot team's contract on a finished run's chain, through the gateway."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from eth_utils import encode_hex
+
+from ledger.chain.reopen import address_resolver, commit_and_copy, find_contract, find_function, find_node
+from ledger.cli.common import (ADVANCE_OPTION, CHAIN_OPTION, CONTEXT, JSON_OPTION, RUN_DIR_ARG, Progress, echo_json,
+                               invoked_as, table)
+from ledger.errors import ConfigError
+from ledger.tooling.abi_text import parse_args
+from ledger.tooling.compiler import BUILD_DIR
+
+
+def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: bool = False):
+    """The run's chain, reopened at its head (re-executing its blocks, with a progress bar), with the
+    keystore of the `acting` node opened and, to `seal` a block, each validator's."""
+    from ledger.audit.verify import require_holds, require_pinned
+    from ledger.chain.reader import LedgerReader
+    from ledger.chain.reopen import reopen_chain
+    from ledger.chain.run import ledger_path, pick_chain
+
+    require_pinned(run_dir)
+    chain = pick_chain(run_dir, chain)
+    require_holds(ledger_path(run_dir, chain))  # reopening trusts the membership it replays
+    with LedgerReader(ledger_path(run_dir, chain)) as ledger:
+        blocks = ledger.head_number()  # the blocks after genesis, re-executed one by one
+    with Progress(f"reopening {chain}", blocks) as bar:
+        return reopen_chain(run_dir, chain, progress=bar.advance, acting=acting, seal=seal,
+                            warn=lambda line: click.echo(f"warning: {line}", err=True))
+
+
+def _show(run_dir: Path, consortium, ticket, as_json: bool) -> None:
+    """Commits the one submission as a block, brings the node copies up to date and shows the outcome."""
+    block, problems = commit_and_copy(consortium, run_dir)
+    for problem in problems:
+        click.echo(f"warning: node copy not updated: {problem}", err=True)
+    outcome = {
+        "chain": consortium.name, "node": ticket.node, "contract": ticket.contract, "function": ticket.function,
+        "status": ticket.status, "reason": ticket.reason, "detail": ticket.detail,
+        "block": ticket.block_number or block.number,  # a deployment's block may precede its governance
+        "tx_hash": ticket.tx_hash and encode_hex(ticket.tx_hash),
+        "contract_address": encode_hex(ticket.contract_address) if ticket.ok and ticket.contract_address else None,
+        "events": [{"event": name, "args": args} for name, args in ticket.events],
+    }
+    if as_json:
+        echo_json(outcome)
+    else:
+        why = ticket.detail.get("detail") if set(ticket.detail) == {"detail"} else json.dumps(ticket.detail)
+        rows = [("status", ticket.status + (f" ({ticket.reason}: {why})" if ticket.reason else "")),
+                ("block", outcome["block"])]
+        rows += [(k, outcome[k]) for k in ("contract_address", "tx_hash") if outcome[k]]
+        rows += [("event", f"{e['event']} {json.dumps(e['args'])}") for e in outcome["events"]]
+        click.echo(f"{ticket.contract}.{ticket.function} by {ticket.node} on {consortium.name}\n" + table(rows))
+    if not ticket.ok:
+        sys.exit(1)
+
+
+@click.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1)
+@click.option("--node", "node_name", required=True, help="The node that deploys, through the gateway.")
+@CHAIN_OPTION
+@ADVANCE_OPTION
+@JSON_OPTION
+def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str, chain: str | None, advance: int,
+           as_json: bool) -> None:
+    """Deploy a compiled contract (ARTIFACT: a file written by `compile`, or NAME for build/contracts/NAME.json)
+    with constructor ARGS, as a block on a run's chain: the gateway checks the node's certificate and
+    membership, the validators seal the block, the run's ledger and every node's copy get it."""
+    from ledger.chain.reopen import deploy_user_contract, load_user_artifact
+
+    if artifact.suffix != ".json":
+        artifact = BUILD_DIR / f"{artifact}.json"
+    if not artifact.is_file():
+        raise ConfigError(f"no compiled contract at {artifact}; compile it first: "
+                          f"{invoked_as()} compile FILE.sol")
+    contract_type = load_user_artifact(artifact)
+    consortium = _reopen(run_dir, chain, acting=node_name, seal=True)
+    node = find_node(consortium, node_name)
+    values = parse_args(contract_type.abi.constructor_types, args, address_resolver(consortium))
+    consortium.advance(advance)
+    ticket, proposals = deploy_user_contract(consortium, run_dir, node, artifact, contract_type, values)
+    if proposals:
+        click.echo(f"{contract_type.name}'s declared roles adopted by governance (proposal "
+                   f"{', '.join(map(str, proposals))})", err=True)
+    _show(run_dir, consortium, ticket, as_json)
+
+
+@click.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("contract")
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@click.option("--node", "node_name", help="Call as this node's account (msg.sender); default: the zero address.")
+@CHAIN_OPTION
+@JSON_OPTION
+def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str | None,
+         chain: str | None, as_json: bool) -> None:
+    """Read FUNCTION of a deployed CONTRACT (name or 0x address) at the chain's head; nothing is written."""
+    from ledger.tooling.abi import to_jsonable
+
+    consortium = _reopen(run_dir, chain)  # a read needs no key: NODE's address comes from its certificate
+    try:
+        target = find_contract(consortium, contract)
+        sender = find_node(consortium, node_name).address if node_name else b"\0" * 20
+        fn = find_function(target, function)
+        values = parse_args(fn.input_types, args, address_resolver(consortium))
+        ok, output = consortium.engine.call(target.address, target.abi.encode_call(function, values), sender)
+    finally:
+        consortium.store.close()
+    if not ok:
+        error = consortium.decode_error(output)
+        result = {"reverted": True, "error": error.name, "args": error.args}
+    else:
+        decoded = target.abi.decode_output(function, output)
+        result = {"reverted": False, "result": to_jsonable(decoded if len(fn.output_types) == 1 else list(decoded))}
+    if as_json:
+        echo_json(result)
+    elif ok:
+        click.echo(json.dumps(result["result"]))
+    else:
+        click.echo(f"reverted: {error.name} {json.dumps(error.args)}")
+    if not ok:
+        sys.exit(1)
+
+
+@click.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("contract")
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@click.option("--node", "node_name", required=True, help="The node that submits, through the gateway.")
+@click.option("--signer", help="Sign with this client account (its label) held by the node, not the node's own key; "
+                                "a label another node holds is refused by the gateway (SIGNER_NOT_HELD).")
+@CHAIN_OPTION
+@ADVANCE_OPTION
+@JSON_OPTION
+def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str, signer: str | None,
+         chain: str | None, advance: int, as_json: bool) -> None:
+    """Send FUNCTION of a deployed CONTRACT (name or 0x address) as a block on a run's chain, through
+    the gateway; a refusal is recorded with its reason, like any other, and exits 1."""
+    from ledger.chain.reopen import signer_account
+
+    consortium = _reopen(run_dir, chain, acting=node_name, seal=True)
+    node = find_node(consortium, node_name)
+    target = find_contract(consortium, contract)
+    values = parse_args(find_function(target, function).input_types, args, address_resolver(consortium))
+    account = signer_account(consortium, run_dir / consortium.name, node, signer) if signer else None
+    consortium.advance(advance)
+    ticket = node.send(target.call(function, *values), signer=account)
+    _show(run_dir, consortium, ticket, as_json)
