@@ -30,7 +30,7 @@ from ledger.chain.run import LEDGER_FILE, chain_names
 from ledger.evm import SignedTx
 from ledger.errors import ArtifactError, LedgerError, PilotLedgerError
 from ledger.chain.membership import Membership
-from ledger.chain.access import DEPLOY, may_submit
+from ledger.chain.access import may_submit
 from ledger.chain.reader import LedgerReader
 from ledger.audit.verify import (NODES_DIR, BadBlock, Findings, SealedBlock, apply_pins, check_anchored, check_member_copies,
                      check_public_files, has_blocks_in, read_genesis, regulatory_ledger, sealed_blocks)
@@ -189,7 +189,7 @@ class _KnownContracts:
         created = {}
         for (tx_hash, _, _, _, sender, nonce, to, contract, function, _, _), receipt, tx in zip(
                 block.rows.transactions, block.rows.receipts, txs):
-            if function == DEPLOY and receipt[1]:
+            if not to and receipt[1]:  # a deployment, whatever its recorded function
                 address = keccak(rlp.encode([sender, nonce]))[-20:]
                 kind = self._type(contract or "")
                 data = tx.data

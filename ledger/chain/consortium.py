@@ -27,7 +27,7 @@ from ledger.trust.keys import Account, PublicAccount
 from ledger.trust.keystore import KeystoreWriter
 from ledger.chain.membership import Membership, membership_at
 from ledger.chain.node import Node
-from ledger.chain.access import DEPLOY
+from ledger.chain.access import DEPLOY, REGISTRY
 from ledger.trust.privacy import privacy_key
 from ledger.chain.roles import Role
 from ledger.trust.secrets import KeyDeriver
@@ -253,6 +253,10 @@ class Consortium:
                contract_type: ContractType | None = None) -> Ticket:
         """Deploys contract `name` from the committed artifacts (or `contract_type`, a pilot team's
         own compiled contract); its address is known at once."""
+        if name == REGISTRY and REGISTRY in self.contracts:
+            # The gateway mirrors membership and the function map from the chain's first registry; a
+            # second one under the same name would let its deployer rewrite the gateway's view.
+            raise LedgerError(f"{self.name} already has its {REGISTRY}; a chain has one")
         contract_type = contract_type or load_contract(name)
         address = keccak(rlp.encode([node.address, self._nonces.get(node.address, 0)]))[-20:]
         data = contract_type.bytecode + contract_type.abi.encode_constructor(args)
@@ -311,12 +315,12 @@ class Consortium:
             error = None
             if outcome.success:
                 ticket.status = "committed"
-                if ticket.function == DEPLOY:
+                if not p.tx.to:  # a deployment, whatever the call was named
                     created.append((outcome.contract_address, ticket.contract))
             else:
                 error = self.decode_error(outcome.output)
                 ticket.status, ticket.reason, ticket.detail = "reverted", error.name, error.args
-                if ticket.function == DEPLOY:
+                if not p.tx.to:
                     self._unregister(ticket.contract_address)
             for log in outcome.logs:
                 contract = self._by_address.get(log.address)
