@@ -11,7 +11,7 @@ import {Movement, MovementKind} from "pilotledger/compliance/IComplianceModule.s
 /// @title MaximumHoldingModule
 /// @notice A pilot team's own rule: no identity may come to hold more than a maximum of any one asset
 /// of a token (a concentration limit), the maximum set per token by an ADMIN. One module, registered
-/// for a token through ModularCompliance.addModule; nothing in the token changes.
+/// for a token by governance (ModularCompliance.addModule is governance-only); nothing in the token changes.
 contract MaximumHoldingModule is ComplianceModule {
     /// @notice The most one identity may hold of any asset of `token` (0: no limit).
     mapping(address => uint256) public maximumHolding;

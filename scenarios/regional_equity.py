@@ -240,7 +240,7 @@ class RegionalEquity(Scenario):
         c.deploy("Disclosure", registry, market, YEAR)
         self.chain.commit()
         adopt_declared_roles(self.chain)  # the contracts' role tables, mapped by governance
-        register_rules(self.chain, c, "EquityMarket", 0, EQUITY_RULES)  # holders counted per identity
+        register_rules(self.chain, "EquityMarket", 0, EQUITY_RULES)  # holders counted per identity
         self.identities, self.linkage, self.market, self.disclosure = (self.ctx.contract(self.chain, name) for name in (
             "IdentityRegistry", "AccountLinkage", "EquityMarket", "Disclosure"))
         self.kyc = self.ctx.kyc(self.chain, self.identities, self.regulator)

@@ -238,7 +238,7 @@ class ShareTransfer(Scenario):
         p.deploy("PrivateFundShares", registry, identities, cash, compliance, list(CAP_BY_FORM), MIN_INVESTMENT)
         self.commit()
         adopt_declared_roles(self.chain)  # the contracts' role tables, mapped by governance
-        register_rules(self.chain, p, "PrivateFundShares", LOOK_THROUGH_DEPTH, FUND_RULES)
+        register_rules(self.chain, "PrivateFundShares", LOOK_THROUGH_DEPTH, FUND_RULES)
         self.identities, self.cash, self.shares = (self.ctx.contract(self.chain, name) for name in (
             "IdentityRegistry", "SettlementCash", "PrivateFundShares"))
         self.kyc = self.ctx.kyc(self.chain, self.identities, self.regulator)

@@ -111,7 +111,7 @@ def build_chain(run_dir: Path, seed: int = 1) -> Chain:
     block = c.commit()
     assert all(o.success for o in block.outcomes)
     adopt_declared_roles(c, "IdentityRegistry", "SettlementCash", "PrivateFundShares", COMPLIANCE, *FUND_RULES)
-    register_rules(c, platform, "PrivateFundShares", 4, FUND_RULES)
+    register_rules(c, "PrivateFundShares", 4, FUND_RULES)
     return Chain(c, platform, regulator, custodian, manager, agent, c.contract("PermissionRegistry"),
                  c.contract("IdentityRegistry"), c.contract("SettlementCash"), c.contract("PrivateFundShares"))
 

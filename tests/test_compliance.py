@@ -1,6 +1,7 @@
 """Compliance as modules (contracts/compliance/): each built-in module alone on the fund platform, its
-registration through the role governance mapped, and a pilot team's own module (the README's example,
-examples/MaximumHoldingModule.sol) compiled, deployed, adopted and registered as a team would.
+registration by governance only (no single admin may strip, weaken or jam a market's rules), and a
+pilot team's own module (the README's example, examples/MaximumHoldingModule.sol) compiled, deployed,
+adopted and registered as a team would.
 
 The `chain` fixture (conftest.py) registers the fund's four rules; `only` removes all but one, so each
 test shows a module enforcing its rule and nothing else."""
@@ -13,9 +14,9 @@ import pytest
 from eth_hash.auto import keccak
 
 from conftest import DAY, LLC, MIN, PERSON, T0, VEHICLE, reverted
-from ledger.chain.access import adopt_declared_roles, call_by_governance
+from ledger.chain.access import adopt_declared_roles, call_by_governance, calls_by_governance
 from ledger.chain.roles import Role
-from ledger.errors import PilotLedgerError
+from ledger.errors import LedgerError, PilotLedgerError
 from ledger.tooling.abi import ContractABI
 from ledger.tooling.artifacts import ContractType
 from ledger.tooling.compiler import compile_files
@@ -44,13 +45,10 @@ def module(chain, name: str):
 
 
 def only(chain, keep: str | None) -> None:
-    """Removes every registered module of the fund but `keep`, in one block (through the platform, an ADMIN)."""
-    tickets = [chain.platform.send(compliance(chain).call("removeModule", chain.shares.address,
-                                                          module(chain, name).address))
-               for name in FUND_RULES if name != keep]
-    chain.consortium.commit()
-    for t in tickets:
-        ok(t)
+    """Removes every registered module of the fund but `keep`, by governance (one round)."""
+    calls_by_governance(chain.consortium, [(COMPLIANCE, "removeModule", (chain.shares.address,
+                                                                        module(chain, name).address))
+                                           for name in FUND_RULES if name != keep])
     expected = [h(module(chain, keep).address)] if keep else []
     assert [a.lower() for a in compliance(chain).view("modulesOf", chain.shares.address)] == expected
 
@@ -106,23 +104,39 @@ def test_a_fund_sets_its_rule_parameters_in_the_compliance(chain):
                for n, e in t.events if n == "AssetParameterSet")
 
 
-def test_registration_takes_the_role_governance_mapped(chain):
-    """addModule is restricted: governance adopted ModularCompliance's table (addModule: ADMIN), so a node
-    without ADMIN is refused at the gateway, and the registry's map says why."""
+def test_registration_is_for_governance_only(chain):
+    """bindToken, addModule and removeModule are governance-only (ModularCompliance declares them
+    Roles.GOVERNANCE): an admin's direct call is refused at the gateway, so no single admin can strip,
+    weaken or jam the fund's rules; a passed proposal adds or removes a module, and a call that reverts
+    names the failed step."""
     target, lockup = compliance(chain), module(chain, "LockupModule")
-    assert chain.registry.view("roleOf", target.address, keccak(b"addModule(address,address)")[:4]) == \
-        (int(Role.ADMIN), True)
+    for function in ("bindToken(address,uint8)", "addModule(address,address)", "removeModule(address,address)"):
+        assert chain.registry.view("roleOf", target.address, keccak(function.encode())[:4]) == \
+            (int(Role.GOVERNANCE), True)
+    t = chain.send(chain.platform, target, "removeModule", chain.shares.address, lockup.address)
+    assert t.status == "refused" and t.reason == "ROLE_MISSING" and "is for governance" in t.detail["detail"]
+    t = chain.send(chain.regulator, target, "bindToken", chain.shares.address, 0)
+    assert t.status == "refused" and t.reason == "ROLE_MISSING" and "is for governance" in t.detail["detail"]
     only(chain, None)
+    t = chain.send(chain.regulator, target, "addModule", chain.shares.address, lockup.address)
+    assert t.status == "refused" and t.reason == "ROLE_MISSING" and "is for governance" in t.detail["detail"]
     t = chain.send(chain.agent, target, "addModule", chain.shares.address, lockup.address)
     assert t.status == "refused" and t.reason == "ROLE_MISSING"
-    t = ok(chain.send(chain.regulator, target, "addModule", chain.shares.address, lockup.address))
-    assert t.event("ModuleAdded") == {"token": h(chain.shares.address), "module": h(lockup.address), "position": 0}
-    t = chain.send(chain.regulator, target, "addModule", chain.shares.address, lockup.address)
-    assert reverted(t, "ModuleAlreadyAdded")
-    t = chain.send(chain.regulator, target, "addModule", chain.cash.address, lockup.address)
-    assert reverted(t, "TokenNotBound") and t.detail == {"token": h(chain.cash.address)}
-    t = chain.send(chain.regulator, target, "removeModule", chain.shares.address, chain.cash.address)
-    assert reverted(t, "UnknownModule")
+    assert not target.view("modulesOf", chain.shares.address)
+    executions: list = []
+    calls_by_governance(chain.consortium, [(COMPLIANCE, "addModule", (chain.shares.address, lockup.address))],
+                        executions=executions)
+    assert ok(executions[0]).event("ModuleAdded") == {"token": h(chain.shares.address), "module": h(lockup.address),
+                                                      "position": 0}
+    assert [a.lower() for a in target.view("modulesOf", chain.shares.address)] == [h(lockup.address)]
+    with pytest.raises(LedgerError, match="calling ModularCompliance.addModule: .*ModuleAlreadyAdded"):
+        call_by_governance(chain.consortium, COMPLIANCE, "addModule", chain.shares.address, lockup.address)
+    with pytest.raises(LedgerError, match="TokenNotBound"):
+        call_by_governance(chain.consortium, COMPLIANCE, "addModule", chain.cash.address, lockup.address)
+    with pytest.raises(LedgerError, match="UnknownModule"):
+        call_by_governance(chain.consortium, COMPLIANCE, "removeModule", chain.shares.address, chain.cash.address)
+    call_by_governance(chain.consortium, COMPLIANCE, "removeModule", chain.shares.address, lockup.address)
+    assert not target.view("modulesOf", chain.shares.address)
 
 
 def test_a_module_is_told_of_movements_only_by_its_compliance(chain, people):
@@ -239,7 +253,8 @@ def test_forced_transfer_passes_the_rules_but_is_counted(chain, people):
 
 def test_a_pilot_team_adds_a_rule_with_one_module(chain, people):
     """The README's example: compile the team's module against the project's contracts, deploy it,
-    have governance adopt its role table, set its parameter and register it for the fund. The token
+    have governance adopt its role table, set its parameter and register it for the fund by governance
+    (an admin alone is refused). The token
     is not touched; its next movements obey the new rule with the module's own error."""
     fund, alice, bob, _, _ = people
     compiled = compile_files([EXAMPLE])
@@ -256,7 +271,9 @@ def test_a_pilot_team_adds_a_rule_with_one_module(chain, people):
     t = chain.send(chain.agent, limit, "setMaximumHolding", chain.shares.address, 4 * MIN)
     assert t.status == "refused" and t.reason == "ROLE_MISSING"
     ok(chain.send(chain.platform, limit, "setMaximumHolding", chain.shares.address, 4 * MIN))
-    ok(chain.send(chain.platform, compliance(chain), "addModule", chain.shares.address, limit.address))
+    t = chain.send(chain.platform, compliance(chain), "addModule", chain.shares.address, limit.address)
+    assert t.status == "refused" and t.reason == "ROLE_MISSING" and "is for governance" in t.detail["detail"]
+    call_by_governance(chain.consortium, COMPLIANCE, "addModule", chain.shares.address, limit.address)
     t = subscribe(chain, fund, alice, 2 * MIN)  # alice holds 3 MIN already
     assert reverted(t, "AboveMaximumHolding") and t.detail == {"identity": h(b"alice".ljust(32, b"\0")),
                                                                "wouldHold": 5 * MIN, "maximum": 4 * MIN}

@@ -1,5 +1,6 @@
-"""A pilot team's prototype on a finished run's chain: `deploy`, `call` and `send` reopen the
-chain, go through the gateway, seal a block, store it and bring every node's copy up to date."""
+"""A pilot team's prototype on a finished run's chain: `deploy`, `call`, `send` and `govern` reopen the
+chain, go through the gateway, seal a block (`govern`: three), store it and bring every node's copy up
+to date."""
 
 import json
 import shutil
@@ -147,6 +148,37 @@ def test_a_ledger_that_does_not_hold_is_not_extended(work):
     assert head(work / "run") == before
 
 
+def test_govern_makes_a_governance_only_call_through_the_admins(work):
+    """A market's compliance registration is governance-only: one admin's `send` of removeModule is
+    refused at the gateway; `govern` proposes, votes and executes it in three blocks, into every copy;
+    a call that reverts is one line naming the step, exit 1."""
+    args = ("ModularCompliance", "removeModule", "contract:PrivateFundShares", "contract:LockupModule")
+    refused = sent("send", "run", *args, "--node", "BJEE", cwd=work)
+    assert (refused["status"], refused["reason"]) == ("refused", "ROLE_MISSING")
+    assert "is for governance" in refused["detail"]["detail"]
+    before = head(work / "run")
+    governed = sent("govern", "run", *args, cwd=work)
+    assert governed["status"] == "committed" and governed["function"] == "executeCall", governed
+    assert isinstance(governed["proposal"], int) and governed["block"] == before[0] + 3
+    assert {e["event"] for e in governed["events"]} >= {"ModuleRemoved", "ProposalExecuted"}
+    after = head(work / "run")
+    assert after[0] == before[0] + 3 and head(work / "run", "BJEE") == after and head(work / "run", "CUSTODY") == after
+    lockup = cli("call", "run", "ModularCompliance", "modulesOf", "contract:PrivateFundShares", "--json", cwd=work)
+    assert lockup.returncode == 0 and len(json.loads(lockup.stdout)["result"]) == 3, lockup.stdout
+    again = cli("govern", "run", *args, cwd=work)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    last = again.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: calling ModularCompliance.removeModule") and "UnknownModule" in last
+    assert head(work / "run", "BJEE") == head(work / "run")  # the proposal and votes are in every copy
+    shown = cli("govern", "run", "ModularCompliance", "addModule", "contract:PrivateFundShares",
+                "contract:LockupModule", cwd=work)
+    assert shown.returncode == 0, shown.stderr
+    assert "PermissionRegistry.executeCall by" in shown.stdout and "proposal" in shown.stdout
+    assert "ModuleAdded" in shown.stdout
+    help_text = cli("govern", "--help", cwd=work)
+    assert help_text.returncode == 0 and "CALL_TARGET" in help_text.stdout and "--admin" in help_text.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["send", "run", "QualifiedVault", "close", "--node", "NOBODY"], "no node 'NOBODY'"),
     (["send", "run", "Nothing", "close", "--node", "BJEE"], "no contract 'Nothing'"),
@@ -154,6 +186,10 @@ def test_a_ledger_that_does_not_hold_is_not_extended(work):
     (["send", "run", "SettlementCash", "mint", "0x12", "5", "--node", "BJEE"], "argument 1 (address)"),
     (["send", "run", "SettlementCash", "mint", "node:BJEE", "five", "--node", "BJEE"], "argument 2 (uint256)"),
     (["send", "run", "SettlementCash", "mint", "--node", "BJEE"], "expected 2 argument(s)"),
+    (["govern", "run", "ModularCompliance", "addModule", "contract:PrivateFundShares"], "expected 2 argument(s)"),
+    (["govern", "run", "ModularCompliance", "nothing"], "has no function 'nothing'"),
+    (["govern", "run", "ModularCompliance", "addModule", "contract:PrivateFundShares", "contract:LockupModule",
+      "--admin", "NOBODY"], "no node 'NOBODY'"),
     (["call", "nowhere", "SettlementCash", "totalSupply"], "no run directory"),
     (["deploy", "run", "Missing", "--node", "BJEE"], "no compiled contract"),
     (["call", "run", "SettlementCash", "balanceOf", "node:BJEE", "--chain", "other"], "has no chain 'other'"),

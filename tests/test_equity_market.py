@@ -199,7 +199,7 @@ def build_equity(run_dir: Path, cap: int = CAP) -> Equity:
     block = c.commit()
     assert all(o.success for o in block.outcomes)
     adopt_declared_roles(c)
-    register_rules(c, center, "EquityMarket", 0, EQUITY_RULES)
+    register_rules(c, "EquityMarket", 0, EQUITY_RULES)
     return Equity(c, center, regulator, company, company2, depository, agent, *(
         c.contract(n) for n in ("PermissionRegistry", "IdentityRegistry", "AccountLinkage", "EquityMarket",
                                 "Disclosure")))

@@ -57,3 +57,30 @@ def test_public_surface_resolves_lazily():
     cold = subprocess.run([sys.executable, "-c", "import ledger, sys; print('eth' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert cold.stdout.strip() == "False"
+
+
+def test_no_import_cycles():
+    """Module-level imports form no cycle (a lazy import inside a function would hide one: there is none
+    across stages, test_no_stage_imports_a_higher_one checks function bodies too)."""
+    graph = {}
+    for path in LEDGER.rglob("*.py"):
+        name = ".".join(("ledger",) + path.relative_to(LEDGER).with_suffix("").parts).removesuffix(".__init__")
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        graph[name] = {n.module for n in body if isinstance(n, ast.ImportFrom) and n.level == 0
+                       and (n.module or "").startswith("ledger")}
+    done, on_path, cycles = set(), [], []
+
+    def visit(module: str) -> None:
+        on_path.append(module)
+        for dep in sorted(graph[module] & graph.keys()):
+            if dep in on_path:
+                cycles.append(on_path[on_path.index(dep):] + [dep])
+            elif dep not in done:
+                visit(dep)
+        on_path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module)
+    assert cycles == []

@@ -9,6 +9,7 @@ from eth_hash.auto import keccak
 
 from ledger.chain.access import FOUNDING_DEPLOY_ROLE, adopt_declared_roles, call_by_governance
 from ledger.chain.roles import GovernanceAction as A, MemberStatus, Role
+from scenarios.compliance import FUND_RULES
 
 NO_ORG = b"\0" * 32
 NO_ACCOUNT = b"\0" * 20
@@ -21,8 +22,10 @@ EXPIRES_AT = 6  # index of expiresAt in the `proposal` view
 
 
 def adopted(chain) -> int:
-    """Proposals the chain fixture made: one AdoptDeclaredRoles per contract it deployed that declares roles."""
-    return sum(1 for c in chain.consortium.contracts.values() if "declaredRoles" in c.abi.functions)
+    """Proposals the chain fixture made: one AdoptDeclaredRoles per contract it deployed that declares roles,
+    then one CallTarget per compliance registration (bindToken and addModule of each of the fund's rules)."""
+    return (sum(1 for c in chain.consortium.contracts.values() if "declaredRoles" in c.abi.functions)
+            + 1 + len(FUND_RULES))
 
 
 def hx(address: bytes) -> str:

@@ -14,8 +14,9 @@ import {IComplianceModule, Movement, MovementKind} from "./IComplianceModule.sol
 /// its look-through depth, and has its list of modules, run in registration order. A token asks
 /// `checkMovement` before it promises a movement (a transfer request) and `recordMovement` when it
 /// makes one (the rules are checked again, then every module is told). A pilot team adds a rule by
-/// deploying one module and registering it: `addModule` is restricted, so who may register is what
-/// governance maps in the PermissionRegistry (ADMIN, as declared).
+/// deploying one module and registering it: `bindToken`, `addModule` and `removeModule` are
+/// governance-only (Roles.GOVERNANCE, as declared), so one admin alone cannot strip, weaken or jam a
+/// market's rules: the registry makes the call when a majority of the admins pass a CALL_TARGET proposal.
 ///
 /// Before running the modules, this contract resolves once what the receiving identity adds: a new
 /// holder is looked through (IdentityRegistry.lookThrough, to the token's depth, checking qualification
@@ -60,9 +61,9 @@ contract ModularCompliance is AccessManaged, ICompliance {
     /// @inheritdoc AccessManaged
     function declaredRoles() external pure override returns (FunctionRole[] memory t) {
         t = new FunctionRole[](4);
-        t[0] = FunctionRole(this.bindToken.selector, Roles.ADMIN);
-        t[1] = FunctionRole(this.addModule.selector, Roles.ADMIN);
-        t[2] = FunctionRole(this.removeModule.selector, Roles.ADMIN);
+        t[0] = FunctionRole(this.bindToken.selector, Roles.GOVERNANCE);
+        t[1] = FunctionRole(this.addModule.selector, Roles.GOVERNANCE);
+        t[2] = FunctionRole(this.removeModule.selector, Roles.GOVERNANCE);
         t[3] = FunctionRole(this.setIdentities.selector, Roles.GOVERNANCE);
     }
 

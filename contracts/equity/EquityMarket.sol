@@ -5,6 +5,7 @@ import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 import {ComplianceParameters} from "../compliance/ComplianceParameters.sol";
+import {CompliantRegister} from "../compliance/CompliantRegister.sol";
 import {ICompliance} from "../compliance/ICompliance.sol";
 import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
 import {IIdentityRegistry} from "../identity/IIdentityRegistry.sol";
@@ -124,7 +125,7 @@ contract EquityMarket is EquityRegister {
         IIdentityRegistry identities_,
         ICompliance compliance_,
         uint32 holderCap_
-    ) AccessManaged(permissions_) EquityRegister(identities_, compliance_) {
+    ) AccessManaged(permissions_) CompliantRegister(identities_, compliance_) {
         holderCap = holderCap_;
     }
 

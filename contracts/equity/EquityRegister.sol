@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {AccessManaged} from "../access/AccessManaged.sol";
-import {IIdentityRegistry} from "../identity/IIdentityRegistry.sol";
-import {ICompliance} from "../compliance/ICompliance.sol";
+import {CompliantRegister} from "../compliance/CompliantRegister.sol";
 import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
 
 /// @title EquityRegister
@@ -12,42 +10,13 @@ import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
 /// is checked by the market's compliance modules (qualification, account linkage, holder cap) and told
 /// to them, and emits ERC-1155's TransferSingle (the company id as token id, the accounts that sent and
 /// received), so standard indexers can follow holdings.
-abstract contract EquityRegister is AccessManaged {
-    IIdentityRegistry public identities;
-    ICompliance public compliance;
-
+abstract contract EquityRegister is CompliantRegister {
     /// @notice Shares of company `companyId` held by identity `identity`.
     mapping(bytes32 => mapping(bytes32 => uint256)) public holdingOf;
     mapping(bytes32 => bytes32[]) private _holders;
     mapping(bytes32 => mapping(bytes32 => uint256)) private _holderSlot; // index + 1 in _holders
 
-    /// @notice ERC-1155's event: `value` shares of company `id` move from account `from` (zero: allotted) to `to`.
-    event TransferSingle(address indexed operator, address indexed from, address indexed to, uint256 id, uint256 value);
-    event IdentitiesChanged(address indexed identities);
-    event ComplianceChanged(address indexed compliance);
-
-    error UnknownAccount(address account);
     error InsufficientShares(bytes32 identity, uint256 available, uint256 needed);
-    error ZeroAmount();
-
-    constructor(IIdentityRegistry identities_, ICompliance compliance_) {
-        identities = identities_;
-        compliance = compliance_;
-        emit IdentitiesChanged(address(identities_));
-        emit ComplianceChanged(address(compliance_));
-    }
-
-    /// @notice Reads identities from another registry; governance-only (see Roles.GOVERNANCE).
-    function setIdentities(IIdentityRegistry next) external restricted {
-        identities = next;
-        emit IdentitiesChanged(address(next));
-    }
-
-    /// @notice Checks holdings against another compliance contract; governance-only.
-    function setCompliance(ICompliance next) external restricted {
-        compliance = next;
-        emit ComplianceChanged(address(next));
-    }
 
     /// @notice The identities holding shares of company `companyId`, in no fixed order.
     function holdersOf(bytes32 companyId) external view returns (bytes32[] memory) {
@@ -102,11 +71,6 @@ abstract contract EquityRegister is AccessManaged {
     /// @dev Reverts InsufficientShares unless the seller's identity holds `m.amount`.
     function _requireHolding(Movement memory m) internal pure {
         if (m.fromHolding < m.amount) revert InsufficientShares(m.fromId, m.fromHolding, m.amount);
-    }
-
-    function _identityOf(address account) internal view returns (bytes32 id) {
-        id = identities.identityOf(account);
-        if (id == bytes32(0)) revert UnknownAccount(account);
     }
 
     function _credit(bytes32 companyId, bytes32 id, uint256 shares) private {

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {AccessManaged} from "../access/AccessManaged.sol";
-import {IIdentityRegistry} from "../identity/IIdentityRegistry.sol";
-import {ICompliance} from "../compliance/ICompliance.sol";
+import {CompliantRegister} from "../compliance/CompliantRegister.sol";
 import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
 
 /// @title FundRegister
@@ -11,40 +9,11 @@ import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
 /// and per identity, and the one place holdings change. Every change is checked by the platform's
 /// compliance modules (qualification, holder cap, minimum holding, lock-up...) and told to them, and
 /// emits ERC-1155's TransferSingle (the fund id as token id), so standard indexers can follow holdings.
-abstract contract FundRegister is AccessManaged {
-    IIdentityRegistry public identities;
-    ICompliance public compliance;
-
+abstract contract FundRegister is CompliantRegister {
     mapping(uint256 => mapping(address => uint256)) public balanceOf;
     mapping(uint256 => mapping(bytes32 => uint256)) public identityBalanceOf;
 
-    /// @notice ERC-1155's event: `value` shares of fund `id` move from `from` (zero: issued) to `to`.
-    event TransferSingle(address indexed operator, address indexed from, address indexed to, uint256 id, uint256 value);
-    event IdentitiesChanged(address indexed identities);
-    event ComplianceChanged(address indexed compliance);
-
-    error UnknownAccount(address account);
     error InsufficientShares(address account, uint256 available, uint256 needed);
-    error ZeroAmount();
-
-    constructor(IIdentityRegistry identities_, ICompliance compliance_) {
-        identities = identities_;
-        compliance = compliance_;
-        emit IdentitiesChanged(address(identities_));
-        emit ComplianceChanged(address(compliance_));
-    }
-
-    /// @notice Reads identities from another registry; governance-only (see Roles.GOVERNANCE).
-    function setIdentities(IIdentityRegistry next) external restricted {
-        identities = next;
-        emit IdentitiesChanged(address(next));
-    }
-
-    /// @notice Checks holdings against another compliance contract; governance-only.
-    function setCompliance(ICompliance next) external restricted {
-        compliance = next;
-        emit ComplianceChanged(address(next));
-    }
 
     /// @dev Reverts unless fund `fundId` exists.
     function _requireFund(uint256 fundId) internal view virtual;
@@ -82,10 +51,5 @@ abstract contract FundRegister is AccessManaged {
         balanceOf[m.asset][m.to] += m.amount;
         identityBalanceOf[m.asset][m.toId] += m.amount;
         emit TransferSingle(msg.sender, m.from, m.to, m.asset, m.amount);
-    }
-
-    function _identityOf(address account) internal view returns (bytes32 id) {
-        id = identities.identityOf(account);
-        if (id == bytes32(0)) revert UnknownAccount(account);
     }
 }

@@ -5,6 +5,7 @@ import {AccessManaged} from "../access/AccessManaged.sol";
 import {PermissionRegistry} from "../access/PermissionRegistry.sol";
 import {Roles} from "../access/Roles.sol";
 import {ComplianceParameters} from "../compliance/ComplianceParameters.sol";
+import {CompliantRegister} from "../compliance/CompliantRegister.sol";
 import {ICompliance} from "../compliance/ICompliance.sol";
 import {Movement, MovementKind} from "../compliance/IComplianceModule.sol";
 import {IIdentityRegistry} from "../identity/IIdentityRegistry.sol";
@@ -58,7 +59,7 @@ contract PrivateFundShares is FundTransfers {
         ICompliance compliance_,
         uint32[4] memory capByForm_,
         uint256 minimumInvestment_
-    ) AccessManaged(permissions_) FundRegister(identities_, compliance_) FundTransfers(cash_) {
+    ) AccessManaged(permissions_) CompliantRegister(identities_, compliance_) FundTransfers(cash_) {
         _capByForm = capByForm_;
         minimumInvestment = minimumInvestment_;
     }

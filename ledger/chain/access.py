@@ -10,12 +10,13 @@ An unmapped function is closed: nobody may submit it until governance maps it. A
 the map's deploy entry. A function mapped to the reserved GOVERNANCE bit (every cross-contract
 reference setter) is governance-only: no node may submit it; the registry calls it when the admins
 execute a passed CALL_TARGET proposal. `adopt_declared_roles` runs the governance that maps a newly
-deployed contract's own declared role table; `call_by_governance` runs a governance-only call."""
+deployed contract's own declared role table; `call_by_governance` runs a governance-only call and
+`calls_by_governance` several side by side in one round."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from eth_hash.auto import keccak
 
@@ -139,25 +140,41 @@ def adopt_declared_roles(consortium, *contracts: str, admins: Iterable[str] | No
 def call_by_governance(consortium, contract: str, function: str, *args: Any,
                        admins: Iterable[str] | None = None) -> int:
     """Calls governance-only `function` of deployed contract `contract` with `args` (a cross-contract
-    reference setter, say) by governance: a CALL_TARGET proposal committing to the target, the selector
-    and keccak256 of the calldata, voted and executed (`executeCall`, supplying the calldata) as `govern`
-    runs it; the registry then makes the call. Returns the proposal id; raises LedgerError when a step
-    fails (the call's own revert included), naming it."""
+    reference setter, say) by governance, as `calls_by_governance` runs one call. Returns the proposal
+    id; raises LedgerError when a step fails (the call's own revert included), naming it."""
+    return calls_by_governance(consortium, [(contract, function, args)], admins=admins)[0]
+
+
+def calls_by_governance(consortium, calls: Iterable[tuple[str, str, Sequence[Any]]],
+                        admins: Iterable[str] | None = None, executions: list | None = None) -> list[int]:
+    """Makes `calls` ((deployed contract name, governance-only function, arguments)) by governance, side
+    by side in one round: a CALL_TARGET proposal each, committing to the target, the selector and
+    keccak256 of the calldata, voted and executed (`executeCall`, supplying the calldata) as `govern` runs
+    them, in the order given; the registry then makes each call. `admins`: the admin nodes to use, by
+    name (see `_quorum`); `executions`, when given, gets the executeCall tickets (what a caller shows).
+    Returns the proposal ids; raises LedgerError when a step fails (a call's own revert included),
+    naming it."""
     if consortium.pending:
         consortium.commit()
-    target = consortium.contract(contract)
-    data = target.abi.encode_call(function, args)
-    proposal = ((GovernanceAction.CALL_TARGET, target.address, keccak(data), int.from_bytes(data[:4], "big")),
-                f"{contract}.{function} by governance", data)
-    doing = f"calling {contract}.{function}"
-    return govern(consortium, [proposal], *_quorum(consortium, admins, doing), doing)[0]
+    proposals = []
+    for contract, function, args in calls:
+        target = consortium.contract(contract)
+        data = target.abi.encode_call(function, tuple(args))
+        proposals.append(((GovernanceAction.CALL_TARGET, target.address, keccak(data),
+                           int.from_bytes(data[:4], "big")), f"{contract}.{function} by governance", data))
+    if not proposals:
+        return []
+    doing = "calling " + ", ".join(dict.fromkeys(label.removesuffix(" by governance") for _, label, _ in proposals))
+    return govern(consortium, proposals, *_quorum(consortium, admins, doing), doing, executions)
 
 
-def govern(consortium, proposals: list[tuple[tuple, str | None, bytes]], proposer, voters, doing: str) -> list[int]:
+def govern(consortium, proposals: list[tuple[tuple, str | None, bytes]], proposer, voters, doing: str,
+           executions: list | None = None) -> list[int]:
     """Runs `proposals` ((propose arguments, label, calldata for executeCall or b"" for execute)) side by
     side: `proposer` proposes each, every node of `voters` votes, `proposer` executes; each step a
-    transaction through the nodes and the gateway, committed in its own block. Returns the proposal ids;
-    raises LedgerError naming the step (`doing`: what for, as a user reads it) when one fails."""
+    transaction through the nodes and the gateway, committed in its own block. Returns the proposal ids
+    (and appends the execution tickets to `executions` when given); raises LedgerError naming the step
+    (`doing`: what for, as a user reads it) when one fails."""
     registry = consortium.contract(REGISTRY)
     tickets = [proposer.send(registry.call("propose", int(action), account, org, roles), label=label)
                for (action, account, org, roles), label, _ in proposals]
@@ -168,10 +185,12 @@ def govern(consortium, proposals: list[tuple[tuple, str | None, bytes]], propose
         consortium.commit()
         for ticket in votes:
             _event(ticket, "Voted", doing)
-    executions = [proposer.send(registry.call("executeCall", i, data) if data else registry.call("execute", i))
-                  for i, (_, _, data) in zip(ids, proposals)]
+    executed = [proposer.send(registry.call("executeCall", i, data) if data else registry.call("execute", i))
+                for i, (_, _, data) in zip(ids, proposals)]
     consortium.commit()
-    for ticket in executions:
+    if executions is not None:
+        executions.extend(executed)
+    for ticket in executed:
         _event(ticket, "ProposalExecuted", doing)
     return ids
 

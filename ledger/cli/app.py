@@ -13,7 +13,7 @@ from ledger.cli.query import query
 from ledger.cli.report import report
 from ledger.cli.run import run
 from ledger.cli.scenario import scenario_group
-from ledger.cli.transact import call, deploy, send
+from ledger.cli.transact import call, deploy, govern, send
 from ledger.cli.verify import audit, verify
 from ledger.cli.view import view
 from ledger.errors import ConfigError, PilotLedgerError
@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 for command in (run, scenario_group, verify, audit, view, report, query, compile_contracts, deploy, call, send,
-                contracts, node):
+                govern, contracts, node):
     cli.add_command(command)
 
 

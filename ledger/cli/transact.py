@@ -1,4 +1,5 @@
-"""`deploy`, `call` and `send`: a pilot team's contract on a finished run's chain, through the gateway."""
+"""`deploy`, `call`, `send` and `govern`: a pilot team's contract on a finished run's chain, through the
+gateway."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: b
                             warn=lambda line: click.echo(f"warning: {line}", err=True))
 
 
-def _show(run_dir: Path, consortium, ticket, as_json: bool) -> None:
-    """Commits the one submission as a block, brings the node copies up to date and shows the outcome."""
+def _show(run_dir: Path, consortium, ticket, as_json: bool, proposal: int | None = None) -> None:
+    """Commits the one submission as a block, brings the node copies up to date and shows the outcome
+    (of a governance call: its execution, and the `proposal` it executed)."""
     block, problems = commit_and_copy(consortium, run_dir)
     for problem in problems:
         click.echo(f"warning: node copy not updated: {problem}", err=True)
@@ -48,12 +50,14 @@ def _show(run_dir: Path, consortium, ticket, as_json: bool) -> None:
         "contract_address": encode_hex(ticket.contract_address) if ticket.ok and ticket.contract_address else None,
         "events": [{"event": name, "args": args} for name, args in ticket.events],
     }
+    if proposal is not None:
+        outcome["proposal"] = proposal
     if as_json:
         echo_json(outcome)
     else:
         why = ticket.detail.get("detail") if set(ticket.detail) == {"detail"} else json.dumps(ticket.detail)
         rows = [("status", ticket.status + (f" ({ticket.reason}: {why})" if ticket.reason else "")),
-                ("block", outcome["block"])]
+                ("block", outcome["block"])] + ([("proposal", proposal)] if proposal is not None else [])
         rows += [(k, outcome[k]) for k in ("contract_address", "tx_hash") if outcome[k]]
         rows += [("event", f"{e['event']} {json.dumps(e['args'])}") for e in outcome["events"]]
         click.echo(f"{ticket.contract}.{ticket.function} by {ticket.node} on {consortium.name}\n" + table(rows))
@@ -156,3 +160,56 @@ def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
     consortium.advance(advance)
     ticket = node.send(target.call(function, *values), signer=account)
     _show(run_dir, consortium, ticket, as_json)
+
+
+@click.command(context_settings=CONTEXT)
+@RUN_DIR_ARG
+@click.argument("contract")
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@click.option("--admin", "admins", multiple=True,
+              help="An admin node that takes part (repeat it; the first proposes and executes, the next ones vote "
+                   "up to a majority of the active admins); default: every active admin whose keystore opens.")
+@CHAIN_OPTION
+@ADVANCE_OPTION
+@JSON_OPTION
+def govern(run_dir: Path, contract: str, function: str, args: tuple[str, ...], admins: tuple[str, ...],
+           chain: str | None, advance: int, as_json: bool) -> None:
+    """Call governance-only FUNCTION of a deployed CONTRACT (name or 0x address) by governance, as three
+    blocks on a run's chain: an admin proposes the call (a CALL_TARGET proposal), a majority of the admins
+    votes, the proposer executes it and the PermissionRegistry makes the call (ModularCompliance's
+    bindToken, addModule and removeModule, a reference setter). A failed step exits 1, naming it."""
+    from ledger.chain.access import calls_by_governance
+    from ledger.chain.reopen import open_node
+    from ledger.chain.roles import Role
+    from ledger.errors import LedgerError
+
+    consortium = _reopen(run_dir, chain, seal=True)
+    try:
+        for name in admins:
+            find_node(consortium, name)
+        target = find_contract(consortium, contract)
+        values = parse_args(find_function(target, function).input_types, args, address_resolver(consortium))
+        for node in (consortium.nodes[n] for n in admins) if admins else consortium.nodes.values():
+            if getattr(node.account, "private_key", None) or not (admins or node.roles & Role.ADMIN):
+                continue
+            try:
+                open_node(consortium, run_dir / consortium.name, node.name)
+            except (ConfigError, LedgerError) as exc:
+                if admins:
+                    raise
+                click.echo(f"warning: admin {node.name} cannot sign: {exc}", err=True)
+    except Exception:
+        consortium.store.close()
+        raise
+    consortium.advance(advance)
+    executions: list = []
+    try:
+        ids = calls_by_governance(consortium, [(target.name, function, values)], admins=admins or None,
+                                  executions=executions)
+    except LedgerError:
+        _, problems = commit_and_copy(consortium, run_dir)  # the steps that passed stay on the chain
+        for problem in problems:
+            click.echo(f"warning: node copy not updated: {problem}", err=True)
+        raise
+    _show(run_dir, consortium, executions[0], as_json, proposal=ids[0])
