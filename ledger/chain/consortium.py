@@ -217,7 +217,10 @@ class Consortium:
 
     def _register(self, name: str, address: bytes, contract_type: ContractType | None = None) -> Contract:
         contract = Contract(name, address, (contract_type or load_contract(name)).abi, self.engine, self._errors)
-        self.contracts[name] = contract
+        if name != REGISTRY or REGISTRY not in self.contracts:
+            # The chain's registry is its first one, as the audit reads it: a later one (a successor that
+            # governance may move contracts to) never becomes the registry the gateway mirrors.
+            self.contracts[name] = contract
         self._by_address[address] = contract
         self._errors.update(contract.abi.errors)
         return contract
@@ -253,10 +256,6 @@ class Consortium:
                contract_type: ContractType | None = None) -> Ticket:
         """Deploys contract `name` from the committed artifacts (or `contract_type`, a pilot team's
         own compiled contract); its address is known at once."""
-        if name == REGISTRY and REGISTRY in self.contracts:
-            # The gateway mirrors membership and the function map from the chain's first registry; a
-            # second one under the same name would let its deployer rewrite the gateway's view.
-            raise LedgerError(f"{self.name} already has its {REGISTRY}; a chain has one")
         contract_type = contract_type or load_contract(name)
         address = keccak(rlp.encode([node.address, self._nonces.get(node.address, 0)]))[-20:]
         data = contract_type.bytecode + contract_type.abi.encode_constructor(args)
@@ -307,7 +306,7 @@ class Consortium:
         self.time = max(self.time, self._head.timestamp + BLOCK_TIME)
         block = self.engine.execute_block([p.tx for p in pending], self.time)
 
-        txs, events, created, decoded = [], [], [], []
+        txs, events, created, decoded, governed = [], [], [], [], []
         log_index = 0
         for index, (p, outcome) in enumerate(zip(pending, block.outcomes)):
             ticket = p.ticket
@@ -328,6 +327,8 @@ class Consortium:
                 if named:
                     ticket.events.append(named)
                     decoded.append((contract.name, *named))
+                    if contract is self.contracts.get(REGISTRY):
+                        governed.append((REGISTRY, *named))
                 events.append(EventRecord(log_index, p.tx.hash, log.address, contract and contract.name,
                                           named and named[0], named and named[1], b"".join(log.topics), log.data))
                 log_index += 1
@@ -340,7 +341,7 @@ class Consortium:
         rows = BlockRows.build(block, self._refusals_digest, txs, events, refused, created)
         seals = make_seals(seal_message(genesis, block.hash, self._refusals_digest, rows.records_digest()), sealers)
         self.store.append_block(rows, seals)
-        self.membership.apply(decoded)
+        self.membership.apply(governed)
         self.block_events = decoded
         self._head = block
         if self.on_block:
