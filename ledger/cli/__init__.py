@@ -1,7 +1,7 @@
 """pilotledger's command line, one module per command group: run (scenarios), scenario (your own),
 verify (verify, audit), view, report, query (look-through), contracts (compile, contracts check |
-build), transact (deploy, call, send, govern) and node; app holds the root group, --version and main(), and
-common what they share (options, tables, the progress bar).
+build), transact (deploy, call, send, govern) and node; app holds the root group, --version and
+main(), and common what they share (options, tables, the progress bar).
 
     pilotledger run scenario share_transfer        (installed: pip install -e .)
     python cli.py run scenario share_transfer       (from the source tree)
