@@ -32,8 +32,8 @@ from ledger.errors import ArtifactError, LedgerError, PilotLedgerError
 from ledger.chain.membership import Membership
 from ledger.chain.access import may_submit
 from ledger.chain.reader import LedgerReader
-from ledger.audit.verify import (NODES_DIR, BadBlock, Findings, SealedBlock, apply_pins, check_anchored, check_member_copies,
-                     check_public_files, has_blocks_in, read_genesis, regulatory_ledger, sealed_blocks)
+from ledger.audit.verify import (NODES_DIR, BadBlock, Findings, SealedBlock, apply_pins, check_anchored, check_ledger,
+                                 check_member_copies, regulatory_ledger, sealed_blocks)
 
 
 
@@ -61,23 +61,13 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
     ledger, if the run has one."""
     chain_dir = chain_dir or path.parent
     result = Audit(chain, str(path), node)
-    try:
-        genesis = read_genesis(chain_dir)
-        store = LedgerReader(path)
-    except LedgerError as exc:
-        result.fail(0, str(exc))
-        return result
-    membership = Membership()
-    try:
+
+    def check(store: LedgerReader, genesis: dict | None, membership: Membership) -> None:
         _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None))
         if regulatory is not None:
             result.anchors_checked = check_anchored(store, chain, regulatory, result)
-        has_blocks = has_blocks_in(store)
-    finally:
-        store.close()
-    for problem in check_public_files(chain_dir, genesis, membership, has_blocks):
-        result.fail(0, problem)
-    return result
+
+    return check_ledger(chain_dir, path, result, check)
 
 
 def _audit_blocks(store: LedgerReader, genesis: dict | None, chain_dir: Path, result: Audit,

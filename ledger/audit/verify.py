@@ -19,7 +19,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import rlp
 from cryptography import x509
@@ -211,9 +211,10 @@ def _numbers(store: LedgerReader) -> Iterator[int]:
         yield number
 
 
-def verify_store(store: LedgerReader, name: str, genesis: dict | None = None,
-                 membership: Membership | None = None) -> Verification:
-    result = Verification(name)
+F = TypeVar("F", bound="Findings")
+
+
+def _count_sealed(store: LedgerReader, genesis: dict | None, membership: Membership, result: Verification) -> None:
     try:
         for block in sealed_blocks(store, genesis, membership):
             result.blocks += 1
@@ -221,27 +222,36 @@ def verify_store(store: LedgerReader, name: str, genesis: dict | None = None,
             result.refusals += len(block.rows.refusals)
     except BadBlock as bad:
         result.fail(bad.number, str(bad))
-    return result
 
 
-def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
-    """Verifies the chain in `chain_dir` (or the copy of it at `ledger`) and the chain's public files."""
-    result = Verification(chain_dir.name)
+def check_ledger(chain_dir: Path, ledger: Path, result: F,
+                 check: Callable[[LedgerReader, dict | None, Membership], None]) -> F:
+    """Opens `ledger`, a copy of the chain in `chain_dir`, read-only and runs `check(store, genesis,
+    membership)` on it (the replay fills `membership`); then checks the chain's public files against the
+    membership it ended with. A genesis record or ledger that cannot be read fails `result` at block 0.
+    The one frame of verify and the audit."""
     try:
         genesis = read_genesis(chain_dir)
-        store = LedgerReader(ledger or chain_dir / LEDGER_FILE)
+        store = LedgerReader(ledger)
     except LedgerError as exc:
         result.fail(0, str(exc))
         return result
     membership = Membership()
     try:
-        result = verify_store(store, chain_dir.name, genesis, membership)
+        check(store, genesis, membership)
         has_blocks = has_blocks_in(store)
     finally:
         store.close()
     for problem in check_public_files(chain_dir, genesis, membership, has_blocks):
         result.fail(0, problem)
     return result
+
+
+def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
+    """Verifies the chain in `chain_dir` (or the copy of it at `ledger`) and the chain's public files."""
+    result = Verification(chain_dir.name)
+    return check_ledger(chain_dir, ledger or chain_dir / LEDGER_FILE, result,
+                        lambda store, genesis, membership: _count_sealed(store, genesis, membership, result))
 
 
 def has_blocks_in(store: LedgerReader) -> bool:
