@@ -3,6 +3,7 @@
 The package follows a transaction's flow, one subpackage per stage; a stage imports only from itself and the
 stages above it in this list (tests/test_layout.py keeps it so):
 
+    present      readable output: message catalogues (--lang zh), Beijing-time dates, amounts, roles, ids
     tooling      contract ABIs, the compiler, artifacts, Solidity-typed command-line arguments
     trust        keys and the operator secret, node keystores, the consortium CA, private records
     evm          the engines that execute blocks: embedded py-evm, or a JSON-RPC node

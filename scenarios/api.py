@@ -35,11 +35,12 @@ from ledger.trust.secrets import KeyDeriver
 
 from .contracts import Handle, ScenarioError
 from .kyc import KycDesk
+from .people import id_number
 from .schedule import Schedule
 
 __all__ = ["ANY_CHAIN", "CHAIN", "REGULATOR", "Account", "Consortium", "Handle", "IdentityKind", "KycDesk", "Node",
            "Option", "Planted", "Role", "Scenario", "ScenarioContext", "ScenarioError", "Schedule", "Ticket",
-           "identity_of"]
+           "id_number", "identity_of"]
 
 CHAIN = "chain"  # planted to be refused by the chain (gateway or contract)
 REGULATOR = "regulator"  # planted to pass the chain and be found by the regulator's audits
@@ -286,6 +287,13 @@ class ScenarioContext:
         """The salt of `label`'s personal data hash on chain: secret (from the seed and the operator
         secret), so that nobody can try ID numbers against the hash."""
         return self.keys.bytes(f"salt/{label}")
+
+    def unified_account(self, label: str) -> Account:
+        """`label`'s one account in every market of the run, as CSDC's unified account (一码通) gives an
+        investor one number across markets: its key derives from the label alone, not the chain, so the
+        address is the same on each chain. Each market's node that serves the investor takes custody of it
+        (Node.hold); its client label there is LABEL/0."""
+        return self.keys.account(f"unified/{label}", f"{label}/0")
 
     def private_rng(self, label: str) -> random.Random:
         """A random stream for `label`'s personal data: reproducible by the run operator, unknowable

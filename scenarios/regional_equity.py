@@ -40,7 +40,8 @@ from ledger.trust.keys import Account
 
 from .api import IdentityKind, Option, Scenario, ScenarioContext, ScenarioError, identity_of
 from .compliance import EQUITY_RULES, deploy_compliance, register_rules
-from .people import credit_code, organisation, person
+from .people import CROSS_MARKET, credit_code, cross_market_institution, organisation, person
+from .violations import OPTION as VIOLATIONS, Violations
 
 BUSINESS, REGULATORY = "equity_market", "regulatory"
 GENESIS_TIME = 1641916800  # 2022-01-12 00:00 Beijing time, as share_transfer
@@ -132,6 +133,7 @@ class RegionalEquity(Scenario):
         Option("batch", 25, "transfers per block", 1),
         Option("cap", 200, "most holders a company may have (200 by law; smaller for quick runs)", 10),
         Option("anchor_interval", 10, "business-chain blocks between anchors on the regulatory chain", 1),
+        VIOLATIONS,
     )
 
     @classmethod
@@ -267,8 +269,16 @@ class RegionalEquity(Scenario):
     def new_investor(self, label: str, kind: IdentityKind, qualified_until: int, role: str = "ordinary",
                      accounts: int = 1) -> Investor:
         """Personal data from (seed, operator secret, label): a label is the same person whatever else
-        the run holds, and nobody who knows only the seed can rebuild it."""
+        the run holds, and nobody who knows only the seed can rebuild it. The cross-market institution
+        (scenarios.people.CROSS_MARKET) keeps its own record and uses its one unified account."""
         rng = self.ctx.private_rng(label)
+        if label == CROSS_MARKET:
+            agent = self.agents[len(self.investors) % len(self.agents)]
+            investor = Investor(label, kind, qualified_until, cross_market_institution(rng),
+                                identity_of(self.ctx.seed, label), agent, [agent.hold(self.ctx.unified_account(label))])
+            self.investors.append(investor)
+            self.by_id[investor.id] = investor
+            return investor
         if kind == PERSON:
             assets, years = ((5, 8, 10, 20, 50, 120), (2, 15)) if qualified_until else ((1, 2, 3, 4), (0, 1))
             personal = person(rng) | {"financial_assets": rng.choice(assets) * 100_000,
@@ -303,7 +313,9 @@ class RegionalEquity(Scenario):
             # A lapsing assessment ends mid-year: its holder may sell then, but not buy.
             until = 0 if i in unqualified else (self.rng.randrange(beijing(2022, 4, 1), beijing(2022, 8, 1))
                                                 if i in lapsing else two_years)
-            self.new_investor(f"inv{i + 1:04d}" if i < shared else f"rem{i + 1 - shared:04d}",
+            # The first institution is the one that also invests in a private fund and trades warehouse receipts.
+            self.new_investor(CROSS_MARKET if i == persons else f"inv{i + 1:04d}" if i < shared
+                              else f"rem{i + 1 - shared:04d}",
                               PERSON if i < persons else INSTITUTION, until,
                               accounts=2 if self.rng.random() < 0.15 else 1)
         self.unqualified = [i for i in self.investors if i.qualified_until == 0]
@@ -315,7 +327,8 @@ class RegionalEquity(Scenario):
         # Nominees: institutions that hold shares on behalf of many people who stay off the register.
         self.nominees = [self.new_investor(f"nominee{k + 1}", INSTITUTION, two_years, role="nominee")
                          for k in range(NOMINEES)]
-        self.no_sell.update([trader.id] + [i.id for i in self.nominees])
+        self.cross_market = next(i for i in self.investors if i.label == CROSS_MARKET)
+        self.no_sell.update([trader.id, self.cross_market.id] + [i.id for i in self.nominees])
         for investor in self.investors:
             self.register(investor)
         stray = self.agents[0].hold(self.chain.client_account("stray/0"))
@@ -372,8 +385,8 @@ class RegionalEquity(Scenario):
         soft = {c: self.cap - max(2, self.cap // 10) - (NOMINEES if c is self.nominee_company else 0)
                 for c in self.companies}
         others = [c for c in self.companies if c is not capped]
-        first = [self.unlinked_trader] if self.unlinked_trader in eligible else []
-        for investor in first + [i for i in eligible if i is not self.unlinked_trader]:
+        first = [i for i in (self.unlinked_trader, self.cross_market) if i in eligible]
+        for investor in first + [i for i in eligible if i not in first]:
             for company in self.rng.sample(others, min(len(others), self.rng.choice((1, 1, 2)))):
                 if len(company.reserved) < soft[company] and self.room(company) > 0:
                     self.subscribe(investor, company)
@@ -581,6 +594,9 @@ class RegionalEquity(Scenario):
         add(ANNUAL_DUE - rng.randrange(5, 15) * DAY, self.plant_foreign_filing)
         for quarter_end in QUARTER_ENDS:
             add(quarter_end, self.file_reports)
+        self.violations = Violations(self, 30)  # --violations N, planted at 30 steps spread over the year
+        for k, t in enumerate(self.violations.times(start, end)):
+            add(t, self.violations.run, k)
         for t, _, action, args in sorted(events, key=lambda e: (e[0], e[1])):
             self.at(t)
             action(*args)
@@ -625,6 +641,7 @@ class RegionalEquity(Scenario):
     # ------------------------------------------------------------------ finish
 
     def finish(self) -> None:
+        self.violations.drain(lambda: self.at(min(self.chain.time + DAY, RUN_ENDS - HOUR)))
         self.at(RUN_ENDS)
         self.chain.commit()
         self.check_registers()
@@ -642,7 +659,7 @@ class RegionalEquity(Scenario):
     def plant_for_regulator(self) -> None:
         company = self.missing
         self.ctx.plant_for_regulator(
-            "missed_disclosure_deadline",
+            "missed_disclosure",
             "a company never files its semi-annual report; the deadline passes without a filing",
             company=hex0x(company.id), code=company.code, document=SEMI_ANNUAL_REPORT, document_kind="semi-annual",
             due=SEMI_ANNUAL_DUE, head_time=self.chain.head.timestamp)
@@ -652,7 +669,7 @@ class RegionalEquity(Scenario):
         altered = path.read_text(encoding="utf-8").replace("Net profit (CNY): ", "Net profit (CNY): 1").encode()
         path.write_bytes(altered)
         self.ctx.plant_for_regulator(
-            "tampered_disclosure",
+            "document_mismatch",
             "a disclosed document's file was changed after filing; it no longer matches the hash on chain",
             company=hex0x(company.id), code=company.code, document=ANNUAL_REPORT, version=filed["version"],
             uri=filed["uri"], filed_hash=filed["newHash"], content_hash=hex0x(keccak(altered)),
@@ -664,14 +681,20 @@ class RegionalEquity(Scenario):
         if real <= self.cap or any(n.id not in company.holders for n in self.nominees):
             raise ScenarioError(f"the nominee company has {real} real holders, cap {self.cap}")
         self.ctx.plant_for_regulator(
-            "nominee_holders",
+            "investor_cap",
             f"{NOMINEES} institutions hold shares for {people} people, taking the company past "
             f"{self.cap} real holders while the chain counts {on_chain}",
-            company=hex0x(company.id), code=company.code, cap=self.cap, holders_on_chain=on_chain,
+            asset=f"company:{hex0x(company.id)}", company=hex0x(company.id), code=company.code, cap=self.cap, holders_on_chain=on_chain,
             real_holders=real,
             nominees=[{"identity": hex0x(n.id), "label": n.label, "name": n.personal["name"],
                        "shares": company.holders[n.id], "people": len(self.behind[n.id]),
                        "beneficiaries": self.behind[n.id]} for n in self.nominees])
+        for nominee in self.nominees:
+            for beneficiary in (b for b in self.behind[nominee.id] if b["registered"]):
+                self.ctx.plant_for_regulator(
+                    "qualified_investor", "an unqualified investor holds the company's shares behind a nominee",
+                    asset=f"company:{hex0x(company.id)}", identity=beneficiary["identity"], label=beneficiary["label"],
+                    nominee=hex0x(nominee.id))
         company, filing = self.late, self.filed[self.late, ANNUAL_REPORT]
         self.ctx.plant_for_regulator(
             "late_disclosure", "a company files its annual report after the deadline",

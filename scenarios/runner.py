@@ -9,7 +9,7 @@ from typing import Callable
 
 from ledger.chain.run import write_node_copies
 from ledger.errors import LedgerError
-from ledger.supervision.lookthrough.findings import score
+from ledger.supervision.catalogue import score
 from ledger.chain.summary import chain_summary
 
 from .api import CHAIN, REGULATOR, ScenarioContext

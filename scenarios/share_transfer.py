@@ -28,8 +28,9 @@ from .compliance import FUND_RULES, deploy_compliance, register_rules
 from .api import (Account, IdentityKind, Node, Option, Role, Scenario, ScenarioContext, Schedule, Ticket,
                   identity_of)
 from .governance import Governance
-from .people import FIRMS, credit_code, person
+from .people import CROSS_MARKET, FIRMS, credit_code, cross_market_institution, person
 from .share_exit import wind_down
+from .violations import OPTION as VIOLATIONS, Violations
 
 GENESIS_TIME = 1641916800  # 2022-01-12 00:00 Beijing time
 CHAIN_ID = 20221
@@ -171,6 +172,7 @@ class ShareTransfer(Scenario):
         Option("batch", 40, "transfer requests per block", 1),
         Option("exit_drill", 0, "wind the platform down at the end: pause, signed snapshot of every holding, "
                                 "register export, check that no holding was lost", flag=True),
+        VIOLATIONS,
     )
 
     @classmethod
@@ -186,6 +188,7 @@ class ShareTransfer(Scenario):
         self.owners: dict[bytes, tuple[Investor, Account]] = {}  # account address -> its investor, the account
         self.funds: list[Fund] = []
         self.frozen: set[bytes] = set()  # accounts under a freeze order
+        self.long_term: set[bytes] = set()  # accounts whose holdings are never sold (the cross-market institution's)
         self.make_nodes()
         self.deploy()
         self.governance.admit(self.latecomer)
@@ -260,7 +263,10 @@ class ShareTransfer(Scenario):
         return {"name": f"Beijing {rng.choice(FIRMS)} {suffix}", "credit_code": credit_code(rng),
                 "net_assets": rng.choice((10, 20, 50, 100)) * 1_000_000}
 
-    def new_investor(self, kind: IdentityKind, qualified: bool = True, label: str | None = None) -> Investor:
+    def new_investor(self, kind: IdentityKind, qualified: bool = True, label: str | None = None,
+                     unified: bool = False) -> Investor:
+        """A new investor, its agent in turn; `unified`: it uses its one account of every market
+        (ScenarioContext.unified_account) instead of accounts of this chain's own."""
         label = label or f"inv{len(self.investors) + 1:04d}"
         # Personal data comes from the investor's private stream (seed and operator secret); the run's
         # own stream still draws as many values, so that the rest of the run is the same whatever the secret.
@@ -269,7 +275,8 @@ class ShareTransfer(Scenario):
         investor = Investor(label, kind, qualified, personal, identity_of(self.ctx.seed, label))
         investor.agent = self.agents[len(self.investors) % len(self.agents)]
         accounts = 2 if self.rng.random() < 0.15 else 1
-        investor.accounts = [investor.agent.hold(self.chain.client_account(f"{label}/{i}")) for i in range(accounts)]
+        investor.accounts = [investor.agent.hold(self.ctx.unified_account(label))] if unified else [
+            investor.agent.hold(self.chain.client_account(f"{label}/{i}")) for i in range(accounts)]
         self.owners.update((a.address, (investor, a)) for a in investor.accounts)
         self.investors.append(investor)
         return investor
@@ -296,7 +303,11 @@ class ShareTransfer(Scenario):
         persons = n - vehicles - products - institutions
         unqualified = max(3, persons * 8 // 100)
         people = [self.new_investor(PERSON, qualified=i >= unqualified) for i in range(persons)]
-        for _ in range(institutions):
+        # The first institution is the one that also takes part in the equity and warehouse receipt markets.
+        self.cross_market = self.new_investor(INSTITUTION, label=CROSS_MARKET, unified=True)
+        self.cross_market.personal = cross_market_institution(self.ctx.private_rng(CROSS_MARKET))
+        self.long_term.update(a.address for a in self.cross_market.accounts)
+        for _ in range(institutions - 1):
             self.new_investor(INSTITUTION)
         for _ in range(products):
             self.new_investor(PRODUCT)
@@ -345,6 +356,8 @@ class ShareTransfer(Scenario):
             filling = [f for f in small if f.units + investor.units <= f.soft_cap]
             if filling and not any(f in filling for f in funds):
                 funds[0] = min(filling, key=lambda f: f.units)
+            if investor is self.cross_market:  # a long-term stake in the fund with the most room
+                funds = [max(self.funds, key=lambda f: f.cap)]
             for fund in funds:
                 if fund.units + investor.units > fund.soft_cap:
                     continue
@@ -381,9 +394,9 @@ class ShareTransfer(Scenario):
         self.subscribe_one(shell, fund, 6_000_000)
         self.commit()
         self.ctx.plant_for_regulator(
-            "disguised_vehicle",
+            "pooling_institution",
             "an institution pooling money from six natural persons (two unqualified) holds fund shares as one investor",
-            identity="0x" + shell.id.hex(), fund=fund.id, backers=["0x" + b.id.hex() for b in backers])
+            identity="0x" + shell.id.hex(), asset=f"fund:{fund.id}", backers=["0x" + b.id.hex() for b in backers])
 
     def plant_split_identity(self) -> None:
         """One person onboarded twice under two identities, holding through both."""
@@ -450,7 +463,9 @@ class ShareTransfer(Scenario):
             plants.at(0 if plant == self.plant_cap_breach else round_, plant)
         court.at(rounds // 2, self.court_order)
         transfers, requested, r = Schedule("transfers under way"), 0, 0
-        while r < rounds or requested < total or transfers.pending or plants.pending or court.pending:
+        violations = Violations(self, rounds)  # --violations N: planted between the rounds' business
+        while r < rounds or requested < total or transfers.pending or plants.pending or court.pending \
+                or violations.pending:
             transfers.run(r)
             self.new_requests: list[Transfer] = []
             while requested < total and len(self.new_requests) < batch and (t := self.new_transfer()):
@@ -458,6 +473,7 @@ class ShareTransfer(Scenario):
                 self.new_requests.append(t)
             plants.run(r)
             court.run(r)
+            violations.run(r)
             for t in self.new_requests:
                 transfers.at(r + 1, partial(self.after_request, t))
             self.commit()
@@ -487,7 +503,7 @@ class ShareTransfer(Scenario):
         return None
 
     def pick_seller(self, fund: Fund) -> tuple[Investor, Account] | None:
-        candidates = [a for a in fund.holdings if a not in self.frozen]
+        candidates = [a for a in fund.holdings if a not in self.frozen and a not in self.long_term]
         self.rng.shuffle(candidates)
         for address in candidates:
             investor, account = self.owners[address]
@@ -546,7 +562,7 @@ class ShareTransfer(Scenario):
             for address, amount in sorted(fund.holdings.items()):
                 investor, account = self.owners[address]
                 if (amount >= minimum and fund.stake(investor) == amount and fund.idle(investor)
-                        and address not in self.frozen):
+                        and address not in self.frozen and address not in self.long_term):
                     return fund, investor, account
         return None
 

@@ -14,7 +14,7 @@ Everything here comes from one module, the public scenario API (scenarios.api): 
 subclass with a `name`, a `title`, its `options` and a `run(ctx)` method.
 """
 
-from scenarios.api import IdentityKind, Option, Role, Scenario, ScenarioContext, identity_of
+from scenarios.api import IdentityKind, Option, Role, Scenario, ScenarioContext, id_number, identity_of
 
 GENESIS_TIME = 1700000000  # the first block's timestamp (seconds since 1970)
 CHAIN_ID = 31337
@@ -59,7 +59,7 @@ class $class_name(Scenario):
         people = []
         for i in range(ctx.options["investors"]):
             person = {"name": f"Investor {i + 1}",
-                      "id_number": f"ID-{ctx.private_rng(str(i)).randrange(10**8, 10**9)}"}
+                      "id_number": id_number(ctx.private_rng(str(i)))}
             identity = identity_of(ctx.seed, str(i))  # public on chain: the seed is enough
             desk.register(kyc, str(i), identity, IdentityKind.PERSON, person, GENESIS_TIME + TWO_YEARS)
             people.append((identity, person))

@@ -32,6 +32,8 @@ from ledger.chain.roles import Role
 
 from .api import REGULATOR, Option, Scenario, ScenarioContext, ScenarioError, Schedule
 from .books import pick
+from .people import CROSS_MARKET, cross_market_institution
+from .violations import OPTION as VIOLATIONS, Violations
 
 GENESIS_TIME = 1646064000  # 2022-03-01 00:00 Beijing time
 CHAIN_ID = 20222
@@ -159,6 +161,7 @@ class WarehouseReceipts(Scenario):
         Option("traders", 12, "traders, clients of the futures companies", 4),
         Option("banks", 2, "banks lending against pledged receipts", 1),
         Option("batch", 20, "receipts issued per block (one block per business day)", 1),
+        VIOLATIONS,
     )
 
     @classmethod
@@ -197,8 +200,10 @@ class WarehouseReceipts(Scenario):
             self.plants.at(self.rng.randrange(3, issue_rounds + 4), plant)
         self.cases.at(max(2, issue_rounds // 4), self.phantom_stock)
         self.cases.at(max(3, issue_rounds // 2), self.double_financing)
+        self.violations = Violations(self, planned, EXTRA_ROUNDS - 1)  # --violations N, planted day by day
         r = 0
-        while r < planned or self.plants.pending or self.cases.pending or self.regulator_cases() < 2:
+        while r < planned or self.plants.pending or self.cases.pending or self.regulator_cases() < 2 \
+                or self.violations.pending:
             if r >= planned + EXTRA_ROUNDS:
                 raise self.plants.give_up("planted violations never found a receipt to use") if self.plants.pending \
                     else self.cases.give_up("the regulator's cases never completed")
@@ -221,6 +226,7 @@ class WarehouseReceipts(Scenario):
         if r in self.inspection_rounds:
             self.inspect_all(r)
         self.cases.run(r)
+        self.violations.run(r)
         self.mark_expired(now)
         self.finish_cancellations()
         self.settle_pledges(now)
@@ -270,7 +276,11 @@ class WarehouseReceipts(Scenario):
         for i in range(self.opts["traders"]):
             name = f"{self.rng.choice(PROVINCES)} {self.rng.choice(FIRMS)} {self.rng.choice(FIRM_KINDS)}"
             broker = self.brokers[i % len(self.brokers)]
-            account = broker.hold(self.chain.client_account(f"trader{i + 1:03d}"))
+            if i == 0:  # the investment institution of the other markets, with its one unified account
+                name = cross_market_institution(self.ctx.private_rng(CROSS_MARKET))["name"]
+                account = broker.hold(self.ctx.unified_account(CROSS_MARKET))
+            else:
+                account = broker.hold(self.chain.client_account(f"trader{i + 1:03d}"))
             self.traders.append(Holder(name, broker, account, trader=True))
 
     def deploy(self) -> None:
@@ -537,11 +547,11 @@ class WarehouseReceipts(Scenario):
     def phantom_found(self, stock: Stock, phantom: int, declaration: Ticket, owner: Holder, receipts: list[Receipt],
                       inspected: Ticket, declared: int, live: int, observed: int, report: bytes, _: Ticket) -> None:
         self.ctx.plant_for_regulator(
-            "phantom_stock",
+            "stock_short",
             f"{stock.warehouse.organisation} declares {phantom} kg of {stock.commodity.name} "
             f"it does not hold and issues receipts against it; the exchange's later inspection observes less "
             f"than declared (StockInspected) and corrects the declaration (DeclarationCorrected)",
-            warehouse=stock.warehouse.name, warehouse_address=hex0x(stock.warehouse.address),
+            warehouse=hex0x(stock.warehouse.address), warehouse_name=stock.warehouse.name,
             commodity=stock.commodity.name, phantom=phantom, declared=declared, observed=observed, live=live,
             shortfall=max(0, live - observed), receipts=[rc.id for rc in receipts],
             holder=hex0x(owner.address), declared_block=declaration.block_number,

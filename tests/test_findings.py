@@ -1,5 +1,5 @@
-"""Ground truth: the regulator's detectors, run on every scenario, find the planted violations that
-passed the chain and report nothing that was not planted."""
+"""Ground truth: the rule catalogue, run on every scenario, finds the planted violations that passed the
+chain and reports nothing that was not planted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from ledger.cli import main
-from ledger.supervision.lookthrough.findings import findings, score
+from ledger.supervision.catalogue import findings, score
 from scenarios.runner import run_all
 
 SMALL = {
@@ -39,8 +39,8 @@ def test_every_planted_violation_found_and_nothing_else(runs, seed):
     for name in ("share_transfer", "warehouse_receipt"):
         assert summary["scores"][name]["true_positives"] == summary["scores"][name]["plants"] == 2
     equity = summary["scores"]["regional_equity"]
-    assert {m["kind"] for m in equity["matched"]} == {"missed_disclosure_deadline", "tampered_disclosure",
-                                                      "late_disclosure", "nominee_holders"}
+    assert {m["rule"] for m in equity["matched"]} == {"missed_disclosure", "document_mismatch", "late_disclosure",
+                                                      "investor_cap", "qualified_investor"}
     overall = summary["overall"]
     assert overall["precision"] == 1.0 and overall["recall"] == 1.0
     assert overall["true_positives"] == sum(s["true_positives"] for s in summary["scores"].values())
@@ -53,7 +53,7 @@ def test_detectors_never_read_ground_truth(runs, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
     (copy / "ground_truth.json").unlink()
-    assert sorted(f["kind"] for f in findings(copy)) == ["disguised_vehicle", "split_identity"]
+    assert sorted(f.rule for f in findings(copy)) == ["pooling_institution", "split_identity"]
 
 
 def test_an_unplanted_tampering_is_a_false_positive(runs, tmp_path):
@@ -61,15 +61,15 @@ def test_an_unplanted_tampering_is_a_false_positive(runs, tmp_path):
     copy = tmp_path / "equity"
     shutil.copytree(original, copy)
     truth = json.loads((copy / "ground_truth.json").read_text())
-    planted = {p["subject"]["uri"] for p in truth if p["kind"] == "tampered_disclosure"}
+    planted = {p["subject"]["uri"] for p in truth if p["kind"] == "document_mismatch"}
     victim = next(p for p in sorted((copy / "equity_market" / "documents").rglob("*.txt"))
                   if str(p.relative_to(copy)) not in planted)
     victim.write_text(victim.read_text() + "\nrevised after filing\n")
     s = score(copy)
     assert s["false_positives"] == 1
-    assert s["unexpected"][0]["kind"] == "tampered_disclosure"
+    assert s["unexpected"][0]["rule"] == "document_mismatch"
     assert s["precision"] < 1.0
-    assert s["true_positives"] == 4  # the planted ones are still found
+    assert s["true_positives"] == s["plants"]  # the planted ones are still found
 
 
 def test_run_all_takes_no_scenario_options(tmp_path, capsys):

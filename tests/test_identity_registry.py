@@ -243,9 +243,39 @@ def test_extent_counts_inner_vehicles_as_declared(chain):
     a, b, c = many(chain, "x", 3)
     assert chain.identities.view("extentOf", a) == (1, 0)
     assert chain.identities.view("extentOf", inner) == (1, 1)  # undeclared: itself, one level
+    twin = register(chain, "twin", VEHICLE)
     assert declare(chain, inner, [a, b]).ok
-    assert declare(chain, outer, [inner, c, inner]).ok  # repeats count, as the walk visits them
+    assert declare(chain, twin, [a, b]).ok
+    assert declare(chain, outer, [inner, c, twin]).ok  # a and b twice: repeats count, as the walk visits them
     assert chain.identities.view("extentOf", outer) == (1 + 3 + 1 + 3, 2)
+
+
+@pytest.mark.parametrize("at", [(0, 1), (0, MAX_WIDTH - 1), (MAX_WIDTH - 2, MAX_WIDTH - 1), (17, 31)])
+def test_a_declaration_listing_an_investor_twice_is_refused(chain, at):
+    """One entry per investor: a repeat, wherever it stands in a declaration of any width up to the maximum,
+    reverts with DuplicateInvestor naming the vehicle and the first investor listed again, and leaves the
+    earlier declaration in force."""
+    vehicle = register(chain, "vehicle", VEHICLE)
+    people = many(chain, "p", MAX_WIDTH)
+    assert declare(chain, vehicle, people[:2]).ok
+    first, second = at
+    investors = list(people)
+    investors[second] = investors[first]
+    t = declare(chain, vehicle, investors)
+    assert reverted(t, "DuplicateInvestor")
+    assert t.detail == {"vehicle": hx(vehicle), "investor": hx(people[first])}
+    assert chain.identities.view("investorsOf", vehicle) == (tuple(people[:2]), (5000, 5000))
+    assert declare(chain, vehicle, people).ok  # the same width without the repeat goes through
+
+
+def test_a_repeated_vehicle_or_the_vehicle_itself_twice_is_refused(chain):
+    vehicle, inner = register(chain, "vehicle", VEHICLE), register(chain, "inner", VEHICLE)
+    a, b = many(chain, "x", 2)
+    assert declare(chain, inner, [a]).ok
+    t = declare(chain, vehicle, [inner, b, inner])
+    assert reverted(t, "DuplicateInvestor") and t.detail == {"vehicle": hx(vehicle), "investor": hx(inner)}
+    t = chain.send(chain.agent, chain.identities, "declareInvestors", vehicle, [a, a], [10_000, 0])
+    assert reverted(t, "DuplicateInvestor") and t.detail["investor"] == hx(a)  # even with a share of 0
 
 
 def test_a_declaration_deeper_than_the_maximum_is_refused(chain):

@@ -4,8 +4,11 @@ import ast
 from pathlib import Path
 
 LEDGER = Path(__file__).resolve().parent.parent / "ledger"
-# Lowest first: tooling and keys, then engines, then the chain that writes, then what reads it.
-LAYERS = ["errors", "tooling", "trust", "evm", "chain", "audit", "supervision", "report", "cli"]
+# Lowest first: readable output (formatting, message catalogues), tooling and keys, then engines, then the chain
+# that writes, then what reads it.
+LAYERS = ["errors", "present", "tooling", "trust", "evm", "chain", "audit", "supervision", "report", "cli"]
+
+DATA = ["locale"]  # package data, no code: the message catalogues (ledger.present.i18n)
 
 
 def _imports(path: Path):
@@ -34,7 +37,8 @@ def test_no_stage_imports_a_higher_one():
 
 def test_every_module_belongs_to_a_stage():
     stray = [p.name for p in LEDGER.glob("*.py") if p.stem not in LAYERS and p.name != "__init__.py"]
-    stray += [p.name for p in LEDGER.iterdir() if p.is_dir() and p.name not in LAYERS and p.name != "__pycache__"]
+    stray += [p.name for p in LEDGER.iterdir()
+              if p.is_dir() and p.name not in LAYERS + DATA and p.name != "__pycache__"]
     assert stray == []
 
 

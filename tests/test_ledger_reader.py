@@ -19,7 +19,8 @@ from ledger.chain.reader import Block, Event, LedgerReader, Refusal, Transaction
 from ledger.chain.roles import GovernanceAction, MemberStatus, Role
 from ledger.chain.run import LEDGER_FILE, ledger_path, run_chains
 from ledger.errors import ConfigError, LedgerError
-from ledger.supervision.lookthrough.findings import _regulators, findings
+from ledger.supervision.catalogue import findings
+from ledger.supervision.replay import active_regulators
 from ledger.supervision.lookthrough.index import open_index
 from ledger.supervision.lookthrough.queries import ubo
 from scenarios.runner import run_scenario
@@ -84,7 +85,7 @@ def test_a_revoked_regulator_is_no_longer_the_regulator(chain):
         assert now.get(chain.regulator.address).roles & Role.REGULATOR  # roles kept, membership gone
     # The consortium's own mirror, kept block by block, agrees with the replay.
     assert chain.consortium.membership.status(chain.regulator.address) == MemberStatus.REVOKED
-    assert _regulators(path) == []
+    assert active_regulators(path) == []
 
 
 def test_membership_comes_from_the_raw_logs_not_the_decoded_columns(chain, tmp_path):
@@ -142,7 +143,7 @@ def test_a_read_only_run_verifies_audits_and_answers(tmp_path):
         assert node_view(run_dir, chain, node)["node"] == node
         with open_index(run_dir) as index:
             assert ubo(index, "fund:1")["entity"] == "fund:1"
-        assert sorted(f["kind"] for f in findings(run_dir)) == ["disguised_vehicle", "split_identity"]
+        assert sorted(f.rule for f in findings(run_dir)) == ["pooling_institution", "split_identity"]
         with LedgerReader(ledger_path(run_dir, chain)) as reader:
             assert reader.head_number() > 0
         assert _files(run_dir) == before  # no -shm, no -wal, no index, nothing touched

@@ -252,15 +252,18 @@ def cyclic(tmp_path) -> AuditIndex:
         yield ix
 
 
-def test_cycles_are_reported_not_looped_on(cyclic):
+def test_cycles_are_solved_not_cut(cyclic):
+    """A's 40% of the fund goes half to P2 and half to B; B's half to P3 and half back to A. What enters A,
+    x_A = 40% + x_B / 2 with x_B = x_A / 2, is 40% / (1 - 1/4) = 53.33%: P2 has 26.67%, P3 13.33%."""
     P1, P2, P3, A, B = (ident(n) for n in (1, 2, 3, 10, 11))
     u = ubo(cyclic, "fund:1")
     got = {o["identity"]: o["effective_pct"] for o in u["owners"]}
-    assert got == pytest.approx({P1: 60.0, P2: 20.0, P3: 10.0})
-    assert len(u["cycles"]) == 1
-    assert u["cycles"][0]["cycle"] == [A, B, A]
-    assert u["cycles"][0]["pct_at_cycle"] == pytest.approx(10.0)  # the share that goes round the loop
-    assert u["total_pct"] == pytest.approx(90.0)
+    assert got == pytest.approx({P1: 60.0, P2: 80 / 3, P3: 40 / 3})
+    assert u["cycles"] == [{"cycle": [A, B, A], "vehicles": sorted([A, B]), "pct_at_cycle": pytest.approx(40.0),
+                            "closed": False}]
+    assert u["total_pct"] == pytest.approx(100.0) and u["unattributed"] == []
+    p3 = next(o for o in u["owners"] if o["identity"] == P3)
+    assert p3["path_count"] == 1 and p3["paths"] == [{"via": [A, B], "pct": pytest.approx(10.0)}]  # acyclic
     h = holders(cyclic, "fund:1")
     assert {c["identity"] for c in h["counted"]} == {P1, P2, P3}
     assert h["cycles"] and h["cycles"][0]["cycle"] == [A, B, A]
@@ -270,16 +273,190 @@ def test_cycles_are_reported_not_looped_on(cyclic):
     assert p3["reasons"][0]["via"] == [A, B]
 
 
-def test_a_self_declaring_vehicle_is_a_cycle(tmp_path):
+def synthetic(path: Path, kinds: dict[str, int], holdings: dict[str, dict[str, float]],
+              declarations: dict[str, dict[str, int]], nominees: dict[str, dict[str, list[str]]] | None = None,
+              cap: int = 50) -> Path:
+    """An index written directly: identities by kind, assets (fund:N or company:0x..) -> holder -> share,
+    vehicle -> investor -> bps, and company asset -> nominee -> the people behind it."""
+    write_index(path, [(i, "c", k, 0) for i, k in kinds.items()], [],
+                [(a, a.split(":")[0], "c", a, cap, 100, None) for a in holdings],
+                [(a, h, round(100 * s), s) for a, held in holdings.items() for h, s in held.items()],
+                [(v, i, bps, "c") for v, investors in declarations.items() for i, bps in investors.items()], {},
+                nominees=[(a, n, p) for a, held in (nominees or {}).items() for n, people in held.items()
+                          for p in people])
+    return path
+
+
+def test_a_self_declaring_vehicle_is_a_loop_solved_in_the_limit(tmp_path):
+    """V declares itself 30% and P 70%: P has 70% + 30% x 70% + ... = 70% / (1 - 30%) = 100% of V."""
     V, P = ident(20), ident(21)
-    path = tmp_path / INDEX_FILE
-    write_index(path, [(V, "c", 4, 0), (P, "c", 1, 0)], [], [("fund:1", "fund", "c", "fund 1", 50, 1, None)],
-                [("fund:1", V, 1, 1.0)], [(V, V, 3000, "c"), (V, P, 7000, "c")], {})
+    path = synthetic(tmp_path / INDEX_FILE, {V: 4, P: 1}, {"fund:1": {V: 1.0}}, {V: {V: 3000, P: 7000}})
     with AuditIndex(path) as ix:
         u = ubo(ix, "fund:1")
-        assert [o["identity"] for o in u["owners"]] == [P]
-        assert u["cycles"][0]["cycle"] == [V, V]
-        assert ubo(ix, V)["owners"][0]["effective_pct"] == pytest.approx(70.0)
+        assert [(o["identity"], o["effective_pct"]) for o in u["owners"]] == [(P, pytest.approx(100.0))]
+        assert u["cycles"][0]["cycle"] == [V, V] and u["unattributed"] == []
+        assert ubo(ix, V)["owners"][0]["effective_pct"] == pytest.approx(100.0)
+
+
+def test_a_cross_holding_is_attributed_in_the_limit(tmp_path):
+    """Fund F is held 100% by vehicle V4. V4 declares person P 45%, vehicle V5 10%, person Q 45%; V5 declares
+    V4 50% and P 50%.
+
+    By hand: of everything that enters V4, 10% x 50% = 5% comes back to V4 through V5, so V4 passes on
+    1 + 0.05 + 0.05^2 + ... = 1 / (1 - 0.05) = 20/19 of F. Each pass gives P 45% directly and 10% x 50% = 5%
+    through V5, 50% in all: P owns 50% x 20/19 = 10/19 = 52.6316% of F, and Q 45% x 20/19 = 9/19 = 47.3684%,
+    together 100%. Cutting the loop gave P 50% and Q 45%, and lost the 5% that goes round."""
+    P, Q, V4, V5 = (ident(n) for n in (1, 2, 4, 5))
+    path = synthetic(tmp_path / INDEX_FILE, {P: 1, Q: 1, V4: 4, V5: 4}, {"fund:1": {V4: 1.0}},
+                     {V4: {P: 4500, V5: 1000, Q: 4500}, V5: {V4: 5000, P: 5000}})
+    with AuditIndex(path) as ix:
+        u = ubo(ix, "fund:1")
+        owners = {o["identity"]: o for o in u["owners"]}
+        assert owners[P]["effective_pct"] == pytest.approx(100 * 10 / 19, abs=1e-6)
+        assert owners[Q]["effective_pct"] == pytest.approx(100 * 9 / 19, abs=1e-6)
+        assert u["total_pct"] == pytest.approx(100.0, abs=1e-6) and u["unattributed_pct"] == 0
+        assert u["cycles"] == [{"cycle": [V4, V5, V4], "vehicles": sorted([V4, V5]), "pct_at_cycle": 100.0,
+                                "closed": False}]
+        # the routes stay acyclic, each with its own product
+        assert sorted((p["via"], round(p["pct"], 6)) for p in owners[P]["paths"]) == [([V4], 45.0), ([V4, V5], 5.0)]
+        assert owners[P]["path_count"] == 2 and u["max_depth"] == 3
+        # V5 on its own: 5% of what enters it comes back (50% to V4, 10% of that back), so V5 passes on 20/19
+        # of itself and V4 half that: P has 50% x 20/19 + 45% x 10/19 = 14.5/19, Q 45% x 10/19 = 4.5/19
+        v5 = {o["identity"]: o["effective_pct"] for o in ubo(ix, V5)["owners"]}
+        assert v5 == pytest.approx({P: 100 * 14.5 / 19, Q: 100 * 4.5 / 19})
+
+
+def test_a_closed_loop_is_reported_unattributed(tmp_path):
+    """Fund: P1 60%, vehicle A 40%. A declares P2 50%, B 50%; B declares C 100% and C declares B 100%: the
+    20% that enters B goes round B and C for ever and never reaches a person. P1 60% + P2 20% + the closed
+    loop's 20% make the whole fund. A vehicle that leaves bps undeclared loses them too: D declares P3 50% and
+    E 40% (10% undeclared) and E declares D 100%, so D passes on 1 / (1 - 40%) = 5/3 of what enters it: P3
+    has 50% x 5/3 = 83.33% of D and 10% x 5/3 = 16.67% stays unattributed."""
+    P1, P2, P3, A, B, C, D, E = (ident(n) for n in (1, 2, 3, 10, 11, 12, 13, 14))
+    path = synthetic(tmp_path / INDEX_FILE, {P1: 1, P2: 1, P3: 1, A: 4, B: 4, C: 4, D: 4, E: 4},
+                     {"fund:1": {P1: 0.6, A: 0.4}, "fund:2": {D: 1.0}},
+                     {A: {P2: 5000, B: 5000}, B: {C: 10_000}, C: {B: 10_000}, D: {P3: 5000, E: 4000}, E: {D: 10_000}})
+    with AuditIndex(path) as ix:
+        u = ubo(ix, "fund:1")
+        assert {o["identity"]: o["effective_pct"] for o in u["owners"]} == pytest.approx({P1: 60.0, P2: 20.0})
+        (loop,) = u["unattributed"]
+        assert loop["reason"].startswith("closed loop") and loop["pct"] == pytest.approx(20.0)
+        assert loop["vehicles"] == sorted([B, C]) and loop["cycle"] == [B, C, B]
+        assert u["cycles"] == [{"cycle": [B, C, B], "vehicles": sorted([B, C]), "pct_at_cycle": pytest.approx(20.0),
+                                "closed": True}]
+        assert u["total_pct"] + u["unattributed_pct"] == pytest.approx(100.0)
+        alone = ubo(ix, B)
+        assert alone["owners"] == [] and alone["unattributed_pct"] == pytest.approx(100.0)
+        d = ubo(ix, "fund:2")
+        assert [(o["identity"], o["effective_pct"]) for o in d["owners"]] == [(P3, pytest.approx(250 / 3))]
+        assert d["unattributed"] == [{"reason": "declared bps short of 10,000", "vehicle": D, "bps_undeclared": 1000,
+                                      "pct": pytest.approx(50 / 3)}]
+        assert d["total_pct"] + d["unattributed_pct"] == pytest.approx(100.0)
+
+
+def test_exposure_weights_solve_loops_as_ubo_does(tmp_path):
+    """The reverse look-through (exposure) weighs each holder with the part of it that reaches the person,
+    round loops too: on the cross-holding above, P's exposure to the fund is ubo's 10/19."""
+    from ledger.supervision.lookthrough.queries import reach_weights, solve_flow
+
+    P, Q, V4, V5 = (ident(n) for n in (1, 2, 4, 5))
+    declared = {V4: [(P, 4500), (V5, 1000), (Q, 4500)], V5: [(V4, 5000), (P, 5000)]}
+    assert reach_weights({P}, declared) == pytest.approx({P: 1.0, V4: 10 / 19, V5: 0.5 + 0.5 * 10 / 19})
+    assert solve_flow([(V4, 1.0)], declared)["owners"] == pytest.approx({P: 10 / 19, Q: 9 / 19})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_large_loops_are_iterated_to_the_same_answer(monkeypatch, seed):
+    """A component above ELIMINATION_LIMIT is solved by Gauss-Seidel sweeps (elimination would fill it in),
+    and by elimination after all when the sweeps do not settle: all three give the same weights, which
+    account for the whole entity."""
+    import random
+
+    from ledger.supervision.lookthrough import queries
+
+    rng = random.Random(seed)
+    vehicles, people = [ident(100 + n) for n in range(60)], [ident(n) for n in range(1, 9)]
+    declared = {}
+    for v in vehicles:
+        investors = rng.sample(vehicles, 3) + rng.sample(people, 1)
+        declared[v] = list(zip(investors, [3000, 3000, 3000, 1000]))
+    roots = [(vehicles[0], 0.7), (vehicles[1], 0.3)]
+    solved = {}
+    for limit, work in ((1000, 1), (10, 10**7), (10, 1)):  # elimination, sweeps, sweeps giving up
+        monkeypatch.setattr(queries, "ELIMINATION_LIMIT", limit)
+        monkeypatch.setattr(queries, "SWEEP_WORK", work)
+        flow = queries.solve_flow(roots, declared)
+        assert max(len(loop["vehicles"]) for loop in flow["loops"]) > 10
+        assert sum(flow["owners"].values()) == pytest.approx(1.0, abs=1e-12)
+        solved[(limit, work)] = flow["owners"]
+    first, *others = solved.values()
+    for other in others:
+        assert other == pytest.approx(first, abs=1e-12)
+
+
+def test_holders_count_the_people_behind_nominees(tmp_path):
+    """Company X: P1 directly, nominee N (an institution holding for P2, P4 and P5) and vehicle V (P2, P3). The
+    cap rule counts P1..P5, P2 once though two routes reach it; N counts as itself in company Y, where it
+    holds for nobody."""
+    from ledger.supervision.rules import investors_behind
+
+    P1, P2, P3, P4, P5, N, V = (ident(n) for n in (1, 2, 3, 4, 5, 30, 31))
+    X, Y = "company:" + ident(100), "company:" + ident(101)
+    path = synthetic(tmp_path / INDEX_FILE, {P1: 1, P2: 1, P3: 1, P4: 1, P5: 1, N: 2, V: 4},
+                     {X: {P1: 0.2, N: 0.5, V: 0.3}, Y: {P1: 0.5, N: 0.5}}, {V: {P2: 5000, P3: 5000}},
+                     nominees={X: {N: [P2, P4, P5]}}, cap=4)
+    with AuditIndex(path) as ix:
+        h = holders(ix, X)
+        rows = {c["identity"]: c for c in h["counted"]}
+        assert set(rows) == {P1, P2, P3, P4, P5} and h["count"] == 5 and h["breach"]
+        assert h["count"] == len(investors_behind([P1, N, V], ix.graph[0], ix.nominees(X)))
+        assert h["units_by_contract_rule"] == 3 and h["direct_holders"] == 3  # the register's own count
+        assert rows[P4]["reasons"] == [{"reason": f"behind nominee {N}", "via": [N]}]
+        assert rows[P2]["routes"] == 2 and {r["reason"] for r in rows[P2]["reasons"]} == {
+            f"behind nominee {N}", f"looked through vehicle {V}"}
+        assert h["nominees"] == [{"identity": N, "people": 3}] and h["nominee_people"] == 3
+        assert N not in rows
+        y = holders(ix, Y)
+        assert {c["identity"] for c in y["counted"]} == {P1, N} and y["nominee_people"] == 0 and y["nominees"] == []
+
+
+def test_a_declaration_listing_an_investor_twice_still_indexes(run_dir, tmp_path, monkeypatch):
+    """A chain that holds a declaration listing one investor twice (a registry older than DuplicateInvestor,
+    or a hand-built ledger): the replay merges the repeat into one investor with the sum of its bps, and
+    ubo and holders answer. The decoded event is edited in a copy, so the copy no longer verifies: the index
+    is built from it directly."""
+    import ledger.supervision.lookthrough.index as index_module
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    ledger = copy / "fund_platform" / "ledger.sqlite"
+    db = sqlite3.connect(ledger)
+    db.execute("DROP TRIGGER IF EXISTS events_no_update")
+    with open_index(run_dir) as ix:
+        held = {h: a for (a,) in ix.query("SELECT asset FROM assets") for h, _, _ in ix.holdings(a)}
+    rows = db.execute("SELECT block_number, log_index, args FROM events WHERE name = 'InvestorsDeclared' "
+                      "ORDER BY block_number DESC, log_index DESC").fetchall()
+    latest = {}
+    for block, log_index, args in rows:
+        a = json.loads(args)
+        latest.setdefault(a["vehicle"], (block, log_index, a))
+    vehicle, (block, log_index, a) = max(latest.items(), key=lambda ve: (ve[0] in held, len(ve[1][2]["investors"])))
+    assert len(a["investors"]) >= 2
+    first, dropped = a["investors"][0], a["investors"][1]
+    a["investors"][1] = first  # the first investor listed twice, once with the second's share
+    db.execute("UPDATE events SET args = ? WHERE block_number = ? AND log_index = ?", (json.dumps(a), block, log_index))
+    db.commit()
+    db.close()
+    monkeypatch.setattr(index_module, "ledger_files", lambda *_args, **_kwargs: [ledger])
+    path = build_index(copy, tmp_path / INDEX_FILE)
+    with AuditIndex(path) as ix:
+        merged = dict(ix.declared(vehicle))
+        assert merged[first] == a["sharesBps"][0] + a["sharesBps"][1] and dropped not in merged
+        assert sum(merged.values()) == 10_000 and len(merged) == len(a["investors"]) - 1
+        u = ubo(ix, vehicle)
+        assert u["total_pct"] == pytest.approx(100.0, abs=1e-6)
+        h = holders(ix, held.get(vehicle, "fund:1"))
+        assert h["count"] == len(h["counted"]) and u["owners"]
 
 
 # ------------------------------------------------------------------------ CLI

@@ -27,7 +27,7 @@ CHAIN_PLANTS = {  # the issue's three, and the scenario's others
     "filing_for_another_company": "NotIssuer",
     "rewritten_anchor": "AnchorNotAfterLatest",
 }
-REGULATOR_PLANTS = {"missed_disclosure_deadline", "tampered_disclosure", "nominee_holders", "late_disclosure"}
+REGULATOR_PLANTS = {"missed_disclosure", "document_mismatch", "investor_cap", "late_disclosure", "qualified_investor"}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,8 @@ def test_every_chain_plant_is_caught_with_its_reason(small_run):
 
 def test_regulator_plants_pass_the_chain_and_are_marked(small_run):
     run_dir, summary = small_run
-    assert summary["planted_for_regulator"] == len(REGULATOR_PLANTS) >= 3
+    left = [p for p in json.loads((run_dir / "ground_truth.json").read_text()) if p["detect"] == "regulator"]
+    assert summary["planted_for_regulator"] == len(left) and {p["kind"] for p in left} == REGULATOR_PLANTS
     planted = truth(run_dir)
     for kind in REGULATOR_PLANTS:
         assert planted[kind]["detect"] == "regulator"
@@ -101,7 +102,7 @@ def test_anchors_and_reports_reach_the_regulatory_chain(small_run):
 
 def test_documents_are_off_chain_and_match_their_hashes_but_one(small_run):
     run_dir, _ = small_run
-    tampered = truth(run_dir)["tampered_disclosure"]["subject"]
+    tampered = truth(run_dir)["document_mismatch"]["subject"]
     filed = [json.loads(a) for (a,) in query(run_dir, "equity_market",
                                              "SELECT args FROM events WHERE name = 'DocumentUpdated'")]
     mismatched = []
@@ -119,7 +120,7 @@ def test_documents_are_off_chain_and_match_their_hashes_but_one(small_run):
 def test_deadlines_missed_and_late_are_as_recorded(small_run):
     run_dir, _ = small_run
     planted = truth(run_dir)
-    missed, late = planted["missed_disclosure_deadline"]["subject"], planted["late_disclosure"]["subject"]
+    missed, late = planted["missed_disclosure"]["subject"], planted["late_disclosure"]["subject"]
     met = [json.loads(a) for (a,) in query(run_dir, "equity_market",
                                            "SELECT args FROM events WHERE name = 'PeriodicReportFiled'")]
     assert not any(m["companyId"] == missed["company"] and m["kind"] == 1 for m in met)
@@ -131,7 +132,7 @@ def test_deadlines_missed_and_late_are_as_recorded(small_run):
 
 def test_nominees_hide_holders_past_the_cap(small_run):
     run_dir, _ = small_run
-    subject = truth(run_dir)["nominee_holders"]["subject"]
+    subject = truth(run_dir)["investor_cap"]["subject"]
     assert subject["holders_on_chain"] <= subject["cap"] < subject["real_holders"]
     assert subject["real_holders"] == subject["holders_on_chain"] - len(subject["nominees"]) + sum(
         n["people"] for n in subject["nominees"])

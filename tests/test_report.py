@@ -1,5 +1,6 @@
 """The regulator's HTML report: its sections and charts, no external references, the CLI,
-and a render in headless Chromium without script errors, with a screenshot."""
+and a render in headless Chromium without script errors, with a screenshot; in Chinese (--lang zh,
+PILOTLEDGER_LANG=zh), rendered in Chromium with no English label left."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.present import i18n
 from ledger.report import build_report, write_report
 from scenarios.runner import run_scenario
 
@@ -35,8 +37,11 @@ def report(run_dir: Path) -> Path:
 def test_report_holds_every_section_and_chart(run_dir: Path, report: Path):
     assert report == run_dir / "report.html"
     text = report.read_text(encoding="utf-8")
-    for anchor in ("summary", "audit", "activity", "refusals", "planted", "holdings", "nodes"):
-        assert f'<section id="{anchor}">' in text
+    assert text.startswith('<!DOCTYPE html>\n<html lang="en">')
+    for anchor in ("summary", "audit", "findings", "alerts", "activity", "refusals", "planted", "holdings", "nodes"):
+        assert f'<section id="{anchor}">' in text and f'<a href="#{anchor}">' in text
+    assert "could not run" not in text                # the audit and the rule catalogue both ran
+    assert "left for the regulator" not in text       # regulator plants are matched against the findings
     assert 'aria-label="transactions per block on fund_platform"' in text
     assert 'aria-label="refusals by reason"' in text
     assert '<svg class="graph"' in text and 'class="gedge"' in text
@@ -134,3 +139,130 @@ def test_report_screenshot(tmp_path: Path, report: Path, capsys):
     assert len(data) > 50_000                     # a blank page compresses to a few kilobytes
     with capsys.disabled():
         print(f"\nreport screenshot: {png}")
+
+
+# ------------------------------------------------------------------ Chinese
+
+
+@pytest.fixture(scope="module")
+def zh_report(run_dir: Path, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("zh") / "report.zh.html"
+    path.write_text(build_report(run_dir, lang="zh", out_dir=run_dir), encoding="utf-8")
+    assert i18n.current_language() == "en"           # building in Chinese leaves the language as it was
+    return path
+
+
+def test_cli_writes_the_report_in_chinese_by_option_or_environment(tmp_path: Path, run_dir: Path):
+    by_option, by_env = tmp_path / "option.html", tmp_path / "env.html"
+    assert cli("report", str(run_dir), "--lang", "zh", "--out", str(by_option)).returncode == 0
+    env = {**os.environ, "PILOTLEDGER_LANG": "zh-CN"}
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "report", str(run_dir), "--out", str(by_env)],
+                            capture_output=True, text=True, cwd=ROOT, env=env)
+    assert result.returncode == 0, result.stderr
+    for path in (by_option, by_env):
+        text = path.read_text(encoding="utf-8")
+        assert '<html lang="zh-CN">' in text and "监管报告" in text and "违规发现" in text and "风险预警" in text
+    bad = cli("report", str(run_dir), "--lang", "fr")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: --lang: unknown language 'fr'; use en or zh (zh_CN, zh-CN)"]
+
+
+def test_chinese_report_uses_the_standard_terms(zh_report: Path):
+    text = zh_report.read_text(encoding="utf-8")
+    for term in ("合格投资者", "穿透", "验证者", "区块", "交易", "拒绝", "风险预警", "违规发现", "北京时间", "监管机构"):
+        assert term in text, term
+    for anchor in ("summary", "audit", "findings", "alerts", "activity", "refusals", "planted", "holdings", "nodes"):
+        assert f'<section id="{anchor}">' in text
+
+
+# Visible text as a reader meets it: every <details> opened, every node's tab shown, every tooltip (data-tip),
+# SVG text included; left out: `title` attributes (they keep the English original of a translated record) and
+# <code> (ids, hashes, contract, error and function names, commands: names, never labels).
+VISIBLE_TEXT = """<script>(function(){
+document.querySelectorAll('details').forEach(function(d){d.open=true;});
+document.querySelectorAll('.panel').forEach(function(p){p.classList.add('active');});
+document.querySelectorAll('code').forEach(function(c){c.textContent='';});
+var parts=[document.title,document.body.innerText];
+document.querySelectorAll('svg text').forEach(function(t){parts.push(t.textContent);});
+document.querySelectorAll('[data-tip]').forEach(function(t){parts.push(t.getAttribute('data-tip'));});
+var out=document.createElement('pre');out.id='visible-text';out.textContent=parts.join('\\n');
+document.body.appendChild(out);})();</script>"""
+# Words that are no label: names of the tool and the engine, units, acronyms used as they are in Chinese texts.
+ALLOWED_WORDS = {"pilotledger", "py-evm", "pyevm", "rpc", "t", "kg", "CNY", "KYC", "CA", "ID"}
+
+
+def english_words(text: str, names: set[str]) -> list[str]:
+    """Words in `text` a Chinese reader would have to read as English: not an id, hex or number, not a code
+    (CamelCase contract, error or function names, SCREAMING_CASE reason codes, snake_case names, paths and
+    files), not a name in the contracts' ABIs, not a person's or firm's name from the run's data, not an
+    allowed word."""
+    found = []
+    for chunk in re.findall(r"[A-Za-z0-9_.:/@=’'…<>-]+", text):
+        word = chunk.strip(".:’'-")
+        if (not re.search(r"[A-Za-z]", word) or re.search(r"[0-9_./:=@…<>]", word) or word in ALLOWED_WORDS
+                or word in names or word in abi_names() or word.isupper() or re.search(r"[a-z][A-Z]", word)):
+            continue
+        found.append(word)
+    return found
+
+
+def abi_names() -> set[str]:
+    """Every contract's name and the names of its functions, events and errors (contracts/artifacts/)."""
+    if not hasattr(abi_names, "cache"):
+        names = set()
+        for path in (ROOT / "contracts" / "artifacts").glob("*.json"):
+            names.add(path.stem)
+            names |= {item["name"] for item in json.loads(path.read_text()).get("abi", []) if item.get("name")}
+        abi_names.cache = names
+    return abi_names.cache
+
+
+def data_names(run_dir: Path) -> set[str]:
+    """The words of every name the report shows from the run's own data: members' node names and the names
+    the regulator opens in the KYC agents' private stores (pinyin names of people, firms' registered names)."""
+    from ledger.report.data import load_run
+
+    run = load_run(run_dir)
+    names = {m.name for c in run.chains for m in c.members.values()} | set().union(*(set(c.nodes) for c in run.chains))
+    names |= {item["personal"]["name"] for c in run.chains for v in c.views.values()
+              for item in v["private_data"]["items"] if not item["sealed"] and item["personal"].get("name")}
+    return {w.strip(",.()") for n in names for w in n.split()}
+
+
+def test_chinese_report_in_chromium_leaves_no_english_label(tmp_path: Path, run_dir: Path, zh_report: Path):
+    page = tmp_path / "probe.html"
+    page.write_text(zh_report.read_text(encoding="utf-8").replace("</body>", VISIBLE_TEXT + "</body>"),
+                    encoding="utf-8")
+    result = headless(tmp_path, "--dump-dom", page.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert re.search(r'<body[^>]*\bdata-rendered="ok"', dom), "the report's script did not run to its end"
+    assert '<html lang="zh-CN"' in dom
+    match = re.search(r'<pre id="visible-text">(.*?)</pre>', dom, re.S)
+    assert match, "the probe did not run"
+    import html as html_module
+
+    visible = html_module.unescape(match.group(1))
+    assert len(visible) > 5000 and "违规发现" in visible and "风险预警" in visible
+    names = data_names(run_dir)
+    left = {}
+    for line in visible.splitlines():
+        for word in english_words(line, names):
+            left.setdefault(word, line.strip()[:160])
+    assert left == {}, "English left in the Chinese report (word: a line it is on):\n" + "\n".join(
+        f"  {w}: {line}" for w, line in sorted(left.items()))
+
+
+def test_chinese_report_screenshot(tmp_path: Path, zh_report: Path, capsys):
+    """Drawn with a CJK font (.ci/run installs fonts-wqy-microhei), else every character is a box."""
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") else None
+    if not fonts or not fonts.stdout.strip():
+        if os.environ.get("CI"):
+            pytest.fail("no Chinese font; .ci/run installs fonts-wqy-microhei")
+        pytest.skip("no Chinese font installed (apt-get install fonts-wqy-microhei)")
+    png = tmp_path / "report.zh.png"
+    result = headless(tmp_path, f"--screenshot={png}", "--window-size=1400,2400", zh_report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    with capsys.disabled():
+        print(f"\nChinese report screenshot: {png}")

@@ -37,7 +37,7 @@ def test_ground_truth_is_written_with_outcomes(small_run):
     assert len(truth) == summary["planted"]
     kinds = {p["kind"] for p in truth}
     assert {"unqualified_transferee", "cap_breach_nested_vehicle", "lockup_breach", "unapproved_transfer",
-            "non_member_node", "revoked_node", "disguised_vehicle"} <= kinds
+            "non_member_node", "revoked_node", "pooling_institution"} <= kinds
     for planted in truth:
         if planted["detect"] == "chain":
             assert planted["outcome"]["reason"] == planted["expected"]

@@ -345,13 +345,12 @@ def test_verify_and_audit_need_no_secret(share_run, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("verify/audit touched a secret")
 
-    import ledger.supervision.lookthrough.findings
     import ledger.chain.reopen
     import ledger.audit.views
 
     monkeypatch.setattr(secrets_module, "operator_secret", forbidden)
     monkeypatch.setattr(KeyDeriver, "for_seed", forbidden)
-    for module in (keystore_module, ledger.audit.views, ledger.supervision.lookthrough.findings, ledger.chain.reopen):
+    for module in (keystore_module, ledger.audit.views, ledger.chain.reopen):
         monkeypatch.setattr(module, "open_keystore", forbidden)
     monkeypatch.setattr(eth_keyfile, "decode_keyfile_json", forbidden)
     monkeypatch.setenv("PILOTLEDGER_OPERATOR_SECRET", "/nonexistent/operator.secret")

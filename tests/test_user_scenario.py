@@ -85,7 +85,8 @@ def test_skeleton_imports_only_the_scenario_api(tmp_path):
     assert cli(tmp_path, "scenario", "new", "mine").returncode == 0
     source = (tmp_path / "my_scenarios" / "mine.py").read_text()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert imports == ["from scenarios.api import IdentityKind, Option, Role, Scenario, ScenarioContext, identity_of"]
+    assert imports == ["from scenarios.api import IdentityKind, Option, Role, Scenario, ScenarioContext, id_number, "
+                       "identity_of"]
 
 
 def test_a_misspelt_contract_function_is_one_line_at_the_call(tmp_path):

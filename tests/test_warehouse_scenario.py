@@ -65,7 +65,7 @@ def test_summary_has_the_share_transfer_keys(small_run):
     for key in ("scenario", "seed", "blocks", "transactions", "refused", "planted", "caught", "head_hash", "run_dir"):
         assert key in summary
     assert (summary["scenario"], summary["seed"], Path(summary["run_dir"])) == ("warehouse_receipt", 11, run_dir)
-    assert summary["options"] == SMALL
+    assert summary["options"] == {**SMALL, "violations": 0}  # --violations: none planted by default
     assert json.loads((run_dir / "run.json").read_text())["head_hash"] == summary["head_hash"]
 
 
@@ -89,10 +89,10 @@ def test_regulator_plants_pass_the_chain_with_details_for_the_audit(small_run):
     run_dir, _, _, _ = small_run
     truth = json.loads((run_dir / "ground_truth.json").read_text())
     left = {p["kind"]: p for p in truth if p["detect"] == "regulator"}
-    assert set(left) == {"phantom_stock", "double_financing"}
+    assert set(left) == {"stock_short", "double_financing"}
     for planted in left.values():
         assert planted["outcome"] is None and planted["caught"] is None and planted["expected"] is None
-    phantom = left["phantom_stock"]["subject"]
+    phantom = left["stock_short"]["subject"]
     assert phantom["observed"] == phantom["declared"] - phantom["phantom"] < phantom["declared"]
     assert phantom["live"] > phantom["observed"] and phantom["shortfall"] == phantom["live"] - phantom["observed"]
     assert phantom["declared_block"] < phantom["inspected_block"] and phantom["receipts"]
@@ -106,8 +106,8 @@ def test_regulator_plants_pass_the_chain_with_details_for_the_audit(small_run):
             "SELECT args FROM events WHERE name = 'ReceiptIssued'")}
     finally:
         db.close()
-    assert json.loads(args)["warehouse"] == phantom["warehouse_address"]
-    found = [e for e in inspected if e["warehouse"] == phantom["warehouse_address"] and e["observed"] < e["declared"]]
+    assert json.loads(args)["warehouse"] == phantom["warehouse"]
+    found = [e for e in inspected if e["warehouse"] == phantom["warehouse"] and e["observed"] < e["declared"]]
     assert len(found) == 1 and found[0]["observed"] == phantom["observed"]
     double = left["double_financing"]["subject"]
     first, second = (issued[i] for i in double["receipts"])
@@ -168,7 +168,8 @@ def test_another_seed_another_chain(small_run, tmp_path):
 
 def test_options_have_minimums():
     scenario = get_scenario("warehouse_receipt")
-    assert scenario.resolve_options({}) == {"receipts": 300, "warehouses": 3, "traders": 12, "banks": 2, "batch": 20}
+    assert scenario.resolve_options({}) == {"receipts": 300, "warehouses": 3, "traders": 12, "banks": 2, "batch": 20,
+                                            "violations": 0}
     for name, value in (("receipts", 29), ("warehouses", 1), ("traders", 3), ("banks", 0), ("batch", 0)):
         with pytest.raises(Exception, match=f"--{name} must be at least"):
             scenario.resolve_options({name: value})

@@ -92,6 +92,9 @@ contract IdentityRegistry is AccessManaged, IIdentityRegistry {
     error SharesMustSumToWhole(uint256 sumBps);
     error LengthMismatch();
     error DeclarationTooWide(bytes32 vehicle, uint256 width, uint16 maxWidth);
+    /// @notice `investor` is listed more than once in one declaration of `vehicle`. One investor, one
+    /// entry with its whole share: a repeat would count it twice in every look-through (units, size).
+    error DuplicateInvestor(bytes32 vehicle, bytes32 investor);
     error LookThroughTooDeep(bytes32 vehicle, uint8 maxDepth);
     error LookThroughTooLarge(bytes32 vehicle, uint16 maxSize);
     error InvalidLookThroughLimits(uint16 maxDeclarationWidth, uint8 maxLookThroughDepth, uint16 maxLookThroughSize);
@@ -134,8 +137,10 @@ contract IdentityRegistry is AccessManaged, IIdentityRegistry {
     }
 
     /// @notice Declares the investors behind vehicle `vehicle`, replacing any earlier declaration.
-    /// Refused when wider than `maxDeclarationWidth`, or when the vehicle's look-through tree would
-    /// exceed `maxLookThroughDepth` levels or `maxLookThroughSize` identities.
+    /// Refused when wider than `maxDeclarationWidth`, when it lists an investor twice (DuplicateInvestor:
+    /// one entry per investor, with its whole share), or when the vehicle's look-through tree would exceed
+    /// `maxLookThroughDepth` levels or `maxLookThroughSize` identities. The repeat check is linear in the
+    /// width (`_firstRepeat`): under 2% of a declaration at the default maximum width.
     /// @param sharesBps Each investor's share in basis points; together exactly 10,000.
     function declareInvestors(bytes32 vehicle, bytes32[] calldata investors, uint16[] calldata sharesBps)
         external
@@ -145,6 +150,10 @@ contract IdentityRegistry is AccessManaged, IIdentityRegistry {
         if (investors.length != sharesBps.length) revert LengthMismatch();
         if (investors.length > maxDeclarationWidth) {
             revert DeclarationTooWide(vehicle, investors.length, maxDeclarationWidth);
+        }
+        {
+            (bool repeated, bytes32 investor) = _firstRepeat(investors);
+            if (repeated) revert DuplicateInvestor(vehicle, investor);
         }
         uint256 sum;
         uint256 size = 1;
@@ -260,6 +269,28 @@ contract IdentityRegistry is AccessManaged, IIdentityRegistry {
         r.identity = id;
         r.vehicle = vehicle;
         r.limit = limit;
+    }
+
+    /// @dev The first investor `investors` lists a second time, if any (`found`). A hash set in memory (open
+    /// addressing over at least twice as many slots as entries, keyed by each id's keccak, which is never 0,
+    /// the empty slot, in practice): about 500 gas an entry (25,000 at the default width of 50), where
+    /// comparing every pair would cost about 80 gas a pair (100,000 at that width).
+    function _firstRepeat(bytes32[] calldata investors) private pure returns (bool found, bytes32 repeated) {
+        uint256 n = investors.length;
+        uint256 slots = 2;
+        while (slots < 2 * n) slots <<= 1;
+        bytes32[] memory table = new bytes32[](slots);
+        uint256 mask = slots - 1;
+        for (uint256 i = 0; i < n; i++) {
+            bytes32 key = keccak256(abi.encode(investors[i]));
+            uint256 k = uint256(key) & mask;
+            while (table[k] != 0) {
+                if (table[k] == key) return (true, investors[i]);
+                k = (k + 1) & mask;
+            }
+            table[k] = key;
+        }
+        return (false, bytes32(0));
     }
 
     /// @dev The recorded extent of vehicle `id`; an undeclared vehicle counts as itself alone, one level.

@@ -29,7 +29,8 @@ from eth_hash.auto import keccak
 
 from ledger.audit.anchors import anchors_on, check_anchors, problem_block
 from ledger.trust.ca import certificate_address, issued_by
-from ledger.chain.run import LEDGER_FILE, chain_names
+from ledger.chain.run import (LEDGER_FILE, chain_ledgers, chain_name, chain_names, ledger_path, own_name, run_of,
+                              sibling)
 from ledger.chain.consortium import CERTS_DIR, GENESIS_FILE, GENESIS_REFUSALS_DIGEST
 from ledger.evm.mpt import receipt_rlp, trie_root
 from ledger.errors import ConfigError, LedgerError
@@ -247,9 +248,10 @@ def check_ledger(chain_dir: Path, ledger: Path, result: F,
     return result
 
 
-def verify_chain(chain_dir: Path, ledger: Path | None = None) -> Verification:
-    """Verifies the chain in `chain_dir` (or the copy of it at `ledger`) and the chain's public files."""
-    result = Verification(chain_dir.name)
+def verify_chain(chain_dir: Path, ledger: Path | None = None, name: str | None = None) -> Verification:
+    """Verifies the chain in `chain_dir` (or the copy of it at `ledger`) and the chain's public files; `name` is
+    the chain's name in its run (default: its folder's)."""
+    result = Verification(name or chain_dir.name)
     return check_ledger(chain_dir, ledger or chain_dir / LEDGER_FILE, result,
                         lambda store, genesis, membership: _count_sealed(store, genesis, membership, result))
 
@@ -275,25 +277,35 @@ def check_public_files(chain_dir: Path, genesis: dict | None, membership: Member
 _HELD: set[tuple] = set()  # ledgers found to hold in this process, by file identity (path, mtime, sizes)
 
 
-def sealed_ledgers(run_dir: Path) -> list[Path]:
+def sealed_ledgers(run_dir: Path, anchored: bool = True) -> list[Path]:
     """The run's chain ledgers, each checked to hold before anything is read from it: what the regulator's
     queries stand on. LedgerError names the first that does not. A file unchanged since it held in this
-    process is not checked again (several queries of one command read the same ledgers)."""
-    ledgers = sorted(run_dir.glob(f"*/{LEDGER_FILE}"))
+    process is not checked again (several queries of one command read the same ledgers). With `anchored`
+    False a chain need not match its anchors: the supervision rules report that themselves (anchor_problems)."""
+    ledgers = chain_ledgers(run_dir)
     require_pinned(run_dir)
     for ledger in ledgers:
+        chain = chain_name(run_dir, ledger)
         files = (ledger, ledger.with_name(LEDGER_FILE + "-wal"), ledger.parent / GENESIS_FILE)
         identity = (str(ledger), *((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in files))
-        if identity in _HELD:
+        if (identity, anchored) in _HELD or (identity, True) in _HELD:
             continue
-        result = verify_chain(ledger.parent)
+        result = verify_chain(ledger.parent, name=chain)
         _check_copy_heads(ledger.parent, result)
-        _check_anchors(run_dir, ledger.parent.name, result)
+        if anchored:
+            _check_anchors(run_dir, chain, result)
         if not result.verified:
-            raise LedgerError(f"chain {ledger.parent.name} does not hold, so nothing is read from it: "
+            raise LedgerError(f"chain {chain} does not hold, so nothing is read from it: "
                               f"{result.problems[0]} (run `pilotledger audit {run_dir}`)")
-        _HELD.add(identity)
+        _HELD.add((identity, anchored))
     return ledgers
+
+
+def anchor_problems(run_dir: Path, chain: str) -> list[tuple[int, str]]:
+    """(block, problem) wherever chain `chain` of the run no longer matches its anchors on the regulatory chain."""
+    result = Findings(chain)
+    _check_anchors(run_dir, chain, result)
+    return [(result.first_bad_block, problem) for problem in result.problems]
 
 
 def _check_copy_heads(chain_dir: Path, result: Findings) -> None:
@@ -308,24 +320,25 @@ def _check_copy_heads(chain_dir: Path, result: Findings) -> None:
 
 def regulatory_ledger(run_dir: Path, chain: str) -> Path | None:
     """The run's regulatory chain ledger: the one the chain's genesis record names (LedgerError if it is
-    missing), else any other chain carrying a ReportRegistry, if there is one."""
+    missing), else any other chain of the same (sub-)run carrying a ReportRegistry, if there is one."""
     genesis = read_genesis(run_dir / chain) or {}
     named = genesis.get("anchored_on")
     if named:
-        if not (run_dir / str(named) / LEDGER_FILE).is_file():
+        # Named by its own name, beside the chain in the (sub-)run that wrote both.
+        if not (run_of(run_dir, chain) / str(named) / LEDGER_FILE).is_file():
             raise LedgerError(f"{chain}'s genesis record says it is anchored on chain {named}, which is missing "
                               "from the run")
-        return run_dir / str(named) / LEDGER_FILE
+        return run_of(run_dir, chain) / str(named) / LEDGER_FILE
     for other in chain_names(run_dir):
-        if other == chain:
-            continue
+        if other == chain or sibling(chain, own_name(other)) != other:
+            continue  # another market's regulatory chain anchors none of this one
         try:
-            store = LedgerReader(run_dir / other / LEDGER_FILE)
+            store = LedgerReader(ledger_path(run_dir, other))
         except LedgerError:
             continue
         try:
             if store.contracts("ReportRegistry"):
-                return run_dir / other / LEDGER_FILE
+                return ledger_path(run_dir, other)
         finally:
             store.close()
     return None
@@ -335,7 +348,7 @@ def _check_anchors(run_dir: Path, chain: str, result: Findings) -> None:
     """The chain must still match its anchors on the run's regulatory chain, if it has one."""
     try:
         regulatory = regulatory_ledger(run_dir, chain)
-        business = LedgerReader(run_dir / chain / LEDGER_FILE)
+        business = LedgerReader(ledger_path(run_dir, chain))
     except LedgerError as exc:
         result.fail(0, str(exc))
         return
@@ -347,9 +360,10 @@ def _check_anchors(run_dir: Path, chain: str, result: Findings) -> None:
 
 
 def check_anchored(business: LedgerReader, chain: str, regulatory: Path, result: Findings) -> int:
-    """Fails `result` at each block where `business`, a copy of chain `chain`,
-    no longer matches its anchors on the regulatory chain's ledger at `regulatory`; returns how many
-    anchors there are."""
+    """Fails `result` at each block where `business`, a copy of chain `chain` (its name in the run; the anchors
+    bear its own name), no longer matches its anchors on the regulatory chain's ledger at `regulatory`;
+    returns how many anchors there are."""
+    chain = own_name(chain)
     try:
         store = LedgerReader(regulatory)
     except LedgerError as exc:
@@ -384,8 +398,8 @@ def verify_run(run_dir: Path, pins: Path | None = None) -> list[Verification]:
     """Verifies every chain in a run directory, and every member's copy of it; with `pins`, each chain
     against the genesis the regulator pinned for it (see apply_pins)."""
     results = []
-    for path in sorted(run_dir.glob(f"*/{LEDGER_FILE}")):
-        result = verify_chain(path.parent)
+    for path in chain_ledgers(run_dir):
+        result = verify_chain(path.parent, name=chain_name(run_dir, path))
         check_member_copies(path.parent, result)
         results.append(result)
     return apply_pins(run_dir, results, pins, Verification)

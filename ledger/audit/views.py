@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from ledger.chain.reader import LedgerReader
-from ledger.chain.run import ledger_path
+from ledger.chain.run import chain_names, ledger_path
 from ledger.errors import ConfigError
 from ledger.trust.keystore import keystore_nodes, open_keystore
 from ledger.audit.verify import membership_at_head, require_pinned
@@ -23,8 +23,8 @@ NOBODY = "(no key)"  # a viewer that opens no keystore: every record stays seale
 def node_view(run_dir: Path, chain: str, node: str, viewer: str | None = None) -> dict:
     """`node`'s view of `chain`, as seen by `viewer` (the node itself by default)."""
     path = ledger_path(run_dir, chain)
-    if not path.exists():
-        raise ConfigError(f"no chain {chain!r} in {run_dir}")
+    if chain not in chain_names(run_dir):  # a name, never a path out of the run
+        raise ConfigError(f"no chain {chain!r} in {run_dir}; it has {', '.join(chain_names(run_dir))}")
     require_pinned(run_dir)
     viewer = viewer or node
     known = chain_nodes(run_dir / chain)
@@ -78,6 +78,13 @@ def _membership_changes(store: LedgerReader, address: bytes) -> list[dict]:
             change["status"] = MemberStatus(a["status"]).name.lower()
         changes.append(change)
     return changes
+
+
+def node_chain(run_dir: Path, node: str) -> str:
+    """The chain `view` looks at when none is given: the first of the run's chains NODE is on (in a
+    `run scenario all` run the nodes of the three markets differ), else the run's first chain."""
+    chains = chain_names(run_dir)
+    return next((c for c in chains if node in chain_nodes(Path(run_dir) / c)), chains[0] if chains else "")
 
 
 def chain_nodes(chain_dir: Path) -> list[str]:

@@ -95,8 +95,9 @@ class Consortium:
         self.membership = Membership()
         self.gateway = Gateway(ca, self.membership)
         self.on_block: Callable[[ExecutedBlock], None] | None = None
-        # (contract, event, args) of the last committed block, decoded once at commit, for on_block's watchers.
-        self.block_events: list[tuple[str, str, dict]] = []
+        # (contract, event, args, tx hash, function) of the last committed block, decoded once at commit, for
+        # on_block's watchers.
+        self.block_events: list[tuple[str, str, dict, bytes, str | None]] = []
         self._by_address: dict[bytes, Contract] = {}
         self._errors: dict[bytes, CustomError] = {}
         self._nonces: dict[bytes, int] = {}
@@ -326,7 +327,7 @@ class Consortium:
                 named = contract.abi.decode_event(log.topics, log.data) if contract else None
                 if named:
                     ticket.events.append(named)
-                    decoded.append((contract.name, *named))
+                    decoded.append((contract.name, *named, p.tx.hash, ticket.function))
                     if contract is self.contracts.get(REGISTRY):
                         governed.append((REGISTRY, *named))
                 events.append(EventRecord(log_index, p.tx.hash, log.address, contract and contract.name,

@@ -1,10 +1,15 @@
 """Opening a chain in a run directory: engine, SQLite store, CA and consortium,
-laid out as RUN_DIR/<chain>/ledger.sqlite and RUN_DIR/<chain>/certs/."""
+laid out as RUN_DIR/<chain>/ledger.sqlite and RUN_DIR/<chain>/certs/.
+
+A run may hold sub-runs, folders with their own run.json (`run scenario all` writes one per
+scenario): their chains are the run's too, named by their path under RUN_DIR
+(`share_transfer/fund_platform`). A chain's own name, the one in its genesis record and its
+anchors, is the last part of that path (`own_name`)."""
 
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ledger.trust.ca import ConsortiumCA
 from ledger.chain.consortium import Consortium
@@ -15,6 +20,7 @@ from ledger.trust.secrets import KeyDeriver, as_deriver
 from ledger.chain.store import LedgerStore
 
 LEDGER_FILE = "ledger.sqlite"
+RUN_FILE = "run.json"  # a run's summary: a folder of a run holding one is a sub-run
 
 
 def open_chain(run_dir: Path, name: str, keys: KeyDeriver | int, chain_id: int, genesis_time: int,
@@ -58,12 +64,59 @@ def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
 
 
 def chain_names(run_dir: Path) -> list[str]:
-    """The chains of a run: each folder of RUN_DIR holding a ledger."""
-    return sorted(p.parent.name for p in Path(run_dir).glob(f"*/{LEDGER_FILE}"))
+    """The chains of a run: each folder of RUN_DIR holding a ledger, and the chains of its sub-runs (folders
+    with their own run.json), named by their path under RUN_DIR (`share_transfer/fund_platform`)."""
+    run_dir = Path(run_dir)
+    return sorted(chain_name(run_dir, p) for p in chain_ledgers(run_dir))
+
+
+def chain_ledgers(run_dir: Path) -> list[Path]:
+    """The ledger file of every chain of the run (chain_names), in the order of their names."""
+    run_dir = Path(run_dir)
+    found = list(run_dir.glob(f"*/{LEDGER_FILE}"))
+    for sub in sub_runs(run_dir):
+        found += chain_ledgers(sub)
+    return sorted(found, key=lambda p: chain_name(run_dir, p))
+
+
+def sub_runs(run_dir: Path) -> list[Path]:
+    """The sub-runs of a run, by name: each folder of RUN_DIR with its own run.json and no ledger (the scenarios
+    of `run scenario all`). A link is never followed: it could lead back up the run, or out of it."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    return sorted(sub for sub in run_dir.iterdir() if sub.is_dir() and not sub.is_symlink()
+                  and (sub / RUN_FILE).is_file() and not (sub / LEDGER_FILE).exists())
+
+
+def chain_name(run_dir: Path, ledger_file: Path) -> str:
+    """The name in the run at `run_dir` of the chain whose ledger is `ledger_file`: its folder's path under
+    RUN_DIR (`fund_platform`; in a sub-run `share_transfer/fund_platform`)."""
+    folder, run_dir = Path(ledger_file).parent, Path(run_dir)
+    try:
+        return folder.relative_to(run_dir).as_posix()
+    except ValueError:
+        return folder.resolve().relative_to(run_dir.resolve()).as_posix()
+
+
+def own_name(chain: str) -> str:
+    """The name a chain goes by in its genesis record and its anchors: the last part of its name in the run."""
+    return PurePosixPath(chain).name
+
+
+def run_of(run_dir: Path, chain: str) -> Path:
+    """The folder of the (sub-)run that wrote chain `chain`: RUN_DIR, or RUN_DIR/<scenario> for a sub-run's
+    chain. Its chains' genesis records name each other, and its documents' URIs start, relative to it."""
+    return (Path(run_dir) / chain).parent
+
+
+def sibling(chain: str, other: str) -> str:
+    """The run name of chain `other` (an own name, as a genesis record gives it) of the same (sub-)run as `chain`."""
+    return (PurePosixPath(chain).parent / other).as_posix()
 
 
 def ledger_path(run_dir: Path, chain: str) -> Path:
-    """Where chain `chain` of the run keeps its ledger."""
+    """Where chain `chain` of the run keeps its ledger (`chain` as chain_names gives it, nested or not)."""
     return Path(run_dir) / chain / LEDGER_FILE
 
 

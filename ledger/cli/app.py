@@ -6,8 +6,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from ledger.cli.common import CONTEXT
+from ledger.cli.common import CONTEXT, LANG_OPTION
 from ledger.cli.contracts import compile_contracts, contracts
+from ledger.cli.findings import findings, rules
 from ledger.cli.node import node
 from ledger.cli.query import query
 from ledger.cli.report import report
@@ -17,6 +18,18 @@ from ledger.cli.transact import call, deploy, govern, send
 from ledger.cli.verify import audit, verify
 from ledger.cli.view import view
 from ledger.errors import ConfigError, PilotLedgerError
+from ledger.present.i18n import translator
+
+_translate = translator("cli")
+
+
+def _(message: str) -> str:
+    """A message in the chosen language; English when the language itself is what is wrong (PILOTLEDGER_LANG
+    naming no language), so that the error saying so is still one line."""
+    try:
+        return _translate(message)
+    except ConfigError:
+        return message
 
 PACKAGE = "pilotledger"
 
@@ -30,12 +43,13 @@ def package_version() -> str:
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_version(), "--version", "-V", package_name=PACKAGE, message=f"{PACKAGE} %(version)s")
+@LANG_OPTION
 def cli() -> None:
     """pilotledger: a permissioned-ledger simulator for capital-market blockchain pilots."""
 
 
-for command in (run, scenario_group, verify, audit, view, report, query, compile_contracts, deploy, call, send,
-                govern, contracts, node):
+for command in (run, scenario_group, verify, audit, view, report, query, findings, rules, compile_contracts, deploy,
+                call, send, govern, contracts, node):
     cli.add_command(command)
 
 
@@ -49,8 +63,9 @@ def main(argv: list[str] | None = None, prog_name: str = PACKAGE) -> int:
         return _run(argv, prog_name)
     finally:
         if not had_secret and secret.exists():
-            click.echo(f"note: created the operator secret {secret}; every key of a run derives from it and the "
-                       "seed, so keep it (outside run directories) to reproduce or extend your runs", err=True)
+            click.echo(_("note: created the operator secret {path}; every key of a run derives from it and the "
+                         "seed, so keep it (outside run directories) to reproduce or extend your runs").format(
+                path=secret), err=True)
 
 
 def _run(argv: list[str] | None, prog_name: str) -> int:
@@ -59,16 +74,16 @@ def _run(argv: list[str] | None, prog_name: str) -> int:
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.Abort:
-        click.echo("aborted", err=True)
+        click.echo(_("aborted"), err=True)
         return 130
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(_("error: {message}").format(message=exc.format_message()), err=True)
         return 2
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("error: {message}").format(message=exc), err=True)
         return 2
     except PilotLedgerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("error: {message}").format(message=exc), err=True)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
 import click
 
 from ledger.chain.run import run_chains
+from ledger.present.i18n import set_language
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -21,7 +23,8 @@ def _run_with_ledgers(_ctx, _param, value: Path) -> Path:
 
 RUN_DIR_ARG = click.argument("run_dir", type=click.Path(path_type=Path), callback=_run_with_ledgers)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-CHAIN_OPTION = click.option("--chain", help="The chain (default: the run's only chain).")
+CHAIN_OPTION = click.option("--chain", help="The chain (default: the run's only chain); in a `run scenario all` run "
+                                            "its path, e.g. share_transfer/fund_platform.")
 ADVANCE_OPTION = click.option("--advance", type=click.IntRange(min=0), default=0,
                               help="Move the chain's clock this many seconds before the block.")
 PIN_OPTION = click.option(
@@ -30,9 +33,54 @@ PIN_OPTION = click.option(
          "Written from this run if it does not exist yet. [env: PILOTLEDGER_PINS]")
 
 
+
+def _choose_language(ctx: click.Context, _param, value: str | None) -> None:
+    """--lang on the root group or on a command: an explicit choice wins, then PILOTLEDGER_LANG, then English.
+    The root group's value (or its absence) is kept in ctx.meta, so a command without --lang falls back to it and
+    a previous in-process invocation's choice never lingers; a bad name is one line (ConfigError, exit 2)."""
+    key = "pilotledger.lang"
+    if value is not None or ctx.parent is None:
+        ctx.meta[key] = value
+    set_language(ctx.meta.get(key))
+
+
+LANG_OPTION = click.option(
+    "--lang", metavar="LANG", callback=_choose_language, expose_value=False, is_eager=True,
+    help="Language of the output: en (default) or zh (Simplified Chinese). [env: PILOTLEDGER_LANG]")
+FULL_OPTION = click.option("--full", is_flag=True,
+                           help="Print ids in full, so that any id shown can be pasted into the next query.")
+
+
+
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: a CJK character takes two, a combining mark none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def pad(text: object, columns: int, right: bool = False) -> str:
+    """`text` padded with spaces to `columns` terminal columns (on the left with `right`)."""
+    shown = str(text)
+    fill = " " * max(0, columns - width(shown))
+    return fill + shown if right else shown + fill
+
+
 def table(rows: list[tuple[str, object]], indent: int = 2) -> str:
-    width = max((len(k) for k, _ in rows), default=0)
-    return "\n".join(f"{' ' * indent}{k.ljust(width)}  {v}" for k, v in rows)
+    """Label/value rows, the values aligned however wide the labels' characters are."""
+    columns = max((width(k) for k, _ in rows), default=0)
+    return "\n".join(f"{' ' * indent}{pad(k, columns)}  {v}" for k, v in rows)
+
+
+def grid(rows: list[tuple], indent: int = 2, right: frozenset[int] | set[int] = frozenset()) -> str:
+    """Rows of cells in aligned columns (the `right` ones aligned right); the last column is never padded, so
+    a long last cell (an id in full) stays on its line."""
+    if not rows:
+        return ""
+    n = max(len(r) for r in rows)
+    cells = [[str(c) for c in r] + [""] * (n - len(r)) for r in rows]
+    columns = [max(width(r[i]) for r in cells) for i in range(n)]
+    return "\n".join(" " * indent + "  ".join(pad(c, columns[i], i in right) if i < n - 1 else c
+                                             for i, c in enumerate(r)).rstrip() for r in cells)
 
 
 def invoked_as() -> str:

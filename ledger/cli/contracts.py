@@ -7,9 +7,12 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, JSON_OPTION, echo_json, invoked_as
+from ledger.cli.common import CONTEXT, JSON_OPTION, LANG_OPTION, echo_json, grid, invoked_as
 from ledger.errors import ConfigError
+from ledger.present.i18n import translator
 from ledger.tooling.compiler import BUILD_DIR
+
+_ = translator("cli")
 
 
 @click.command("compile", context_settings=CONTEXT)
@@ -17,6 +20,7 @@ from ledger.tooling.compiler import BUILD_DIR
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=BUILD_DIR,
               show_default=True, help="Where to write one artifact JSON per contract.")
 @JSON_OPTION
+@LANG_OPTION
 def compile_contracts(paths, out_dir, as_json) -> None:
     """Compile your own Solidity files with the pinned solc 0.8.28 (native on PATH, else npm).
 
@@ -44,14 +48,12 @@ def compile_contracts(paths, out_dir, as_json) -> None:
                    "out_dir": str(out_dir), "contracts": compiled})
         return
     click.echo(f"solc {result.version} ({result.solc.kind}: {result.solc.path})")
-    rows = [("contract", "source", "bytecode")]
-    rows += [(c["name"], c["source"], f"{c['bytecode_bytes']:,} bytes") for c in compiled]
-    widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
-    for name, source, size in rows:
-        click.echo(f"  {name.ljust(widths[0])}  {source.ljust(widths[1])}  {size}")
-    click.echo(f"artifacts in {out_dir}" if compiled else
-               "no artifact: interfaces, abstract contracts, internal libraries and contracts without public "
-               "functions get none")
+    rows = [(_("contract"), _("source"), _("bytecode"))]
+    rows += [(c["name"], c["source"], _("{n} bytes").format(n=f"{c['bytecode_bytes']:,}")) for c in compiled]
+    click.echo(grid(rows))
+    click.echo(_("artifacts in {dir}").format(dir=out_dir) if compiled else
+               _("no artifact: interfaces, abstract contracts, internal libraries and contracts without public "
+                 "functions get none"))
 
 
 @click.group(context_settings=CONTEXT)
@@ -60,6 +62,7 @@ def contracts() -> None:
 
 
 @contracts.command("check", context_settings=CONTEXT)
+@LANG_OPTION
 def contracts_check() -> None:
     """Recompile with the pinned solc and fail if any committed artifact is stale."""
     from ledger.tooling.compiler import SOLC_VERSION, stale_artifacts
@@ -68,15 +71,16 @@ def contracts_check() -> None:
     for problem in problems:
         click.echo(problem)
     if problems:
-        click.echo(f"artifacts are stale; run: {invoked_as()} contracts build", err=True)
+        click.echo(_("artifacts are stale; run: {command} contracts build").format(command=invoked_as()), err=True)
         sys.exit(1)
-    click.echo(f"artifacts match a fresh compile with solc {SOLC_VERSION}")
+    click.echo(_("artifacts match a fresh compile with solc {version}").format(version=SOLC_VERSION))
 
 
 @contracts.command("build", context_settings=CONTEXT)
+@LANG_OPTION
 def contracts_build() -> None:
     """Recompile the contracts and rewrite their artifacts."""
     from ledger.tooling.compiler import ARTIFACTS_DIR, build_artifacts
 
     for name in build_artifacts():
-        click.echo(f"wrote {ARTIFACTS_DIR / name}.json")
+        click.echo(_("wrote {path}").format(path=f"{ARTIFACTS_DIR / name}.json"))

@@ -6,12 +6,16 @@ import sys
 
 import click
 
-from ledger.cli.common import CONTEXT, invoked_as
+from ledger.cli.common import CONTEXT, LANG_OPTION, invoked_as
 from ledger.errors import PilotLedgerError
+from ledger.present.i18n import translator
+
+_ = translator("cli")
 
 
 @click.command(context_settings=CONTEXT)
 @click.option("--port", type=int, default=8545, show_default=True, help="Port on 127.0.0.1 to serve JSON-RPC on.")
+@LANG_OPTION
 def node(port: int) -> None:
     """Run the dev node (Hardhat, from `npm ci --prefix devnode`) in the foreground, for --engine rpc.
     Each scenario run needs a fresh node: stop it with Ctrl-C and start it again."""
@@ -22,11 +26,12 @@ def node(port: int) -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` stops the node on kill too
     process, url = start(port)
-    click.echo(f"dev node at {url} (chain id 7001, genesis 2021-01-01); run a scenario on it with:\n"
-               f"  {invoked_as()} run scenario share_transfer --engine rpc --rpc-url {url}\nCtrl-C stops it.")
+    click.echo(_("dev node at {url} (chain id 7001, genesis 2021-01-01); run a scenario on it with:\n"
+                 "  {command} run scenario share_transfer --engine rpc --rpc-url {url}\nCtrl-C stops it.").format(
+        url=url, command=invoked_as()))
     try:
         while process.poll() is None:
             time.sleep(0.5)
-        raise PilotLedgerError(f"the dev node exited with code {process.returncode}")
+        raise PilotLedgerError(_("the dev node exited with code {code}").format(code=process.returncode))
     finally:
         stop(process)

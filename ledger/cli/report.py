@@ -6,19 +6,24 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, RUN_DIR_ARG, Progress
+from ledger.cli.common import CONTEXT, LANG_OPTION, RUN_DIR_ARG, Progress
+from ledger.present.i18n import translator
+
+_ = translator("report")
 
 
 @click.command(context_settings=CONTEXT)
 @RUN_DIR_ARG
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the HTML (default: RUN_DIR/report.html).")
+@LANG_OPTION
 def report(run_dir: Path, out: Path | None) -> None:
-    """Write one self-contained HTML report on RUN_DIR for the regulator: the audit, per-node views,
-    refusals by reason, planted violations against what was caught, and charts."""
+    """Write one self-contained HTML report on RUN_DIR for the regulator: the audit, the findings of the rule
+    catalogue, the risk alerts, per-node views, refusals by reason, planted violations against what was caught
+    or found, and charts. --lang zh (or PILOTLEDGER_LANG=zh) writes it in Simplified Chinese."""
     from ledger.audit.reexecute import ledger_copies
     from ledger.report import write_report
 
     # The bar opens at the audit's first block, once the run has been read.
-    with Progress("re-executing", lambda: sum(n for _, _, n in ledger_copies(run_dir))) as bar:
+    with Progress(_("re-executing"), lambda: sum(n for _c, _n, n in ledger_copies(run_dir))) as bar:
         path = write_report(run_dir, out, bar.advance)
     click.echo(path)

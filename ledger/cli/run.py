@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, JSON_OPTION, Progress, echo_json, invoked_as, table
+from ledger.cli.common import (CONTEXT, FULL_OPTION, JSON_OPTION, LANG_OPTION, Progress, echo_json, grid, invoked_as,
+                               table)
+from ledger.cli.readable import Names
 from ledger.errors import ConfigError
+from ledger.present import fmt
+from ledger.present.i18n import CHINESE, current_language, translator
 from ledger.evm import ENGINES
 from scenarios.registry import (SCENARIOS, SCENARIOS_ENV, USER_SCENARIOS, all_scenario_names, get_scenario,
                                 load_user_scenarios)
+
+_ = translator("cli")
 
 
 @click.group(context_settings=CONTEXT)
@@ -63,9 +70,11 @@ def own_options(name: str | None, args: list[str], builtin: set[str]) -> dict[st
               help="Print every account that signs transactions in NAME (for a network's accounts allowlist).")
 @JSON_OPTION
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
+@FULL_OPTION
+@LANG_OPTION
 @click.pass_context
 def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, rpc_urls, list_accounts, as_json,
-                         list_only, **options) -> None:
+                         list_only, full, **options) -> None:
     """Run scenario NAME: the business, planted violations, and a summary of what the chain refused.
     A scenario of your own (--scenarios-dir) takes its own options too, as --NAME VALUE."""
     from scenarios.runner import run_scenario
@@ -76,7 +85,8 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     if list_only:
         rows = [{"name": n, "title": get_scenario(n).title,
                  "options": {o.name: o.default for o in get_scenario(n).options}} for n in all_scenario_names()]
-        echo_json(rows) if as_json else click.echo(table([(r["name"], r["title"]) for r in rows], 0))
+        echo_json(rows) if as_json else click.echo(table([(r["name"], _scenario_title(r["name"], r["title"]))
+                                                          for r in rows], 0))
         return
     if name is None:
         raise click.UsageError("name a scenario, or use --list")
@@ -85,7 +95,7 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
             raise ConfigError("run scenario all runs the built-in scenarios only; run yours by name")
         if engine == "rpc":
             raise ConfigError("run scenario all runs on the embedded engine; run each scenario by name on a node")
-        run_all_command(seed, run_dir, engine, as_json, options)
+        run_all_command(seed, run_dir, engine, as_json, options, full)
         return
     scenario = get_scenario(name)
     known = {o.name for o in scenario.options}
@@ -99,9 +109,9 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     nodes = node_urls(engine, rpc_urls)
     if run_dir is not None and run_dir.exists():
         raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
-    with Progress(f"{name} (seed {seed})", eta=False) as bar:
+    with Progress(_("{name} (seed {seed})").format(name=name, seed=seed), eta=False) as bar:
         summary = run_scenario(name, seed, given, run_dir, engine, bar.advance, bar.start, nodes)
-    echo_json(summary) if as_json else click.echo(render_summary(summary))
+    echo_json(summary) if as_json else click.echo(render_summary(summary, _run_names(summary["run_dir"], full)))
 
 
 def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
@@ -118,7 +128,7 @@ def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
                           f"from `{invoked_as()} node`)")
     urls: dict[str, str] = {}
     for value in given:
-        chain, _, url = value.partition("=") if "=" in value.split("://", 1)[0] else (ANY_CHAIN, "", value)
+        chain, _sep, url = value.partition("=") if "=" in value.split("://", 1)[0] else (ANY_CHAIN, "", value)
         if chain in urls:
             raise ConfigError(f"--rpc-url given twice for {chain or 'the scenario'}")
         urls[chain] = url
@@ -143,78 +153,199 @@ def echo_signing_accounts(name: str, seed: int, options: dict, as_json: bool) ->
 
     with tempfile.TemporaryDirectory() as scratch:
         run_scenario(name, seed, options, Path(scratch) / "run")
-        rows = [{"chain": a.chain, "address": "0x" + a.address.hex(),
-                 "signer": a.node if a.own else f"a client of {a.node}"}
-                for a in signing_accounts(Path(scratch) / "run")]
+        accounts = signing_accounts(Path(scratch) / "run")
+    rows = [{"chain": a.chain, "address": "0x" + a.address.hex(),
+             "signer": a.node if a.own else f"a client of {a.node}"} for a in accounts]
     if as_json:
         echo_json(rows)
-    else:
-        click.echo("\n".join(f"{r['chain']}  {r['address']}  {r['signer']}" for r in rows))
+    else:  # the addresses in full: they are what a network's allowlist takes
+        click.echo(grid([(a.chain, "0x" + a.address.hex(), a.node if a.own else _("a client of {node}").format(
+            node=a.node)) for a in accounts], indent=0))
 
 
-def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool, options: dict) -> None:
+def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool, options: dict,
+                    full: bool = False) -> None:
     """`run scenario all`: every scenario at its default sizes, and the regulator's findings scored."""
+    from scenarios.registry import scenario_names
     from scenarios.runner import run_all
+    from scenarios.violations import spread
 
+    violations = options.pop("violations", None) or 0  # spread over the markets (scenarios/violations.py)
     given = sorted(k for k, v in options.items() if v is not None)
     if given:
-        raise ConfigError(f"run scenario all takes no scenario option (--{given[0].replace('_', '-')}); "
-                          "each scenario runs at its default sizes")
+        raise ConfigError(f"run scenario all takes no scenario option but --violations "
+                          f"(--{given[0].replace('_', '-')}); each scenario runs at its default sizes")
     if run_dir is not None and run_dir.exists():
         raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
     with Progress("", eta=False) as bar:
         def progress_for(name: str):
-            return bar.advance, lambda total: bar.start(total, f"{name} (seed {seed})")
-        summary = run_all(seed, None, run_dir, engine, progress_for)
-    echo_json(summary) if as_json else click.echo(render_all(summary))
+            return bar.advance, lambda total: bar.start(total, _("{name} (seed {seed})").format(name=name, seed=seed))
+        per = {name: {"violations": n} for name, n in spread(seed, violations, scenario_names()).items() if n}
+        summary = run_all(seed, per, run_dir, engine, progress_for)
+    echo_json(summary) if as_json else click.echo(render_all(summary, _run_names(summary["run_dir"], full)))
 
 
-def render_all(s: dict) -> str:
-    def figures(x: dict) -> str:
-        return (f"precision {x['precision']:.2f}  recall {x['recall']:.2f}  ({x['true_positives']} found of "
-                f"{x['plants']} planted, {x['false_positives']} false, {x['false_negatives']} missed)")
+MISSED = re.compile(r"^(?P<kind>\S+) \(expected (?P<expected>.*), got (?P<got>.*)\)$")  # scenarios.runner's words
+ALERTS_SHOWN = 8
 
-    rows: list[tuple[str, object]] = [(name, figures(x)) for name, x in s["scores"].items()]
-    rows.append(("overall", figures(s["overall"])))
+
+def _run_names(run_dir: str, full: bool) -> Names:
+    """The public names of a run just written (its ledgers, before anyone else could touch them)."""
+    from ledger.chain.run import chain_ledgers
+
+    return Names.read(chain_ledgers(Path(run_dir)), full)
+
+
+def _scenario_title(name: str, title: str) -> str:
+    from ledger.report import labels
+
+    return labels.scenario(name) if current_language() == CHINESE and name in labels.SCENARIOS else title
+
+
+def _reason(key: str) -> tuple[str, str]:
+    """A refusal reason `gateway:CODE` / `contract:Error` as (where:code, what it means)."""
+    from ledger.report import labels
+
+    where, _sep, code = key.partition(":")
+    return f"{labels.label(labels.WHERE, where)}:{code}", labels.reason(code)
+
+
+def _rule_title(rule: str) -> str:
+    """A catalogue rule's title (findings domain); an older run's monitor rule by the report's label."""
+    from ledger.report import labels
+    from ledger.supervision.catalogue import RULES_BY_ID, text
+
+    return text.title(rule) if rule in RULES_BY_ID else labels.rule_title(rule)
+
+
+def _figures(x: dict) -> str:
+    return _("precision {precision:.2f}  recall {recall:.2f}  ({found} found of {planted} planted, {false} false, "
+             "{missed} missed)").format(precision=x["precision"], recall=x["recall"], found=x["true_positives"],
+                                        planted=x["plants"], false=x["false_positives"], missed=x["false_negatives"])
+
+
+def _subject(names: Names, subject: object) -> str:
+    """A finding's or an alert's subject ({"asset": "fund:3", ...} or "fund:3/0x…") readable."""
+    values = list(subject.values()) if isinstance(subject, dict) else str(subject).split("/")
+    shown = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            shown.append(fmt.join(_subject(names, [v]) for v in value))
+            continue
+        text = str(value)
+        if text.startswith(("fund:", "company:")):
+            shown.append(names.asset(text))
+        elif text.startswith("0x") and len(text) == 42:
+            shown.append(names.account(text))
+        elif text.startswith("0x") and len(text) == 66:
+            code = fmt.company_code(text)
+            shown.append(fmt.commodity(code) if code and code.islower() else names.company(text) if code
+                         else names.id(text))
+        else:
+            shown.append(fmt.commodity(text))
+    return " / ".join(shown)
+
+
+def _alert(names: Names, a: dict) -> str:
+    """What an alert says, in the reader's language: the rule's message with readable values where the alert
+    carries them, else its English detail translated by pattern (ledger.report.labels), else its subject."""
+    from ledger.report import labels
+    from ledger.supervision.catalogue import text
+
+    if a.get("message"):
+        return text.what(a, names.full)
+    detail = str(a.get("detail", ""))
+    shown = labels.detail(detail, names.by_address())
+    if shown == detail and current_language() == CHINESE:
+        return _subject(names, a.get("subject", ""))
+    return _readable_ids(shown, names) if shown == detail else shown
+
+
+UNIX_TIME = re.compile(r"\b1[5-9]\d{8}\b")  # 2017-07 .. 2033-05: a block time in an older run's English text
+HEX_ID = re.compile(r"0x[0-9a-fA-F]{64}\b|0x[0-9a-fA-F]{40}\b")
+
+
+def _readable_ids(text: str, names: Names) -> str:
+    """An English text of an older run with its ids named (companies by code, accounts by name) and its Unix
+    times as Beijing dates."""
+    def name(m: re.Match) -> str:
+        value = m.group(0).lower()
+        return names.account(value) if len(value) == 42 else (
+            names.company(value) if fmt.company_code(value) else names.id(value))
+    return UNIX_TIME.sub(lambda m: fmt.date_time(int(m.group(0))), HEX_ID.sub(name, text))
+
+
+def render_all(s: dict, names: Names | None = None) -> str:
+    names = names or Names()
+    rows: list[tuple[str, object]] = [(name, _figures(x)) for name, x in s["scores"].items()]
+    rows.append((_("overall"), _figures(s["overall"])))
     for name, x in s["scores"].items():
-        rows += [(f"  {name} missed", f"{m['kind']} (plant {m['plant']})") for m in x["missed"]]
-        rows += [(f"  {name} false", f"{f['kind']}: {f.get('detail', '')}") for f in x["unexpected"]]
-    rows.append(("run directory", s["run_dir"]))
-    parts = [f"all scenarios  seed {s['seed']}  engine {s['engine']}  (regulator's findings vs ground truth)\n"
-             + table(rows)]
-    parts += [render_summary(s[name]) for name in s["scores"]]
+        for m in x["missed"]:
+            rule = m.get("rule") or m.get("kind", "")
+            rows.append((_("  {scenario} missed").format(scenario=name), _("{title} [{rule}] (plant {plant})").format(
+                title=_rule_title(rule), rule=rule, plant=m.get("plant"))))
+        for f in x["unexpected"]:
+            rule = f.get("rule") or f.get("kind", "")
+            what = f.get("what") or f.get("detail", "") if current_language() != CHINESE else \
+                _subject(names, f.get("subject", ""))
+            rows.append((_("  {scenario} false").format(scenario=name), f"{_rule_title(rule)} [{rule}]: {what}"))
+    rows.append((_("run directory"), s["run_dir"]))
+    parts = [_("all scenarios  seed {seed}  engine {engine}  (regulator's findings vs ground truth)").format(
+        seed=s["seed"], engine=s["engine"]) + "\n" + table(rows)]
+    parts += [render_summary(s[name], names) for name in s["scores"]]
     return "\n\n".join(parts)
 
 
-def render_summary(s: dict) -> str:
+def render_summary(s: dict, names: Names | None = None) -> str:
+    from ledger.report import labels
+
+    names = names or Names()
     rows: list[tuple[str, object]] = [
-        ("blocks", s["blocks"]),
-        ("transactions", f"{s['transactions']} ({s['committed']} committed, {s['refused']} refused)"),
+        (_("blocks"), s["blocks"]),
+        (_("transactions"), _("{n} ({committed} committed, {refused} refused)").format(
+            n=s["transactions"], committed=s["committed"], refused=s["refused"])),
     ]
-    rows += [(f"  {reason}", count) for reason, count in s["refused_by_reason"].items()]
+    for key, count in s["refused_by_reason"].items():
+        reason, meaning = _reason(key)
+        rows.append((f"  {reason}", f"{count}  {meaning}".rstrip()))
     rows += [
-        ("planted violations", f"{s['planted']} ({s['planted_for_chain']} for the chain, "
-                               f"{s['planted_for_regulator']} left for the regulator)"),
-        ("caught by the chain", f"{s['caught']} / {s['planted_for_chain']}"),
-        ("unexpected refusals", s["unexpected_refusals"]),
-        ("head hash", s["head_hash"]),
+        (_("planted violations"), _("{n} ({chain} for the chain, {regulator} left for the regulator)").format(
+            n=s["planted"], chain=s["planted_for_chain"], regulator=s["planted_for_regulator"])),
+        (_("caught by the chain"), f"{s['caught']} / {s['planted_for_chain']}"),
+        (_("unexpected refusals"), s["unexpected_refusals"]),
+        (_("head hash"), s["head_hash"]),
     ]
     if len(s["chains"]) > 1:
-        rows += [(f"  chain {name}", f"{c['blocks']} blocks, head {c['head_hash']}") for name, c in s["chains"].items()]
+        rows += [(_("  chain {name}").format(name=name), _("{n} blocks, head {hash}").format(
+            n=c["blocks"], hash=c["head_hash"])) for name, c in s["chains"].items()]
     if "anchors" in s:
-        rows.append(("regulatory chain", f"{s['anchors']} anchors (to block {s['anchored_height']}), "
-                                         f"{s['reports_filed']} reports"))
-    rows.append(("risk alerts", len(s["alerts"])))
-    rows += [(f"  block {a['block']}", f"{a['rule']}: {a['detail']}") for a in s["alerts"][:8]]
-    if len(s["alerts"]) > 8:
-        rows.append(("  ...", f"{len(s['alerts']) - 8} more in --json"))
+        rows.append((_("regulatory chain"), _("{n} anchors (to block {height}), {reports} reports").format(
+            n=s["anchors"], height=s["anchored_height"], reports=s["reports_filed"])))
+    rows.append((_("risk alerts"), len(s["alerts"])))
+    for a in s["alerts"][:ALERTS_SHOWN]:
+        when = fmt.date_time(a["time"]) if a.get("time") else ""
+        said = _("{title}: {what}").format(title=_rule_title(a["rule"]), what=_alert(names, a))
+        if a.get("severity") == "warning":
+            said = _("warning: {line}").format(line=said)
+        rows.append((_("  block {n}").format(n=a["block"]), f"{when}  {said}".strip()))
+    if len(s["alerts"]) > ALERTS_SHOWN:
+        rows.append(("  ...", _("{n} more in --json").format(n=len(s["alerts"]) - ALERTS_SHOWN)))
     if "exit_drill" in s:
         e = s["exit_drill"]
-        rows.append(("exit drill", f"paused at block {e['paused_at_block']}, {e['holdings']} holdings in the "
-                                   f"signed snapshot, {len(e['lost'])} lost"))
+        rows.append((_("exit drill"), _("paused at block {block}, {holdings} holdings in the signed snapshot, "
+                                        "{lost} lost").format(block=e["paused_at_block"], holdings=e["holdings"],
+                                                              lost=len(e["lost"]))))
     rows += [
-        ("run directory", s["run_dir"]),
-        ("throughput", f"{s['tx_per_second']} tx/s ({s['elapsed_seconds']} s)"),
+        (_("run directory"), s["run_dir"]),
+        (_("throughput"), _("{tps} tx/s ({seconds} s)").format(tps=s["tx_per_second"], seconds=s["elapsed_seconds"])),
     ]
-    missed = [("missed", m) for m in s["missed"]]
-    return f"{s['scenario']}  seed {s['seed']}  engine {s['engine']}\n" + table(rows + missed)
+    for m in s["missed"]:
+        hit = MISSED.match(str(m))
+        if hit:
+            kind, _description = labels.planted_kind(hit["kind"])
+            m = _("{kind} (expected {expected}, got {got})").format(kind=kind, expected=hit["expected"],
+                                                                    got=hit["got"])
+        rows.append((_("missed"), m))
+    title = _("{scenario}  seed {seed}  engine {engine}").format(scenario=s["scenario"], seed=s["seed"],
+                                                                 engine=s["engine"])
+    return title + "\n" + table(rows)

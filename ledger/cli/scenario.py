@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, invoked_as
+from ledger.cli.common import CONTEXT, LANG_OPTION, invoked_as
 from ledger.errors import ConfigError
+from ledger.present.i18n import translator
 from scenarios.registry import SCENARIOS
+
+_ = translator("cli")
 
 
 @click.group("scenario", context_settings=CONTEXT)
@@ -20,6 +23,7 @@ def scenario_group() -> None:
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("my_scenarios"),
               show_default=True, help="The folder to write NAME.py into (created if missing).")
+@LANG_OPTION
 def scenario_new(name, directory) -> None:
     """Write DIR/NAME.py: a working scenario with one violation planted for the chain and one for the regulator."""
     import keyword
@@ -35,4 +39,5 @@ def scenario_new(name, directory) -> None:
         raise ConfigError(f"{path} already exists; pick another name or remove it")
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(render(name, str(directory)), encoding="utf-8")
-    click.echo(f"wrote {path}\nrun it:  {invoked_as()} run scenario {name} --scenarios-dir {directory}")
+    click.echo(_("wrote {path}\nrun it:  {command} run scenario {name} --scenarios-dir {directory}").format(
+        path=path, command=invoked_as(), name=name, directory=directory))

@@ -11,11 +11,43 @@ import click
 from eth_utils import encode_hex
 
 from ledger.chain.reopen import address_resolver, commit_and_copy, find_contract, find_function, find_node
-from ledger.cli.common import (ADVANCE_OPTION, CHAIN_OPTION, CONTEXT, JSON_OPTION, RUN_DIR_ARG, Progress, echo_json,
-                               invoked_as, table)
+from ledger.cli.common import (ADVANCE_OPTION, CHAIN_OPTION, CONTEXT, JSON_OPTION, LANG_OPTION, RUN_DIR_ARG, Progress,
+                               echo_json, invoked_as, table)
 from ledger.errors import ConfigError
+from ledger.present import fmt
+from ledger.present.i18n import N_, translator
 from ledger.tooling.abi_text import parse_args
 from ledger.tooling.compiler import BUILD_DIR
+
+_ = translator("cli")
+SHOWN_IN_FULL = (("contract_address", N_("contract address")), ("tx_hash", N_("transaction hash")))
+TIME_ARGS = ("time", "expiry", "due", "deadline", "until", "end", "at")  # an error argument named so is a time
+
+
+def _arguments(detail: dict, names: dict[str, str]) -> str:
+    """A revert's arguments (`{"id": 13, "expiry": 1664553630}`) with each time as a Beijing date and each
+    member's or client's address with its name beside it (the address in full: it pastes as an argument)."""
+    def shown(key: str, value: object) -> object:
+        timed = any(key.lower() == t or key.lower().endswith(t) for t in TIME_ARGS)
+        if timed and isinstance(value, int) and 10**9 <= value < 4 * 10**9:
+            return fmt.date_time(value)
+        if isinstance(value, str) and value.lower() in names:
+            return fmt.party(value, names[value.lower()], full=True)
+        return value
+    return fmt.join(f"{key} {shown(key, value)}" for key, value in detail.items())
+
+
+def _names(consortium) -> dict[str, str]:
+    """address -> node name, or client label and its node, on the reopened chain."""
+    names = {"0x" + node.address.hex(): name for name, node in consortium.nodes.items()}
+    clients = getattr(consortium.client_holders, "by_address", dict)()
+    names.update({"0x" + address.hex(): _("{label}, client of {node}").format(label=label, node=node)
+                  for address, (label, node) in clients.items()})
+    return names
+
+
+def _warn(line: str) -> None:
+    click.echo(_("warning: {line}").format(line=line), err=True)
 
 
 def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: bool = False):
@@ -31,9 +63,8 @@ def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: b
     require_holds(ledger_path(run_dir, chain))  # reopening trusts the membership it replays
     with LedgerReader(ledger_path(run_dir, chain)) as ledger:
         blocks = ledger.head_number()  # the blocks after genesis, re-executed one by one
-    with Progress(f"reopening {chain}", blocks) as bar:
-        return reopen_chain(run_dir, chain, progress=bar.advance, acting=acting, seal=seal,
-                            warn=lambda line: click.echo(f"warning: {line}", err=True))
+    with Progress(_("reopening {chain}").format(chain=chain), blocks) as bar:
+        return reopen_chain(run_dir, chain, progress=bar.advance, acting=acting, seal=seal, warn=_warn)
 
 
 def _show(run_dir: Path, consortium, ticket, as_json: bool, proposal: int | None = None) -> None:
@@ -41,7 +72,7 @@ def _show(run_dir: Path, consortium, ticket, as_json: bool, proposal: int | None
     (of a governance call: its execution, and the `proposal` it executed)."""
     block, problems = commit_and_copy(consortium, run_dir)
     for problem in problems:
-        click.echo(f"warning: node copy not updated: {problem}", err=True)
+        _warn(_("node copy not updated: {problem}").format(problem=problem))
     outcome = {
         "chain": consortium.name, "node": ticket.node, "contract": ticket.contract, "function": ticket.function,
         "status": ticket.status, "reason": ticket.reason, "detail": ticket.detail,
@@ -54,13 +85,23 @@ def _show(run_dir: Path, consortium, ticket, as_json: bool, proposal: int | None
         outcome["proposal"] = proposal
     if as_json:
         echo_json(outcome)
-    else:
-        why = ticket.detail.get("detail") if set(ticket.detail) == {"detail"} else json.dumps(ticket.detail)
-        rows = [("status", ticket.status + (f" ({ticket.reason}: {why})" if ticket.reason else "")),
-                ("block", outcome["block"])] + ([("proposal", proposal)] if proposal is not None else [])
-        rows += [(k, outcome[k]) for k in ("contract_address", "tx_hash") if outcome[k]]
-        rows += [("event", f"{e['event']} {json.dumps(e['args'])}") for e in outcome["events"]]
-        click.echo(f"{ticket.contract}.{ticket.function} by {ticket.node} on {consortium.name}\n" + table(rows))
+    else:  # ids in full: a contract's address, a transaction's hash and the events' arguments paste as they are
+        from ledger.report import labels
+
+        why = (labels.detail(ticket.detail.get("detail")) if set(ticket.detail) == {"detail"}
+               else _arguments(ticket.detail, _names(consortium)))
+        status = labels.label(labels.STATUS, ticket.status)
+        if ticket.reason:
+            meaning = labels.reason(ticket.reason)
+            status += f" ({ticket.reason}{': ' + meaning if meaning else ''}; {why})"
+        when = fmt.date_time(block.timestamp) if block is not None and block.number == outcome["block"] else ""
+        rows = [(_("status"), status), (_("block"), f"{outcome['block']}  {when}".rstrip())]
+        rows += [(_("proposal"), proposal)] if proposal is not None else []
+        rows += [(_(label), outcome[key]) for key, label in SHOWN_IN_FULL if outcome[key]]
+        rows += [(_("event"), f"{e['event']} {json.dumps(e['args'])}") for e in outcome["events"]]
+        title = _("{call} by {node} on {chain}").format(call=f"{ticket.contract}.{ticket.function}",
+                                                        node=ticket.node, chain=consortium.name)
+        click.echo(title + "\n" + table(rows))
     if not ticket.ok:
         sys.exit(1)
 
@@ -73,6 +114,7 @@ def _show(run_dir: Path, consortium, ticket, as_json: bool, proposal: int | None
 @CHAIN_OPTION
 @ADVANCE_OPTION
 @JSON_OPTION
+@LANG_OPTION
 def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str, chain: str | None, advance: int,
            as_json: bool) -> None:
     """Deploy a compiled contract (ARTIFACT: a file written by `compile`, or NAME for build/contracts/NAME.json)
@@ -83,8 +125,8 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
     if artifact.suffix != ".json":
         artifact = BUILD_DIR / f"{artifact}.json"
     if not artifact.is_file():
-        raise ConfigError(f"no compiled contract at {artifact}; compile it first: "
-                          f"{invoked_as()} compile FILE.sol")
+        raise ConfigError(_("no compiled contract at {artifact}; compile it first: {command} compile FILE.sol").format(
+            artifact=artifact, command=invoked_as()))
     contract_type = load_user_artifact(artifact)
     consortium = _reopen(run_dir, chain, acting=node_name, seal=True)
     node = find_node(consortium, node_name)
@@ -92,8 +134,8 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
     consortium.advance(advance)
     ticket, proposals = deploy_user_contract(consortium, run_dir, node, artifact, contract_type, values)
     if proposals:
-        click.echo(f"{contract_type.name}'s declared roles adopted by governance (proposal "
-                   f"{', '.join(map(str, proposals))})", err=True)
+        click.echo(_("{contract}'s declared roles adopted by governance (proposal {ids})").format(
+            contract=contract_type.name, ids=", ".join(map(str, proposals))), err=True)
     _show(run_dir, consortium, ticket, as_json)
 
 
@@ -105,6 +147,7 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
 @click.option("--node", "node_name", help="Call as this node's account (msg.sender); default: the zero address.")
 @CHAIN_OPTION
 @JSON_OPTION
+@LANG_OPTION
 def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str | None,
          chain: str | None, as_json: bool) -> None:
     """Read FUNCTION of a deployed CONTRACT (name or 0x address) at the chain's head; nothing is written."""
@@ -130,7 +173,7 @@ def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
     elif ok:
         click.echo(json.dumps(result["result"]))
     else:
-        click.echo(f"reverted: {error.name} {json.dumps(error.args)}")
+        click.echo(_("reverted: {error} {args}").format(error=error.name, args=json.dumps(error.args)))
     if not ok:
         sys.exit(1)
 
@@ -146,6 +189,7 @@ def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
 @CHAIN_OPTION
 @ADVANCE_OPTION
 @JSON_OPTION
+@LANG_OPTION
 def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], node_name: str, signer: str | None,
          chain: str | None, advance: int, as_json: bool) -> None:
     """Send FUNCTION of a deployed CONTRACT (name or 0x address) as a block on a run's chain, through
@@ -173,6 +217,7 @@ def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
 @CHAIN_OPTION
 @ADVANCE_OPTION
 @JSON_OPTION
+@LANG_OPTION
 def govern(run_dir: Path, contract: str, function: str, args: tuple[str, ...], admins: tuple[str, ...],
            chain: str | None, advance: int, as_json: bool) -> None:
     """Call governance-only FUNCTION of a deployed CONTRACT (name or 0x address) by governance, as three
@@ -198,7 +243,7 @@ def govern(run_dir: Path, contract: str, function: str, args: tuple[str, ...], a
             except (ConfigError, LedgerError) as exc:
                 if admins:
                     raise
-                click.echo(f"warning: admin {node.name} cannot sign: {exc}", err=True)
+                _warn(_("admin {node} cannot sign: {problem}").format(node=node.name, problem=exc))
     except Exception:
         consortium.store.close()
         raise
@@ -208,8 +253,8 @@ def govern(run_dir: Path, contract: str, function: str, args: tuple[str, ...], a
         ids = calls_by_governance(consortium, [(target.name, function, values)], admins=admins or None,
                                   executions=executions)
     except LedgerError:
-        _, problems = commit_and_copy(consortium, run_dir)  # the steps that passed stay on the chain
+        _block, problems = commit_and_copy(consortium, run_dir)  # the steps that passed stay on the chain
         for problem in problems:
-            click.echo(f"warning: node copy not updated: {problem}", err=True)
+            _warn(_("node copy not updated: {problem}").format(problem=problem))
         raise
     _show(run_dir, consortium, executions[0], as_json, proposal=ids[0])

@@ -2,19 +2,66 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, JSON_OPTION, PIN_OPTION, RUN_DIR_ARG, Progress, echo_json
+from ledger.cli.common import CONTEXT, JSON_OPTION, LANG_OPTION, PIN_OPTION, RUN_DIR_ARG, Progress, echo_json
 from ledger.errors import ConfigError
+from ledger.present.i18n import plural_translator, translator
+
+_ = translator("cli")
+P_ = plural_translator("cli")
+REEXECUTED = "re-executed from genesis on stock py-evm"  # ledger.audit.reexecute.ChainAudit.replayed
+LAGS = re.compile(r"^(?P<where>.+) lags: it ends at block (?P<held>\d+) of (?P<head>\d+)$")
+
+
+def _state(verified: bool) -> str:
+    return _("verified") if verified else _("NOT verified")
+
+
+def _counts(blocks: int, transactions: int) -> str:
+    return (P_("{n} block", "{n} blocks", blocks).format(n=blocks) + _(", ")
+            + P_("{n} transaction", "{n} transactions", transactions).format(n=transactions))
+
+
+def _replayed(text: str) -> str:
+    if text == REEXECUTED:
+        return _("re-executed from genesis on stock py-evm")
+    if text.startswith("re-read from the node at "):
+        return _("re-read from the node at {url}").format(url=text.removeprefix("re-read from the node at "))
+    return text
+
+
+def _note(line: str) -> str:
+    """A note of the checks (a member's copy lagging) in the reader's language; a problem stays as the
+    checks word it, beside the translated first bad block."""
+    lag = LAGS.match(line)
+    if lag:
+        where = lag["where"]
+        if where.endswith("'s copy"):
+            where = _("{node}'s copy").format(node=where.removesuffix("'s copy"))
+        return _("{where} lags: it ends at block {held} of {head}").format(
+            where=where, held=lag["held"], head=lag["head"])
+    return line
+
+
+def _echo_lines(result) -> None:
+    for line in result.problems:
+        click.echo(f"  {line}")
+    if not result.verified and result.first_bad_block is not None:
+        click.echo("  " + _("first bad block: {n}").format(n=result.first_bad_block))
+    for line in result.notes:
+        click.echo(f"  {_note(line)}")
 
 
 @click.command(context_settings=CONTEXT)
 @RUN_DIR_ARG
 @PIN_OPTION
 @JSON_OPTION
+@LANG_OPTION
 def verify(run_dir: Path, pins: Path | None, as_json: bool) -> None:
     """Verify every chain in RUN_DIR and every member's copy: headers, transaction and receipt roots,
     refusal digests, validator seals over every stored row, certificates."""
@@ -27,10 +74,10 @@ def verify(run_dir: Path, pins: Path | None, as_json: bool) -> None:
         echo_json({"verified": verified, "chains": [r.to_json() for r in results]})
     else:
         for r in results:
-            state = "verified" if r.verified else "NOT verified"
-            click.echo(f"{r.chain}: {state}, {r.blocks} blocks, {r.transactions} transactions, {r.refusals} refusals")
-            for line in r.problems + r.notes:
-                click.echo(f"  {line}")
+            click.echo(_("{chain}: {state}, {counts}, {refusals}").format(
+                chain=r.chain, state=_state(r.verified), counts=_counts(r.blocks, r.transactions),
+                refusals=P_("{n} refusal", "{n} refusals", r.refusals).format(n=r.refusals)))
+            _echo_lines(r)
     _say_pinned(pins, pinned)
     if not verified:
         sys.exit(1)
@@ -41,6 +88,7 @@ def verify(run_dir: Path, pins: Path | None, as_json: bool) -> None:
 @click.option("--node", help="Audit this node's own copies (RUN_DIR/<chain>/nodes/NODE/) instead of the chains'.")
 @PIN_OPTION
 @JSON_OPTION
+@LANG_OPTION
 def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> None:
     """Audit a run's ledgers: verify, re-execute every block from genesis, check signatures,
     permissions at each height and the anchors on the regulatory chain."""
@@ -53,7 +101,7 @@ def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> 
     if as_json:
         audits = audit_run(run_dir, node, pins=pins)
     else:
-        with Progress("re-executing", sum(blocks for _, _, blocks in copies)) as bar:
+        with Progress(_("re-executing"), sum(blocks for _c, _n, blocks in copies)) as bar:
             audits = audit_run(run_dir, node, progress=bar.advance, pins=pins)
     verified = all(a.verified for a in audits)
     if as_json:
@@ -65,13 +113,13 @@ def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> 
         })
     else:
         for a in audits:
-            state = "verified" if a.verified else "NOT verified"
-            anchors = f", {a.anchors_checked} anchors matched" if a.anchors_checked and a.verified else ""
-            whose = f" ({a.node}'s copy)" if a.node else ""
-            click.echo(f"{a.chain}{whose}: {state}, {a.blocks} blocks {a.replayed}, {a.transactions} transactions"
-                       f"{anchors}")
-            for line in a.problems + a.notes:
-                click.echo(f"  {line}")
+            anchors = (_(", ") + P_("{n} anchor matched", "{n} anchors matched", a.anchors_checked).format(
+                n=a.anchors_checked)) if a.anchors_checked and a.verified else ""
+            whose = _("{chain} ({node}'s copy)").format(chain=a.chain, node=a.node) if a.node else a.chain
+            click.echo(_("{chain}: {state}, {counts} ({replayed}){anchors}").format(
+                chain=whose, state=_state(a.verified), counts=_counts(a.blocks, a.transactions),
+                replayed=_replayed(a.replayed), anchors=anchors))
+            _echo_lines(a)
     _say_pinned(pins, pinned)
     if not verified:
         sys.exit(1)
@@ -79,5 +127,5 @@ def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> 
 
 def _say_pinned(pins: Path | None, existed: bool) -> None:
     if pins is not None and not existed and pins.exists():
-        click.echo(f"pinned every chain's genesis in {pins}: keep it outside the run, and give it with --pin "
-                   "(or PILOTLEDGER_PINS) from now on", err=True)
+        click.echo(_("pinned every chain's genesis in {pins}: keep it outside the run, and give it with --pin "
+                     "(or PILOTLEDGER_PINS) from now on").format(pins=pins), err=True)

@@ -2,12 +2,15 @@
 
 It reads only a run directory's generic files (run.json, ground_truth.json, each
 <chain>/ledger.sqlite and the node copies under <chain>/nodes/) and shows the run's
-summary, the audit of every chain (ledger.audit.reexecute), each node's view as the regulator
-sees it (ledger.audit.views), refused transactions by reason, planted violations against
-what was caught, transactions per block, and the holding structure as a graph.
+summary, the audit of every chain (ledger.audit.reexecute), the regulator's findings (the rule catalogue) and
+the risk alerts, each node's view as the regulator sees it (ledger.audit.views), refused transactions by reason,
+planted violations against what was caught or found, transactions per block, and the holding structure as a graph.
+
+Every label goes through the `report` message catalogue (ledger.present.i18n), in the language current when
+the report is built (`--lang`, PILOTLEDGER_LANG, else English); dates are Beijing time.
 
 Everything is inline: CSS, SVG charts drawn in Python, and a small script. Modules,
-each importing only those before it: text, data, holdings, svg, markup, sections;
+each importing only those before it: text, data, labels, holdings, svg, markup, sections, findings;
 assets holds the CSS and scripts.
 """
 
@@ -17,26 +20,39 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ledger.errors import ConfigError
+from ledger.present.i18n import N_, html_lang, language, plural_translator, translator
 from ledger.report.assets import CSS, ERROR_SCRIPT, SCRIPT
 from ledger.report.data import load_run, run_audits
+from ledger.report.findings import alerts_of, alerts_section, findings_section, load_findings, match_planted
 from ledger.report.holdings import holding_graphs
-from ledger.report.sections import (activity_section, audit_section, holdings_section, nodes_section, planted_section,
-                       refusals_section, summary_section)
+from ledger.report.labels import scenario
+from ledger.report.sections import (activity_section, audit_section, holdings_section, node_names, nodes_section,
+                                    planted_section, refusals_section, summary_section)
 from ledger.report.text import esc
+
+_ = translator("report")
+P_ = plural_translator("report")
 
 __all__ = ["REPORT_FILE", "build_report", "write_report"]
 
 REPORT_FILE = "report.html"
-NAV = (("summary", "Summary"), ("audit", "Audit"), ("activity", "Transactions per block"),
-       ("refusals", "Refusals"), ("planted", "Planted vs caught"), ("holdings", "Holding structure"),
-       ("nodes", "Per-node views"))
+NAV = (("summary", N_("Summary")), ("audit", N_("Audit")), ("findings", N_("Findings")),
+       ("alerts", N_("Risk alerts")), ("activity", N_("Transactions per block")), ("refusals", N_("Refusals")),
+       ("planted", N_("Planted vs caught")), ("holdings", N_("Holding structure")), ("nodes", N_("Per-node views")))
 
 
-def build_report(run_dir: Path, progress: Callable[[int], None] | None = None) -> str:
+def build_report(run_dir: Path, progress: Callable[[int], None] | None = None, lang: str | None = None,
+                 out_dir: Path | None = None) -> str:
     """The regulator's report on the run in `run_dir`, as one self-contained HTML document.
 
-    `progress`, if given, is called with 1 per block the audit re-executes."""
-    run_dir = Path(run_dir)
+    `progress`, if given, is called with 1 per block the audit re-executes. `lang` ("en", "zh", ...) builds it in
+    that language (default: the current one); `out_dir` is where it will be written (default `run_dir`), so that
+    links to document files resolve."""
+    with language(lang):
+        return _build(Path(run_dir), progress, Path(out_dir) if out_dir is not None else Path(run_dir))
+
+
+def _build(run_dir: Path, progress: Callable[[int], None] | None, out_dir: Path) -> str:
     run = load_run(run_dir)
     summary, planted, chains = run.summary, run.planted, run.chains
     opened = {item["identity"].lower(): item["personal"]["name"]
@@ -45,27 +61,38 @@ def build_report(run_dir: Path, progress: Callable[[int], None] | None = None) -
     graphs = [g for c in chains for g in holding_graphs(c, opened)]
     audits, audit_error = run_audits(run_dir, progress)
     verified = audit_error is None and audits and all(a.verified for a in audits)
-    title = f"{summary.get('scenario', run_dir.name)} · seed {summary.get('seed', '?')}"
+    findings, findings_error = load_findings(run_dir)
+    alerts = alerts_of(summary)
+    names = {**node_names(chains), **opened}
+    times = {(c.name, b[0]): b[1] for c in chains for b in c.blocks}
+    title = _("{scenario} · seed {seed}").format(scenario=scenario(summary.get("scenario", run_dir.name)),
+                                                  seed=summary.get("seed", "?"))
     sections = [
-        summary_section(summary, chains, planted),
+        summary_section(summary, chains, planted, findings, alerts),
         audit_section(audits, audit_error),
+        findings_section(findings, findings_error, names, run_dir, out_dir),
+        alerts_section(alerts, names, times),
         activity_section(chains),
         refusals_section(chains, planted),
-        planted_section(planted),
+        planted_section(planted, match_planted(planted, findings)),
         holdings_section(graphs),
         nodes_section(chains),
     ]
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in NAV)
-    status = "audit: every chain verified" if verified else "audit: PROBLEMS FOUND"
+    nav = "".join(f'<a href="#{a}">{esc(_(t))}</a>' for a, t in NAV)
+    status = _("audit: every chain verified") if verified else _("audit: PROBLEMS FOUND")
+    chains_text = P_("{n} chain", "{n} chains", len(chains)).format(n=len(chains))
+    heading = _("pilotledger · regulator’s report · {title}").format(title=title)
+    footer = _("Written by {command} from the run directory’s own files.").format(
+        command="<code>pilotledger report</code>")
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-        f"<title>pilotledger report: {esc(title)}</title><script>{ERROR_SCRIPT}</script>"
+        f'<html lang="{html_lang()}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>{esc(heading)}</title><script>{ERROR_SCRIPT}</script>"
         f"<style>{CSS}</style></head><body>"
-        f'<header><h1>pilotledger · regulator\'s report · {esc(title)}</h1>'
-        f'<div class="meta">{esc(run_dir)} · {len(chains)} chain(s) · {esc(status)}</div></header>'
+        f'<header><h1>{esc(heading)}</h1>'
+        f'<div class="meta">{esc(run_dir)} · {esc(chains_text)} · {esc(status)}</div></header>'
         f"<nav>{nav}</nav><main>{''.join(sections)}</main>"
-        f"<footer>Written by <code>python cli.py report</code> from the run directory's own files.</footer>"
+        f"<footer>{footer}</footer>"
         f'<div id="tip"></div><script>{SCRIPT}</script></body></html>\n')
 
 
@@ -77,7 +104,7 @@ def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int
         raise ConfigError(f"{path} is a directory; name the report's file")
     if run_dir.is_dir() and not path.parent.is_dir():
         raise ConfigError(f"no directory {path.parent} to write the report in")
-    text = build_report(run_dir, progress)
+    text = build_report(run_dir, progress, out_dir=path.parent)
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -4,7 +4,8 @@ hover tooltip and graph highlighting, then sets data-rendered="ok" on <body>."""
 
 CSS = """
 *{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",sans-serif;
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",
+ "PingFang SC","Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;
  color:#0f172a;background:#f1f5f9}
 header{background:#0f172a;color:#e2e8f0;padding:18px 32px}
 header h1{margin:0;font-size:22px;font-weight:600}
@@ -72,6 +73,8 @@ details{margin-top:8px}summary{cursor:pointer;color:#1d4ed8}
 .graph .nodelabel{font-size:11.5px;fill:#0f172a}
 .graph .assetlabel{font-size:13px;font-weight:600;fill:#fff}.graph .assetsub{font-size:11px;fill:#f1f5f9}
 .legendrow{margin:0 0 6px}
+.regulation{margin:2px 0 4px;color:#334155;font-size:13px}
+ul.evidence{margin:0;padding-left:16px}ul.evidence li{margin:0 0 2px}
 .chip{display:inline-block;padding:1px 10px;margin-right:6px;border-radius:10px;font-size:12px;border:1px solid #94a3b8}
 .tabs{display:flex;flex-wrap:wrap;gap:4px;border-bottom:2px solid #e2e8f0;margin:6px 0 10px}
 .tab{border:1px solid #e2e8f0;border-bottom:none;background:#f8fafc;padding:5px 12px;border-radius:6px 6px 0 0;

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.audit.reexecute import Audit, audit_run
-from ledger.chain.run import ledger_path, run_chains
+from ledger.chain.run import ledger_path, run_chains, sub_runs
 from ledger.errors import ConfigError, PilotLedgerError
 from ledger.audit.verify import membership_at_head, pins_from_env
 from ledger.chain.roles import MemberStatus, Role
@@ -135,6 +135,9 @@ def load_run(run_dir: Path) -> RunData:
     names = run_chains(run_dir)
     summary = read_json(run_dir / "run.json", {})
     planted = read_json(run_dir / "ground_truth.json", [])
+    subs = sub_runs(run_dir)
+    if subs:
+        summary, planted = merge_sub_runs(summary, planted, subs)
     try:
         chains = [load_chain(run_dir, n) for n in names]
     except sqlite3.DatabaseError as exc:
@@ -142,3 +145,29 @@ def load_run(run_dir: Path) -> RunData:
     for chain in chains:
         load_views(run_dir, chain)
     return RunData(summary, planted, chains)
+
+
+SUMMED = ("blocks", "transactions", "committed", "refused", "unexpected_refusals")
+
+
+def merge_sub_runs(summary: dict, planted: list[dict], subs: list[Path]) -> tuple[dict, list[dict]]:
+    """A run of sub-runs (`run scenario all`: one per scenario) as one: the sub-runs' figures summed, their
+    chains, alerts and options under their run names (`share_transfer/fund_platform`), and their planted
+    violations, each with its `scenario`, after the run's own."""
+    merged = {**summary, "chains": dict(summary.get("chains", {})), "alerts": list(summary.get("alerts", [])),
+              "options": dict(summary.get("options", {})), "refused_by_reason": {}}
+    planted = list(planted)
+    for sub in subs:
+        name = sub.name
+        s = read_json(sub / "run.json", {})
+        for key in SUMMED:
+            if isinstance(s.get(key), int):
+                merged[key] = merged.get(key, 0) + s[key]
+        for reason, count in s.get("refused_by_reason", {}).items():
+            merged["refused_by_reason"][reason] = merged["refused_by_reason"].get(reason, 0) + count
+        merged["chains"].update({f"{name}/{chain}": figures for chain, figures in s.get("chains", {}).items()})
+        merged["alerts"] += [{**a, "chain": f"{name}/{a['chain']}"} if a.get("chain") else a
+                             for a in s.get("alerts", [])]
+        merged["options"].update({f"{name}.{k}": v for k, v in s.get("options", {}).items()})
+        planted += [{**p, "scenario": name} for p in read_json(sub / "ground_truth.json", [])]
+    return merged, planted

@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ledger.present import fmt as show
+from ledger.present.i18n import N_, translator
 from ledger.report.data import ChainData
-from ledger.report.text import bytes32_text, fmt, short
+from ledger.report.labels import COMPANY_FORMS, FUND_FORMS, chain as labelled_chain, label as labelled
+from ledger.report.text import bytes32_text, fmt
+
+_ = translator("report")
 
 TOP_HOLDERS = 8          # holders drawn per fund or company
 MAX_BACKERS = 40         # investors drawn behind vehicles, per graph
 IDENTITY_KINDS = {1: "person", 2: "institution", 3: "registered product", 4: "vehicle"}
-FUND_FORMS = {0: "contractual", 1: "joint-stock", 2: "partnership", 3: "LLC"}
+KG_PER_TONNE = 1000      # warehouse quantities are kept in kg on chain and shown in tonnes
 PALETTE = ("#2563eb", "#0d9488", "#9333ea", "#db2777", "#ea580c", "#65a30d", "#0891b2", "#ca8a04",
            "#4f46e5", "#dc2626")
 Edge = tuple[str, str, float, str, str]     # source, target, share 0..1, colour, tooltip
@@ -34,7 +39,7 @@ class Graph:
     nodes: dict[str, GraphNode]
     edges: list[Edge]
     note: str = ""
-    assets_title: str = "assets"
+    assets_title: str = N_("assets")
 
 
 def holding_graphs(chain: ChainData, names: dict[str, str]) -> list[Graph]:
@@ -43,11 +48,12 @@ def holding_graphs(chain: ChainData, names: dict[str, str]) -> list[Graph]:
     identity = _identities(chain)
     funds = _fund_holdings(chain, identity)
     if funds:
-        graphs.append(_identity_graph(f"{chain.name}: who holds the funds", funds, identity, names, "fund"))
+        graphs.append(_identity_graph(_("{chain}: who holds the funds").format(chain=labelled_chain(chain.name)), funds, identity,
+                                      names, "fund"))
     companies = _company_holdings(chain)
     if companies:
-        graphs.append(_identity_graph(f"{chain.name}: who holds the companies", companies, identity, names,
-                                      "company"))
+        graphs.append(_identity_graph(_("{chain}: who holds the companies").format(chain=labelled_chain(chain.name)), companies,
+                                      identity, names, "company"))
     receipts = _receipt_holdings(chain)
     if receipts:
         graphs.append(_receipt_graph(chain, receipts))
@@ -101,9 +107,9 @@ def _fund_holdings(chain: ChainData, ids: Identities) -> dict[str, Asset]:
         for (f, account), units in balance.items():
             if f == fund_id and units > 0:
                 holdings[ids.accounts.get(account, account)] += units
-        form = FUND_FORMS.get(created.get("form"), "fund")
-        assets[f"fund:{fund_id}"] = Asset(f"Fund {fund_id}", f"{form}, cap {created.get('cap', '?')}",
-                                          dict(holdings))
+        form = labelled(FUND_FORMS, created.get("form")) if created.get("form") in FUND_FORMS else _("fund")
+        sub = _("{form}, cap {cap}").format(form=form, cap=created.get("cap", "?"))
+        assets[f"fund:{fund_id}"] = Asset(_("Fund {n}").format(n=fund_id), sub, dict(holdings))
     return assets
 
 
@@ -114,7 +120,8 @@ def _company_holdings(chain: ChainData) -> dict[str, Asset]:
         if contract != "EquityMarket":
             continue
         if name == "CompanyListed":
-            companies[a["companyId"]] = {0: "joint-stock", 1: "limited liability"}.get(a.get("legalForm"), "")
+            form = a.get("legalForm")
+            companies[a["companyId"]] = labelled(COMPANY_FORMS, form) if form in COMPANY_FORMS else ""
         elif name == "SharesAllotted":
             holdings[a["companyId"]][a["identity"]] += a["shares"]
         elif name == "SharesTransferred":
@@ -139,7 +146,7 @@ def _receipt_holdings(chain: ChainData) -> dict[str, Asset]:
         elif name == "PledgeEnforced" and a["id"] in live:
             live[a["id"]][1] = a["lender"].lower()
         elif name == "ReceiptSplit" and a["id"] in live:
-            warehouse, holder, _, commodity = live.pop(a["id"])
+            warehouse, _holder, _quantity, commodity = live.pop(a["id"])
             for part, quantity in zip(a["parts"], a["quantities"]):
                 live[part] = [warehouse, a["holder"].lower(), quantity, commodity]
         elif name == "ReceiptsMerged":
@@ -157,16 +164,21 @@ def _receipt_holdings(chain: ChainData) -> dict[str, Asset]:
     for asset in assets.values():
         address = asset.label
         member = chain.members.get(address)
-        asset.label = member.name if member else short(address)
-        asset.sub = ", ".join(sorted(commodities[address]))
+        asset.label = member.name if member else show.short_id(address)
+        asset.sub = show.join(show.commodity(c) for c in sorted(commodities[address]))
         asset.holdings = dict(asset.holdings)
     return dict(sorted(assets.items(), key=lambda kv: kv[1].label))
 
 
 def _identity_label(identity: str, ids: Identities, names: dict[str, str]) -> tuple[str, str]:
+    """The box's label (the name the regulator opened, else the kind and a short id) and the kind."""
     kind = IDENTITY_KINDS.get(ids.kinds.get(identity, 0), "account")
     name = names.get(identity.lower())
-    return (name or f"{kind} {short(identity)}"), kind
+    return (name or f"{_kind(kind)} {show.short_id(identity)}"), kind
+
+
+def _kind(kind: str) -> str:
+    return show.kind({"person": "natural person", "vehicle": "unregistered vehicle"}.get(kind, kind))
 
 
 def _top(asset: Asset, always: set[str] = frozenset()) -> list[tuple[str, int]]:
@@ -183,16 +195,19 @@ def _identity_graph(title: str, assets: dict[str, Asset], ids: Identities, names
     for i, (key, asset) in enumerate(assets.items()):
         color = PALETTE[i % len(PALETTE)]
         total = sum(asset.holdings.values()) or 1
-        nodes[key] = GraphNode(asset.label, f"{asset.label} ({asset.sub}): {len(asset.holdings)} holders, "
-                                            f"{fmt(total)} units; the top {TOP_HOLDERS} and any vehicles are drawn",
-                               "asset", f"{len(asset.holdings)} holders · {asset.sub}", color)
+        tip = _("{asset} ({sub}): {holders} holders, {units} units; the top {top} and any vehicles are drawn").format(
+            asset=asset.label, sub=asset.sub, holders=len(asset.holdings), units=fmt(total), top=TOP_HOLDERS)
+        nodes[key] = GraphNode(asset.label, tip, "asset",
+                               _("{holders} holders · {sub}").format(holders=len(asset.holdings), sub=asset.sub), color)
         for holder, units in _top(asset, set(ids.backers)):
             if holder not in nodes:
                 label, kind = _identity_label(holder, ids, names)
-                nodes[holder] = GraphNode(label, f"{label} — {kind} {holder}", kind)
+                nodes[holder] = GraphNode(label, f"{label} — {_kind(kind)} {holder}", kind)
                 holders.append(holder)
             edges.append((holder, key, units / total, color,
-                          f"{nodes[holder].label} holds {fmt(units)} of {asset.label} ({100 * units / total:.1f}%)"))
+                          _("{holder} holds {units} of {asset} ({pct})").format(
+                              holder=nodes[holder].label, units=fmt(units), asset=asset.label,
+                              pct=f"{100 * units / total:.1f}%")))
     columns = [list(assets), holders]
     seen = set(nodes)
     level = holders
@@ -205,21 +220,26 @@ def _identity_graph(title: str, assets: dict[str, Asset], ids: Identities, names
                     break
                 if investor not in seen:
                     label, kind = _identity_label(investor, ids, names)
-                    nodes[investor] = GraphNode(label, f"{label} — {kind} {investor}", kind)
+                    nodes[investor] = GraphNode(label, f"{label} — {_kind(kind)} {investor}", kind)
                     behind.append(investor)
                     seen.add(investor)
                     backers_drawn += 1
                 edges.append((investor, vehicle, bps / 10_000, "#b45309",
-                              f"{nodes[investor].label} owns {bps / 100:.2f}% of {nodes[vehicle].label}"))
+                              _("{investor} owns {pct} of {vehicle}").format(
+                                  investor=nodes[investor].label, pct=f"{bps / 100:.2f}%", vehicle=nodes[vehicle].label)))
         if not behind:
             break
         columns.append(behind)
         level = behind
     columns.reverse()
     vehicles = sum(1 for h in holders if h in ids.backers)
-    note = (f"The {TOP_HOLDERS} largest holders of each {noun} by units and every vehicle holding it (edge width "
-            f"grows with the share); to the left, the investors declared behind the {vehicles} vehicle(s) drawn.")
-    return Graph(title, columns, nodes, edges, note, f"{noun.replace('company', 'companie')}s")
+    note = (_("The {top} largest holders of each fund by units and every vehicle holding it (edge width grows "
+              "with the share); to the left, the investors declared behind the {vehicles} vehicle(s) drawn.")
+            if noun == "fund" else
+            _("The {top} largest holders of each company by units and every vehicle holding it (edge width grows "
+              "with the share); to the left, the investors declared behind the {vehicles} vehicle(s) drawn."))
+    return Graph(title, columns, nodes, edges, note.format(top=TOP_HOLDERS, vehicles=vehicles),
+                 _("funds") if noun == "fund" else _("companies"))
 
 
 def _receipt_graph(chain: ChainData, assets: dict[str, Asset]) -> Graph:
@@ -229,19 +249,26 @@ def _receipt_graph(chain: ChainData, assets: dict[str, Asset]) -> Graph:
     for i, (key, asset) in enumerate(assets.items()):
         color = PALETTE[i % len(PALETTE)]
         total = sum(asset.holdings.values()) or 1
-        nodes[key] = GraphNode(asset.label, f"{asset.label}: live receipts for {fmt(total)} ({asset.sub}) "
-                                            f"held by {len(asset.holdings)} accounts",
-                               "asset", f"{len(asset.holdings)} holders · {asset.sub}", color)
+        tip = _("{warehouse}: live receipts for {quantity} ({sub}) held by {holders} accounts").format(
+            warehouse=asset.label, quantity=show.quantity(total / KG_PER_TONNE, "t"), sub=asset.sub,
+            holders=len(asset.holdings))
+        nodes[key] = GraphNode(asset.label, tip, "asset",
+                               _("{holders} holders · {sub}").format(holders=len(asset.holdings), sub=asset.sub), color)
         for holder, quantity in _top(asset):
             if holder not in nodes:
                 member = chain.members.get(holder)
                 node = chain.senders.get(holder)
-                label = member.name if member else (f"{node} client {short(holder, 4)}" if node else short(holder))
+                label = member.name if member else (
+                    _("{node} client {account}").format(node=node, account=show.short_id(holder)) if node else
+                    show.short_id(holder))
                 nodes[holder] = GraphNode(label, f"{label} {holder}", "account")
                 holders.append(holder)
             edges.append((holder, key, quantity / total, color,
-                          f"{nodes[holder].label} holds receipts for {fmt(quantity)} at {asset.label} "
-                          f"({100 * quantity / total:.1f}%)"))
-    return Graph(f"{chain.name}: who holds the live warehouse receipts", [holders, list(assets)], nodes, edges,
-                 f"The {TOP_HOLDERS} largest holders of live receipts at each warehouse, by quantity.", "warehouses")
+                          _("{holder} holds receipts for {quantity} at {warehouse} ({pct})").format(
+                              holder=nodes[holder].label, quantity=show.quantity(quantity / KG_PER_TONNE, "t"),
+                              warehouse=asset.label, pct=f"{100 * quantity / total:.1f}%")))
+    return Graph(_("{chain}: who holds the live warehouse receipts").format(chain=labelled_chain(chain.name)), [holders, list(assets)],
+                 nodes, edges,
+                 _("The {top} largest holders of live receipts at each warehouse, by quantity.").format(top=TOP_HOLDERS),
+                 _("warehouses"))
 

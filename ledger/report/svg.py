@@ -7,11 +7,27 @@ from collections import defaultdict
 
 from ledger.report.data import ChainData
 from ledger.report.holdings import Graph
-from ledger.report.text import clip, esc, fmt, utc
+from ledger.present import fmt as show
+from ledger.present.i18n import translator
+from ledger.report.text import clip, esc, fmt, when
+
+_ = translator("report")
 
 MAX_BARS = 400           # blocks per bar before the activity chart groups blocks
 KIND_COLORS = {"person": "#dbeafe", "institution": "#ccfbf1", "registered product": "#ede9fe",
                "vehicle": "#ffedd5", "account": "#e2e8f0"}      # box fill per kind of holder
+# The kinds above as ledger.present.fmt.kind names them.
+KIND_NAMES = {"person": "natural person", "vehicle": "unregistered vehicle"}
+
+
+def kind_name(kind: str) -> str:
+    """A kind of holder in the reader's language ("person" -> natural person / 自然人)."""
+    return show.kind(KIND_NAMES.get(kind, kind))
+
+
+def text_width(text: str, size: float = 12) -> float:
+    """About how wide `text` is drawn at `size` px: a CJK character is about a square, a Latin one half."""
+    return sum(size if ord(c) > 0x2e80 else size * 0.58 for c in text)
 
 
 def svg_graph(graph: Graph) -> str:
@@ -32,7 +48,7 @@ def svg_graph(graph: Graph) -> str:
     asset_col = cols[-1]
     holder_col = cols[-2] if len(cols) > 1 else []
     first_asset = {}
-    for source, target, share, *_ in graph.edges:
+    for source, target, share, *_rest in graph.edges:
         if target in asset_col and (source not in first_asset or share > first_asset[source][1]):
             first_asset[source] = (asset_col.index(target), share)
     holder_col.sort(key=lambda h: (first_asset.get(h, (0, 0))[0], -first_asset.get(h, (0, 0))[1]))
@@ -47,7 +63,7 @@ def svg_graph(graph: Graph) -> str:
         prev_group = group
     targets = defaultdict(list)
     sources = defaultdict(list)
-    for source, target, *_ in graph.edges:
+    for source, target, *_rest in graph.edges:
         targets[target].append(source)
         sources[source].append(target)
 
@@ -58,7 +74,7 @@ def svg_graph(graph: Graph) -> str:
         for want, key in wanted:
             y[key] = max(want, floor)
             floor = y[key] + height
-        column[:] = [k for _, k in wanted]
+        column[:] = [k for _want, k in wanted]
 
     place(asset_col, targets, 2 * row + 8)
     for column in reversed(cols[:-2]):          # investors behind vehicles, next to what they own
@@ -67,8 +83,8 @@ def svg_graph(graph: Graph) -> str:
     parts = [f'<svg class="graph" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
              f'role="img" aria-label="{esc(graph.title)}">']
     for i, column in enumerate(cols):
-        label = (graph.assets_title if i == len(cols) - 1 else
-                 "holders" if i == len(cols) - 2 else "investors behind vehicles")
+        label = (_(graph.assets_title) if i == len(cols) - 1 else
+                 _("holders") if i == len(cols) - 2 else _("investors behind vehicles"))
         parts.append(f'<text class="coltitle" x="{xs[i]}" y="14">{esc(label)}</text>')
     col_of = {k: i for i, column in enumerate(cols) for k in column}
     edge_parts = []
@@ -144,7 +160,7 @@ def svg_blocks(chain: ChainData) -> str:
     step = plot_w / len(bins)
     bar = max(1.0, step * 0.8)
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="transactions per block on {esc(chain.name)}">']
+             f'aria-label="{esc(_("transactions per block on {chain}").format(chain=chain.name))}">']
     for value in range(0, peak + 1, y_step):
         ty = top + plot_h - plot_h * value / peak
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
@@ -154,9 +170,10 @@ def svg_blocks(chain: ChainData) -> str:
     for i, (first, last, t0, t1, ok, bad, refused) in enumerate(bins):
         x = left + i * step + (step - bar) / 2
         base = top + plot_h
-        label = f"block {first}" if first == last else f"blocks {first}–{last}"
-        tip = (f"{label} · {utc(t0)} · {ok} committed, {bad} reverted by a contract, "
-               f"{refused} refused at the gateway")
+        label = (_("block {n}").format(n=first) if first == last else
+                 _("blocks {first}–{last}").format(first=first, last=last))
+        tip = _("{blocks} · {time} · {ok} committed, {bad} reverted by a contract, {refused} refused at the "
+                "gateway").format(blocks=label, time=when(t0), ok=ok, bad=bad, refused=refused)
         stack = []
         for value, cls in ((ok, "ok"), (bad, "bad"), (refused, "ref")):
             if value:
@@ -168,29 +185,30 @@ def svg_blocks(chain: ChainData) -> str:
         previous = bins[i - 1][3] if i else None
         if usual and t0 is not None and previous is not None and t0 - previous > max(3600, 20 * usual):
             gx = left + i * step
-            days = (t0 - previous) / 86400
+            gap_text = "+" + show.days(round((t0 - previous) / 86400) * 86400)
             near_end = gx > width - right - 50
             parts.append(f'<line class="gap" x1="{gx:.1f}" x2="{gx:.1f}" y1="{top}" y2="{top + plot_h}"/>'
                          f'<text class="gaplabel" x="{gx - 4 if near_end else gx + 4:.1f}" y="{top + 12}"'
-                         f'{" text-anchor=end" if near_end else ""}>+{days:.0f} d</text>')
+                         f'{" text-anchor=end" if near_end else ""}>{esc(gap_text)}</text>')
     ticks = sorted({round(k * (len(bins) - 1) / 7) for k in range(8)}) if len(bins) > 1 else [0]
     for i in ticks:
-        first, _, t0, *_ = bins[i]
+        first, _last, t0, *_rest = bins[i]
         tx = left + i * step + step / 2
-        date = utc(t0)[:10] if t0 is not None else ""
+        date = show.date(t0) if t0 is not None else ""
         anchor = "start" if tx - 32 < left - 40 else "end" if tx + 32 > width else "middle"
         parts.append(f'<text class="tick" x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}">#{first}</text>'
                      f'<text class="tick date" x="{tx:.1f}" y="{top + plot_h + 30}" text-anchor="{anchor}">'
                      f'{date}</text>')
     parts.append(f'<line class="axis" x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}"/>')
-    legend = [("ok", "committed"), ("bad", "reverted by a contract"), ("ref", "refused at the gateway")]
+    legend = [("ok", _("committed")), ("bad", _("reverted by a contract")), ("ref", _("refused at the gateway"))]
     lx = left
     for cls, text in legend:
         parts.append(f'<rect class="{cls}" x="{lx}" y="6" width="11" height="11"/>'
-                     f'<text class="legend" x="{lx + 15}" y="15">{text}</text>')
-        lx += 30 + 7 * len(text)
-    parts.append(f'<text class="legend" x="{width - right}" y="15" text-anchor="end">'
-                 f'x: block number{"" if group == 1 else f" (bars of {group} blocks)"}, date below</text>')
+                     f'<text class="legend" x="{lx + 15}" y="15">{esc(text)}</text>')
+        lx += 30 + text_width(text)
+    axis = (_("x: block number, date below") if group == 1 else
+            _("x: block number (bars of {n} blocks), date below").format(n=group))
+    parts.append(f'<text class="legend" x="{width - right}" y="15" text-anchor="end">{esc(axis)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -198,16 +216,16 @@ def svg_blocks(chain: ChainData) -> str:
 def svg_hbars(items: list[tuple[str, int, str]], aria: str) -> str:
     """Horizontal bars: (label, value, css class)."""
     if not items:
-        return '<p class="muted">Nothing was refused.</p>'
+        return f'<p class="muted">{esc(_("Nothing was refused."))}</p>'
     label_w, bar_w, row = 210, 300, 24
     width, height = label_w + bar_w + 60, 30 + row * len(items)
-    peak = max(v for _, v, _ in items) or 1
+    peak = max(v for _label, v, _cls in items) or 1
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{esc(aria)}">',
              f'<rect class="ref" x="{label_w}" y="4" width="11" height="11"/>'
-             f'<text class="legend" x="{label_w + 15}" y="13">refused at the gateway</text>'
+             f'<text class="legend" x="{label_w + 15}" y="13">{esc(_("refused at the gateway"))}</text>'
              f'<rect class="bad" x="{label_w + 160}" y="4" width="11" height="11"/>'
-             f'<text class="legend" x="{label_w + 175}" y="13">reverted by a contract</text>']
+             f'<text class="legend" x="{label_w + 175}" y="13">{esc(_("reverted by a contract"))}</text>']
     for i, (label, value, cls) in enumerate(items):
         y = 24 + i * row
         w = max(2, bar_w * value / peak)

@@ -1,9 +1,10 @@
-"""Plain-text formatting shared by the report: escaping, numbers, ids, dates, clipping."""
+"""Plain-text formatting shared by the report: escaping, numbers, ids, dates (Beijing time), clipping."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
+
+from ledger.present.fmt import date_time
 
 
 def esc(value: object) -> str:
@@ -30,10 +31,9 @@ def bytes32_text(value: str) -> str:
     return short(value)
 
 
-def utc(timestamp: int | None) -> str:
-    if timestamp is None:
-        return "?"
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+def when(timestamp: int | None) -> str:
+    """Beijing time, the pilots' clock: "2022-05-01 23:59"."""
+    return date_time(timestamp)
 
 
 def clip(text: str, n: int) -> str:

@@ -1,15 +1,8 @@
-"""Risk monitoring during a run: rules that look at each block as it is committed and raise
-an alert, with the block, as soon as the block makes a risk or a breach visible.
+"""Risk monitoring during a run: the rule catalogue (ledger.supervision.catalogue) evaluated block by block
+as a chain commits, raising an alert, with the block, as soon as a block opens a finding or a warning.
 
-Rules (each on the block's decoded events; a rule fires once per subject):
-  holders_near_cap     a fund's look-through holder units, or a company's holders, reach
-                       NEAR_CAP of the legal cap
-  stock_shortfall      an inspection finds less stock than a warehouse declared
-  certificate_reused   a receipt is issued on an inspection certificate another receipt carries
-                       (its own, or one a merge minted)
-  late_disclosure      a periodic report is filed after its deadline
-  disclosure_overdue   the chain flags a periodic report as overdue
-"""
+The monitor and the after-the-fact findings run the same checks; the monitor has no sealed personal data
+(the regulator opens it afterwards), so the rules that need it report only in `pilotledger findings`."""
 
 from __future__ import annotations
 
@@ -17,21 +10,33 @@ from dataclasses import dataclass, field
 
 from ledger.chain.consortium import Consortium
 from ledger.evm.base import ExecutedBlock
-
-NEAR_CAP = 0.9
+from ledger.supervision.catalogue import CATALOGUE, Evaluation, Finding
+from ledger.supervision.catalogue.base import RiskWarning
+from ledger.supervision.replay import Event, World
 
 
 @dataclass(frozen=True)
 class Alert:
-    rule: str
+    rule: str  # a catalogue rule id
     chain: str
     block: int
+    time: int
     subject: str
-    detail: str
+    detail: str  # in English; `message` and `values` give it in the reader's language (catalogue.text)
+    severity: str  # "breach" (a finding opened) or "warning"
+    message: str
+    values: dict
 
     def to_json(self) -> dict:
-        return {"rule": self.rule, "chain": self.chain, "block": self.block, "subject": self.subject,
-                "detail": self.detail}
+        return {"rule": self.rule, "chain": self.chain, "block": self.block, "time": self.time,
+                "subject": self.subject, "detail": self.detail, "severity": self.severity, "message": self.message,
+                "values": self.values}
+
+    @classmethod
+    def of(cls, item: Finding | RiskWarning, block: int, time: int) -> "Alert":
+        subject = "/".join(str(v) for v in item.subject.values())
+        severity = "warning" if isinstance(item, RiskWarning) else "breach"
+        return cls(item.rule, item.chain, block, time, subject, item.what, severity, item.message, item.values)
 
 
 @dataclass
@@ -40,77 +45,25 @@ class RiskMonitor:
 
     chain: Consortium
     alerts: list[Alert] = field(default_factory=list)
-    _certificates: dict[str, int] = field(default_factory=dict)  # certificate -> the receipt it started
-    _receipt_certificates: dict[int, str] = field(default_factory=dict)
-    _raised: set[tuple[str, str]] = field(default_factory=set)
+    evaluation: Evaluation | None = None
 
     def attach(self) -> "RiskMonitor":
+        self.evaluation = Evaluation(World(self.chain.name), rules=[r for r in CATALOGUE if not r.needs_sealed])
         previous = self.chain.on_block
 
         def on_block(block: ExecutedBlock) -> None:
             if previous:
                 previous(block)
-            self.check(block.number, self.chain.block_events)
+            self.check(block.number, block.timestamp, self.chain.block_events)
 
         self.chain.on_block = on_block
         return self
 
-    def check(self, number: int, events: list[tuple[str, str, dict]]) -> None:
-        """Runs the rules on block `number`'s events (contract, name, args), as the consortium decoded them at
-        commit, in log order."""
-        for contract, name, args in events:
-            rule = getattr(self, f"_{contract}_{name}", None)
-            if rule:
-                rule(number, args)
-
-    def _raise(self, rule: str, block: int, subject: str, detail: str) -> None:
-        if (rule, subject) not in self._raised:
-            self._raised.add((rule, subject))
-            self.alerts.append(Alert(rule, self.chain.name, block, subject, detail))
-
-    # --------------------------------------------------------------- rules
-
-    def _HolderCapModule_HolderEntered(self, block: int, a: dict) -> None:
-        # The compliance module counts for every market; the event carries the units and the cap.
-        if self._is_token(a["token"], "PrivateFundShares"):
-            self._near_cap(block, f"fund:{a['asset']}", a["holders"], "look-through holder units", a["cap"])
-        elif self._is_token(a["token"], "EquityMarket"):
-            self._near_cap(block, f"company:0x{a['asset']:064x}", a["holders"], "holders", a["cap"])
-
-    def _is_token(self, address: str, name: str) -> bool:
-        contract = self.chain.contracts.get(name)
-        return contract is not None and "0x" + contract.address.hex() == address.lower()
-
-    def _near_cap(self, block: int, subject: str, count: int, what: str, cap: int) -> None:
-        if cap and count >= NEAR_CAP * cap:
-            self._raise("holders_near_cap", block, subject, f"{subject} has {count} {what} of its cap {cap}")
-
-    def _WarehouseReceipt_StockShortfall(self, block: int, a: dict) -> None:
-        self._raise("stock_shortfall", block, f"{a['warehouse']}/{a['commodity']}",
-                    f"warehouse {a['warehouse']} has {a['live']} live against {a['declared']} declared")
-
-    def _WarehouseReceipt_ReceiptIssued(self, block: int, a: dict) -> None:
-        certificate = self._receipt_certificates[a["id"]] = a["inspectionCertHash"]
-        first = self._certificates.setdefault(certificate, a["id"])
-        if first != a["id"]:
-            self._raise("certificate_reused", block, certificate,
-                        f"receipt {a['id']} is issued on the inspection certificate of receipt {first}")
-
-    def _WarehouseReceipt_ReceiptSplit(self, block: int, a: dict) -> None:
-        for part in a["parts"]:
-            self._receipt_certificates[part] = self._receipt_certificates.get(a["id"], "")
-
-    def _WarehouseReceipt_ReceiptsMerged(self, block: int, a: dict) -> None:
-        # A merge of receipts on different certificates mints a new one (the event carries it), which a
-        # later issuance may reuse.
-        certificate = self._receipt_certificates[a["id"]] = a["inspectionCertHash"]
-        self._certificates.setdefault(certificate, a["id"])
-
-    def _Disclosure_PeriodicReportFiled(self, block: int, a: dict) -> None:
-        if not a["onTime"]:
-            self._raise("late_disclosure", block, f"{a['companyId']}/{a['name']}",
-                        f"a periodic report of company {a['companyId']} was filed after its deadline {a['due']}")
-
-    def _Disclosure_DisclosureOverdue(self, block: int, a: dict) -> None:
-        self._raise("disclosure_overdue", block, f"{a['companyId']}/{a['kind']}/{a['due']}",
-                    f"company {a['companyId']} is overdue with a periodic report due {a['due']}")
+    def check(self, number: int, time: int, events: list[tuple]) -> None:
+        """Runs the catalogue on block `number`'s events (contract, name, args, tx hash, function), as the
+        consortium decoded them at commit, in log order."""
+        for log_index, (contract, name, args, tx, function) in enumerate(events):
+            self.evaluation.feed(Event(self.chain.name, number, time, log_index, "0x" + tx.hex(), function,
+                                       contract, name, args))
+        opened = self.evaluation.end_block(number, time)
+        self.alerts += [Alert.of(item, number, time) for item in opened]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable, Hashable, Sequence, TypeVar
+from typing import Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 
 from eth_hash.auto import keccak
 
@@ -138,3 +138,57 @@ def merged_certificate(certificates: Sequence[bytes]) -> bytes:
     if len(set(certificates)) == 1:
         return certificates[0]
     return keccak(b"".join(certificates))
+
+
+def investors_behind(holders: Iterable[Id], declared: Mapping[Id, Sequence[tuple[Id, int]]],
+                     nominees: Mapping[Id, Sequence[Id]] | None = None) -> set[Id]:
+    """The distinct investors a regulator counts behind `holders` (穿透核查): a vehicle that declared
+    investors is replaced by them, a nominee by the people it holds for (`nominees`), recursively; anything
+    else counts as itself, once however many routes reach it. A route back to an identity already on it (a
+    cycle) adds nobody, but a vehicle whose declarations only ever lead back into a loop (a vehicle declaring
+    itself) reaches nobody else and counts as itself: money that is held is somebody's. The supervision rules
+    (investor cap, qualified investor) and `query holders` count with this one function."""
+    nominees = nominees or {}
+
+    def behind(node: Id) -> list[Id]:
+        return [i for i, _ in declared.get(node, ())] or list(nominees.get(node, ()))
+
+    found: set[Id] = set()
+    expanded: dict[Id, list[Id]] = {}  # every vehicle or nominee reached -> who is behind it
+    stack = list(holders)
+    while stack:
+        node = stack.pop()
+        if node in expanded:
+            continue
+        below = behind(node)
+        if below:
+            expanded[node] = below
+            stack.extend(below)
+        else:
+            found.add(node)
+    # Who reaches anybody: walk up from the investors found. One left out (a vehicle declaring itself, a loop
+    # with no way out) holds for nobody but itself, and counts as itself.
+    above: dict[Id, list[Id]] = {}
+    for node, below in expanded.items():
+        for investor in below:
+            above.setdefault(investor, []).append(node)
+    reaches, stack = set(), list(found)
+    while stack:
+        for parent in above.get(stack.pop(), ()):
+            if parent not in reaches:
+                reaches.add(parent)
+                stack.append(parent)
+    found.update(node for node in expanded if node not in reaches)
+    return found
+
+
+def text32(value: object) -> str:
+    """A NUL-padded bytes32 as the contracts write codes and names (`ZKXY`, `copper`): its text when it is
+    printable ASCII, else the hex as given."""
+    if not (isinstance(value, str) and value.startswith("0x")):
+        return str(value)
+    try:
+        text = bytes.fromhex(value[2:]).rstrip(b"\0").decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return value
+    return text if text and text.isprintable() else value

@@ -228,6 +228,11 @@ class ClientDirectory:
                               "none of them is believed")
         return self._held.get(label)
 
+    def by_address(self) -> dict[bytes, tuple[str, str]]:
+        """address -> (label, holding node) for every label that one node's file alone claims (for names)."""
+        return {address: (label, node) for label, (node, address) in self._held.items()
+                if label not in self._claimed_twice}
+
 
 def keystore_nodes(chain_dir: Path) -> list[str]:
     """The nodes of a chain that have a keystore."""

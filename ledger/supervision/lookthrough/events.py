@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.chain.reader import LedgerReader
-from ledger.supervision.lookthrough.index import company_label, ledger_files
-
-
-def text32(value: str) -> str:
-    """A NUL-padded bytes32 as text when it is printable ASCII, else the hex."""
-    return company_label(value) if isinstance(value, str) and value.startswith("0x") else str(value)
+from ledger.chain.run import chain_name
+from ledger.supervision.lookthrough.index import ledger_files
+from ledger.supervision.rules import text32
 
 
 @dataclass
@@ -58,7 +55,7 @@ def load_chains(run_dir: Path, contracts: tuple[str, ...] | None = None) -> list
     """Every chain's decoded events (of `contracts`, or all) and reverted transactions, in order."""
     chains = []
     for path in ledger_files(Path(run_dir)):
-        chain = Chain(path.parent.name)
+        chain = Chain(chain_name(Path(run_dir), path))
         with LedgerReader(path) as ledger:
             times = {b.number: b.timestamp for b in ledger.blocks()}
             if times:

@@ -21,6 +21,15 @@ Tables (identity ids, accounts and company ids are 0x-prefixed lower-case hex):
     declarations(vehicle, investor, bps, chain)
                                            IdentityRegistry.InvestorsDeclared (the latest
                                            declaration of each vehicle replaces the earlier)
+    events(chain, block, time, log_index, tx, function, contract, name, args)
+                                           the sealed history the supervision rules read
+                                           (ledger.supervision.replay.SOURCES), args as JSON
+    heads(chain, block, time)              each chain's head
+    nominees(asset, nominee, person)       who each nominee holder of a company holds for, from
+                                           the declarations KYC agents sealed for the regulator
+
+The snapshot tables are the state ledger.supervision.replay.World reaches at each head: the rules and
+the queries read one replay.
 """
 
 from __future__ import annotations
@@ -34,11 +43,12 @@ from pathlib import Path
 from typing import Iterable
 
 from ledger.audit.verify import sealed_ledgers
-from ledger.chain.reader import LedgerReader, connect_readonly
-from ledger.chain.run import run_chains
+from ledger.chain.reader import connect_readonly
+from ledger.chain.run import chain_name, run_chains
+from ledger.supervision.replay import Event, World, open_sealed, read_history
 
 INDEX_FILE = "index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,7 +61,13 @@ CREATE TABLE assets (asset TEXT PRIMARY KEY, market TEXT NOT NULL, chain TEXT NO
 CREATE TABLE holdings (asset TEXT NOT NULL, holder TEXT NOT NULL, amount INTEGER NOT NULL, share REAL NOT NULL,
     PRIMARY KEY (asset, holder));
 CREATE TABLE declarations (vehicle TEXT NOT NULL, investor TEXT NOT NULL, bps INTEGER NOT NULL,
-    chain TEXT NOT NULL, PRIMARY KEY (vehicle, investor));
+    chain TEXT NOT NULL, PRIMARY KEY (vehicle, investor, chain));
+CREATE TABLE events (chain TEXT NOT NULL, block INTEGER NOT NULL, time INTEGER NOT NULL, log_index INTEGER NOT NULL,
+    tx TEXT, function TEXT, contract TEXT NOT NULL, name TEXT NOT NULL, args TEXT NOT NULL,
+    PRIMARY KEY (chain, block, log_index));
+CREATE TABLE heads (chain TEXT PRIMARY KEY, block INTEGER NOT NULL, time INTEGER NOT NULL);
+CREATE TABLE nominees (asset TEXT NOT NULL, nominee TEXT NOT NULL, person TEXT NOT NULL,
+    PRIMARY KEY (asset, nominee, person));
 """
 INDEXES = """
 CREATE INDEX identities_id ON identities(id);
@@ -60,25 +76,13 @@ CREATE INDEX holdings_holder ON holdings(holder);
 CREATE INDEX declarations_investor ON declarations(investor);
 """
 
-SOURCE_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket", "HolderCapModule")
-MARKETS = ("PrivateFundShares", "EquityMarket")  # the tokens whose holders HolderCapModule counts
 
 
-def ledger_files(run_dir: Path) -> list[Path]:
+def ledger_files(run_dir: Path, anchored: bool = True) -> list[Path]:
     """The ledgers of the run in `run_dir` (ConfigError when there is no run there), each verified against its
     headers and seals first: the look-through reads only ledgers that hold."""
     run_chains(run_dir)
-    return sealed_ledgers(Path(run_dir))
-
-
-def company_label(company_id: str) -> str:
-    """A company id is its code, NUL-padded to 32 bytes (`ZKXY`); anything else shows as hex."""
-    raw = bytes.fromhex(company_id[2:]).rstrip(b"\0")
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        return company_id
-    return text if text and text.isprintable() else company_id
+    return sealed_ledgers(Path(run_dir), anchored)
 
 
 class AuditIndex:
@@ -135,6 +139,23 @@ class AuditIndex:
 
     def holdings(self, asset: str) -> list[tuple[str, int, float]]:
         return self.query("SELECT holder, amount, share FROM holdings WHERE asset = ? ORDER BY holder", (asset,))
+
+    def chains(self) -> list[tuple[str, int, int]]:
+        """(chain, head block, head time) of every chain indexed."""
+        return self.query("SELECT chain, block, time FROM heads ORDER BY chain")
+
+    def events(self, chain: str) -> Iterable[Event]:
+        """Chain `chain`'s sealed history, in order."""
+        for row in self.db.execute("SELECT chain, block, time, log_index, tx, function, contract, name, args "
+                                   "FROM events WHERE chain = ? ORDER BY block, log_index", (chain,)):
+            yield Event(*row[:8], json.loads(row[8]))
+
+    def nominees(self, asset: str | None = None) -> dict:
+        """nominee -> the people it holds for, of company `asset` (or asset -> that, for every company)."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for a, nominee, person in self.db.execute("SELECT asset, nominee, person FROM nominees ORDER BY 1, 2, 3"):
+            out.setdefault(a, {}).setdefault(nominee, []).append(person)
+        return out.get(asset, {}) if asset is not None else out
 
     def load_graph(self) -> None:
         """Reads every identity's kind and every declaration into memory, once."""
@@ -204,68 +225,18 @@ def create_indexes(db: sqlite3.Connection) -> None:
     db.executescript(INDEXES)
 
 
-def _replay_chain(chain: str, ledger_path: Path, run_dir: Path, out: dict) -> None:
-    with LedgerReader(ledger_path) as ledger:
-        rows = [(e.contract, e.name, e.args_text) for e in ledger.events(contracts=SOURCE_CONTRACTS)]
-        markets = {"0x" + c.address.hex(): c.name for c in ledger.contracts() if c.name in MARKETS}
-    identities, accounts, declarations = out["identities"], out["accounts"], out["declarations"]
-    assets, balances = out["assets"], out["balances"]
-    chain_accounts: dict[str, str] = {}
-
-    def credit(asset: str, identity: str | None, amount: int) -> None:
-        if identity is None:
-            return
-        book = balances.setdefault(asset, {})
-        book[identity] = book.get(identity, 0) + amount
-
-    def move_fund(asset: str, src: str, dst: str, amount: int) -> None:
-        credit(asset, chain_accounts.get(src), -amount)
-        credit(asset, chain_accounts.get(dst), amount)
-
-    for contract, name, args_text in rows:
-        if args_text is None:
-            continue
-        a = json.loads(args_text)
-        if contract == "IdentityRegistry":
-            if name == "IdentityRegistered":
-                identities[(a["id"], chain)] = [a["kind"], a["qualifiedUntil"]]
-            elif name == "QualificationSet":
-                if (a["id"], chain) in identities:
-                    identities[(a["id"], chain)][1] = a["qualifiedUntil"]
-            elif name == "AccountLinked":
-                chain_accounts[a["account"]] = a["id"]
-                accounts[(a["account"], chain)] = a["id"]
-            elif name == "InvestorsDeclared":
-                declarations[a["vehicle"]] = (chain, list(zip(a["investors"], a["sharesBps"])))
-        elif contract == "PrivateFundShares":
-            if name == "FundCreated":
-                asset = f"fund:{a['fundId']}"
-                assets[asset] = {"market": "fund", "chain": chain, "label": f"fund {a['fundId']}",
-                                 "cap": a["cap"], "holders_on_chain": 0}
-            elif name == "Subscribed":
-                asset = f"fund:{a['fundId']}"
-                credit(asset, a["identity"], a["amount"])
-            elif name in ("TransferSettled", "ForcedTransfer"):
-                move_fund(f"fund:{a['fundId']}", a["from"], a["to"], a["amount"])
-        elif contract == "EquityMarket":
-            if name == "CompanyListed":
-                asset = f"company:{a['companyId']}"
-                assets[asset] = {"market": "company", "chain": chain, "label": company_label(a["companyId"]),
-                                 "cap": a["holderCap"], "holders_on_chain": 0}
-            elif name == "SharesAllotted":
-                credit(f"company:{a['companyId']}", a["identity"], a["shares"])
-            elif name == "SharesTransferred":
-                asset = f"company:{a['companyId']}"
-                credit(asset, a["fromIdentity"], -a["shares"])
-                credit(asset, a["toIdentity"], a["shares"])
-        elif contract == "HolderCapModule" and name in ("HolderEntered", "HolderExited"):
-            market = markets.get(a["token"].lower())
-            asset = f"fund:{a['asset']}" if market == "PrivateFundShares" else f"company:0x{a['asset']:064x}"
-            if asset in assets:
-                assets[asset]["holders_on_chain"] = a["holders"]
+def replay_chain(chain: str, ledger: Path) -> tuple[World, list[Event], tuple[int, int]]:
+    """A holding ledger's history replayed to its head, with what the regulator opens of its private stores."""
+    events, head, tokens = read_history(ledger, chain)
+    world = World(chain, open_sealed(ledger.parent), tokens, ledger)
+    for e in events:
+        world.apply(e)
+    world.end_block(*head)
+    return world, events, head
 
 
-def write_index(path: Path, identities, accounts, assets, holdings, declarations, meta: dict) -> None:
+def write_index(path: Path, identities, accounts, assets, holdings, declarations, meta: dict, events=(), heads=(),
+                nominees=()) -> None:
     """Writes a whole index to `path` (replacing it atomically) from plain rows:
     identities (id, chain, kind, qualified_until), accounts (account, chain, identity),
     assets (asset, market, chain, label, cap, total, holders_on_chain), holdings (asset, holder, amount, share),
@@ -286,6 +257,9 @@ def write_index(path: Path, identities, accounts, assets, holdings, declarations
         db.executemany("INSERT INTO assets VALUES (?,?,?,?,?,?,?)", assets)
         db.executemany("INSERT INTO holdings VALUES (?,?,?,?)", holdings)
         db.executemany("INSERT INTO declarations VALUES (?,?,?,?)", declarations)
+        db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", events)
+        db.executemany("INSERT INTO heads VALUES (?,?,?)", heads)
+        db.executemany("INSERT INTO nominees VALUES (?,?,?)", nominees)
         db.execute("COMMIT")
         create_indexes(db)
     except BaseException:
@@ -296,40 +270,43 @@ def write_index(path: Path, identities, accounts, assets, holdings, declarations
     os.replace(tmp, path)
 
 
-def build_index(run_dir: Path, path: Path | None = None) -> Path:
-    """Replays every chain's events in `run_dir` and writes the index (default RUN_DIR/index.sqlite)."""
+def build_index(run_dir: Path, path: Path | None = None, anchored: bool = True) -> Path:
+    """Replays every chain's sealed events in `run_dir` and writes the index (default RUN_DIR/index.sqlite)."""
     run_dir = Path(run_dir)
-    ledgers = ledger_files(run_dir)
-    out: dict = {"identities": {}, "accounts": {}, "declarations": {}, "assets": {}, "balances": {}}
-    for ledger in ledgers:
-        _replay_chain(ledger.parent.name, ledger, run_dir, out)
-    holdings, assets = [], []
-    for asset, info in sorted(out["assets"].items()):
-        book = {h: n for h, n in out["balances"].get(asset, {}).items() if n > 0}
-        total = sum(book.values())
-        holdings += [(asset, h, n, n / total) for h, n in sorted(book.items())]
-        assets.append((asset, info["market"], info["chain"], info["label"], info["cap"], total,
-                       info["holders_on_chain"]))
-    write_index(
-        path or run_dir / INDEX_FILE,
-        [(i, c, k, q) for (i, c), (k, q) in sorted(out["identities"].items())],
-        [(a, c, i) for (a, c), i in sorted(out["accounts"].items())],
-        assets, holdings,
-        [(v, inv, bps, chain) for v, (chain, pairs) in sorted(out["declarations"].items()) for inv, bps in pairs],
-        {"chains": [p.parent.name for p in ledgers]},
-    )
+    identities, accounts, assets, holdings, declarations, events, heads, nominees = ([] for _ in range(8))
+    chains = []
+    for ledger in ledger_files(run_dir, anchored):
+        chain = chain_name(run_dir, ledger)
+        chains.append(chain)
+        world, history, head = replay_chain(chain, ledger)
+        identities += [(i, chain, r.kind, r.qualified_until) for i, r in sorted(world.identities.items())]
+        accounts += [(a, chain, i) for a, i in sorted(world.accounts.items())]
+        declarations += [(v, inv, bps, chain) for v, pairs in sorted(world.declared.items()) for inv, bps in pairs]
+        for asset, info in sorted(world.assets.items()):
+            book = {h: n for h, n in world.balances.get(asset, {}).items() if n > 0}
+            total = sum(book.values())
+            holdings += [(asset, h, n, n / total) for h, n in sorted(book.items())]
+            assets.append((asset, info.market, chain, info.label, info.cap, total,
+                           world.holders_on_chain.get(asset, 0)))
+        events += [(chain, e.block, e.time, e.log_index, e.tx, e.function, e.contract, e.name,
+                    json.dumps(e.args, sort_keys=True)) for e in history]
+        heads.append((chain, *head))
+        nominees += [(asset, nominee, person) for asset, held in sorted(world.sealed.nominees.items())
+                     for nominee, people in sorted(held.items()) for person in people]
+    write_index(path or run_dir / INDEX_FILE, identities, accounts, assets, holdings, declarations,
+                {"chains": chains}, events, heads, nominees)
     return path or run_dir / INDEX_FILE
 
 
-def open_index(run_dir: Path) -> AuditIndex:
+def open_index(run_dir: Path, anchored: bool = True) -> AuditIndex:
     """The index of a run, built afresh from its ledgers (each verified first) for this answer. The index is
     a cache: one left on disk (RUN_DIR/index.sqlite) may have been edited, so it is never read back.
     Building it takes a small fraction of verifying the ledgers (bench/lookthrough.py)."""
     run_dir = Path(run_dir)
-    ledger_files(run_dir)
+    ledger_files(run_dir, anchored)
     handle, name = tempfile.mkstemp(prefix="pilotledger-index-", suffix=".sqlite")
     os.close(handle)
     path = Path(name)
     path.unlink()
-    build_index(run_dir, path)
+    build_index(run_dir, path, anchored)
     return AuditIndex(path, temporary=True)

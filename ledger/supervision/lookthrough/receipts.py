@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger.errors import ConfigError
+from ledger.supervision.catalogue import findings
 from ledger.supervision.lookthrough.events import Chain, Event, Revert, load_chains, org_names, text32, where
 
+RECEIPT_RULES = ("double_financing", "stock_short", "declaration_undoes_inspection", "receipt_after_end")
 RECEIPT_STATES = ("None", "Issued", "Registered", "Cancelled", "Expired", "Split", "Merged")
 
 
@@ -174,120 +176,16 @@ def receipt(run_dir: Path, receipt_id: str | int) -> dict:
 def receipt_anomalies(run_dir: Path) -> dict:
     """The receipt market's anomalies.
 
-    For the regulator (`anomalies`): `double_financing`, two or more receipts starting on one
-    inspection certificate hash (one lot receipted twice: issued on it, or issued on the certificate
-    a merge minted), with every pledge on those receipts (and their split or merge descendants); `phantom_stock`, a (warehouse, commodity) whose inspection observed less
-    than declared (StockInspected observed < declared), with the exchange's DeclarationCorrected and
-    the contract's StockShortfall, and the receipts live on that stock then.
+    For the regulator (`anomalies`): the findings of the catalogue's receipt rules
+    (ledger.supervision.catalogue.receipts: double financing, stock short, a declaration undoing an
+    inspection, a receipt used after it ended), each as Finding.to_json().
     Refused on chain (`refused_on_chain`): `double_pledge_attempt` (AlreadyPledged),
     `issuance_beyond_stock` (ExceedsDeclaredStock), `activity_after_cancellation` (ReceiptNotLive
     on a cancelled receipt)."""
     book = ReceiptBook(load_chains(run_dir, ("WarehouseReceipt", "PermissionRegistry")))
     if book.chain is None:
         raise ConfigError(f"{run_dir} has no warehouse receipt platform")
-    anomalies: list[dict] = []
-    # double financing: one certificate starting several receipts (issued, or minted by a merge)
-    by_cert: dict[str, list[dict]] = {}
-    for r in sorted(book.receipts.values(), key=lambda r: r["id"]):
-        if r["origin"] == "issued" or r["origin"] == "merge" and r["inspection_cert"] not in {
-                book.receipts[s]["inspection_cert"] for s in r["sources"] if s in book.receipts}:
-            by_cert.setdefault(r["inspection_cert"], []).append(r)
-    for cert, issued in sorted(by_cert.items()):
-        if len(issued) < 2:
-            continue
-        family = set()
-        todo = [r["id"] for r in issued]
-        while todo:
-            cur = todo.pop()
-            if cur in family:
-                continue
-            family.add(cur)
-            todo += book.receipts[cur]["children"]
-            if book.receipts[cur]["merged_into"] is not None:
-                todo.append(book.receipts[cur]["merged_into"])
-        pledges = [p for p in book.pledges if p["receipt"] in family]
-        # the financing on the lot itself: the first pledge of each receipt issued on the certificate
-        firsts = [next(p for p in book.pledges if p["receipt"] == r["id"]) for r in issued
-                  if any(p["receipt"] == r["id"] for p in book.pledges)]
-        lenders = [p["lender"] for p in firsts]  # one per receipt, in receipt order (may repeat)
-        anomalies.append({
-            "kind": "double_financing", "chain": book.chain.name,
-            "detail": f"{len(issued)} receipts on one inspection certificate "
-                      f"({', '.join(sorted({str(r['warehouse_org'] or r['warehouse']) for r in issued}))}); "
-                      f"pledged {len(firsts)} times ({len(set(lenders))} lender(s))",
-            "expected": "one receipt per inspection certificate", "found": f"{len(issued)} receipts",
-            "inspection_cert": cert, "receipts": [r["id"] for r in issued], "descendants": sorted(family),
-            "origins": [r["origin"] for r in issued],
-            "warehouses": [r["warehouse_org"] or r["warehouse"] for r in issued],
-            "warehouse_addresses": [r["warehouse"] for r in issued],
-            "commodity": issued[0]["commodity"], "quantities": [r["quantity"] for r in issued],
-            "issued_blocks": [r["issued_block"] for r in issued],
-            "holders": list(dict.fromkeys(p["holder"] for p in firsts)), "lenders": lenders,
-            "lender_orgs": [book.org(x) for x in lenders],
-            "pledged_blocks": sorted({p["pledged"]["block"] for p in firsts}),
-            "double_pledged": len(firsts) > 1,
-            "all_pledges": [{"receipt": p["receipt"], "holder": p["holder"], "lender": p["lender"],
-                             "amount": p["amount"], "block": p["pledged"]["block"], "status": p["status"]}
-                            for p in pledges]})
-    # phantom stock: inspection found less than declared
-    stock: dict[tuple[str, str], dict] = {}
-    for e in book.stock:
-        a = e.args
-        key = (a["warehouse"], a["commodity"])
-        if e.name == "StockDeclared":
-            stock.setdefault(key, {"declared_block": e.block, "declarations": []})["declarations"].append(
-                {"declared": a["declared"], "live": a["live"], "block": e.block})
-            continue
-        s = stock.setdefault(key, {"declared_block": None, "declarations": []})
-        if e.name == "StockInspected" and a["observed"] < a["declared"]:
-            s.setdefault("inspections", []).append({
-                "observed": a["observed"], "declared": a["declared"], "live": a["live"],
-                "shortfall": a["declared"] - a["observed"], "inspection_report": a["inspectionHash"], **where(e)})
-        elif e.name == "DeclarationCorrected":
-            s.setdefault("corrections", []).append({"previous": a["previous"], "declared": a["declared"],
-                                                   "live": a["live"], "inspection_report": a["inspectionHash"],
-                                                   **where(e)})
-        elif e.name == "StockShortfall":
-            s.setdefault("shortfalls", []).append({"live": a["live"], "declared": a["declared"], **where(e)})
-    for (wh, commodity), s in sorted(stock.items()):
-        if not (s.get("inspections") or s.get("corrections") and any(
-                c["declared"] < c["previous"] for c in s["corrections"]) or s.get("shortfalls")):
-            continue
-        first = (s.get("inspections") or s.get("corrections") or s.get("shortfalls"))[0]
-        name = text32(commodity)
-        at = first["block"]
-        live = [r["id"] for r in sorted(book.receipts.values(), key=lambda r: r["id"])
-                if r["warehouse"] == wh and r["commodity"] == name and r["issued_block"] <= at
-                and r.get("ended_block", at + 1) > at]
-        insp = s.get("inspections", [{}])[0]
-        # the declaration the inspection refuted, and the receipts issued on it since
-        # (the last declaration before it that raised the declared stock: where the phantom came in)
-        refuted, previous = None, 0
-        for d in s["declarations"]:
-            if d["block"] > at:
-                break
-            if d["declared"] > previous:
-                refuted = d["block"]
-            previous = d["declared"]
-        issued_on = [r["id"] for r in sorted(book.receipts.values(), key=lambda r: r["id"])
-                     if r["origin"] == "issued" and r["warehouse"] == wh and r["commodity"] == name
-                     and refuted is not None and refuted <= r["issued_block"] <= at]
-        declared = insp.get("declared", first.get("previous", first.get("declared")))
-        observed = insp.get("observed", (s.get("corrections") or [{}])[0].get("declared"))
-        anomalies.append({
-            "kind": "phantom_stock", "chain": book.chain.name,
-            "detail": f"{book.org(wh) or wh} declared {declared} of {name}, inspection observed {observed}",
-            "expected": f"declared stock {declared} held", "found": f"observed {observed}",
-            "warehouse": book.org(wh) or wh, "warehouse_address": wh, "commodity": name,
-            "declared": declared, "observed": observed,
-            "shortfall": None if observed is None or declared is None else declared - observed,
-            "live": insp.get("live", first.get("live")), "declared_block": refuted,
-            "first_declared_block": s["declared_block"], "receipts": issued_on,
-            "inspected_block": insp.get("block", first["block"]),
-            "inspection_report": insp.get("inspection_report", first.get("inspection_report")),
-            "receipts_live_at_inspection": live,
-            "inspections": s.get("inspections", []), "corrections": s.get("corrections", []),
-            "shortfalls": s.get("shortfalls", [])})
+    anomalies = [f.to_json() for f in findings(run_dir, rules=RECEIPT_RULES)]
     refused = []
     for x in book.reverts:
         base = {"error": x.error, "function": x.function, "node": x.node, "sender": x.sender,
