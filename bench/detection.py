@@ -1,5 +1,5 @@
 """Precision and recall of the rule catalogue on violations it never saw: `run scenario all --violations N`
-(scenarios/violations.py plants N violations drawn from the seed, besides the scenarios' own) on several
+(scenarios/violations/ plants N violations drawn from the seed, besides the scenarios' own) on several
 seeds, each scored against its ground truth, with the time `findings` takes on each run.
 
     python bench/detection.py [--violations 30] [--seeds 3,5,7,11,21] [--json]

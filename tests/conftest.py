@@ -36,6 +36,7 @@ def _pin_operator_secret() -> None:
 _pin_operator_secret()
 
 from ledger.chain.run import open_chain  # noqa: E402
+from ledger.present import i18n  # noqa: E402
 from ledger.chain.consortium import Consortium, Contract, Ticket  # noqa: E402
 from ledger.chain.node import Node  # noqa: E402
 from ledger.chain.access import adopt_declared_roles
@@ -121,3 +122,12 @@ def chain(tmp_path: Path) -> Chain:
     built = build_chain(tmp_path)
     yield built
     built.consortium.store.close()
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """Every test starts in English, whatever PILOTLEDGER_LANG says or a test before it chose."""
+    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)

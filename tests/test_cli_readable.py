@@ -42,14 +42,6 @@ def eq(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
-
-
 def run(capsys, *args: object) -> str:
     """One command in this process; its stdout (exit code 0 required)."""
     capsys.readouterr()

@@ -15,14 +15,6 @@ from ledger.present.catalogues import compiled, sources, stale
 LEDGER = Path(__file__).resolve().parent.parent / "ledger"
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
-
-
 def test_languages_resolve_explicit_then_environment_then_english(monkeypatch):
     assert i18n.current_language() == "en"
     monkeypatch.setenv(i18n.ENV_VAR, "zh")

@@ -44,11 +44,9 @@ def _names(run_dir: Path, full: bool) -> Names:
 
 def _ids(index, accounts: bool = False, names: Names | None = None) -> list[str]:
     """Every id of the run a short form may stand for: identities and company ids (and accounts)."""
-    ids = [i for (i,) in index.query("SELECT DISTINCT id FROM identities")]
-    ids += [a.partition(":")[2] for (a,) in index.query("SELECT asset FROM assets WHERE market = 'company'")]
-    if accounts:
-        ids += [a for (a,) in index.query("SELECT DISTINCT account FROM accounts")]
-        ids += list(names.orgs) + list(names.clients) if names else []
+    ids = index.ids(accounts)
+    if accounts and names:
+        ids += list(names.orgs) + list(names.clients)
     return ids
 
 

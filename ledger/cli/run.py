@@ -170,7 +170,7 @@ def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool,
     from scenarios.runner import run_all
     from scenarios.violations import spread
 
-    violations = options.pop("violations", None) or 0  # spread over the markets (scenarios/violations.py)
+    violations = options.pop("violations", None) or 0  # spread over the markets (scenarios/violations/)
     given = sorted(k for k, v in options.items() if v is not None)
     if given:
         raise ConfigError(f"run scenario all takes no scenario option but --violations "

@@ -5,10 +5,12 @@ incremental check (ledger.supervision.catalogue.base).
     findings(run_dir)      every finding on a run: each chain's sealed history replayed from the audit
                            index through every rule, then the rules that need the regulator's sealed data
                            or the files beside the ledger
-    Evaluation(chain)      the same rules block by block, as a chain commits them (the risk monitor)
+    evaluate(index)        the same over an audit index alone (bench/lookthrough.py's synthetic market)
+    Evaluation(world)      the rules fed one event at a time, closed block by block (the risk monitor)
     score(run_dir)         findings against the run's ground truth (precision and recall)
 
-Rules by market: investors.py (funds and regional equity), receipts.py, disclosure.py (and anchors)."""
+Rules by market: investors.py (funds and regional equity), receipts.py, disclosure.py (and anchors);
+text.py shows a finding in the reader's language."""
 
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ from ledger.supervision.replay import Event, Sealed, World
 
 CATALOGUE: tuple[Rule, ...] = INVESTOR_RULES + RECEIPT_RULES + DISCLOSURE_RULES
 
-__all__ = ["CATALOGUE", "RULES_BY_ID", "subject_key", "Check", "Evaluation", "Finding", "Param", "Rule", "evaluate", "findings", "resolve_params",
-           "score", "select"]
+__all__ = ["CATALOGUE", "RULES_BY_ID", "Check", "Evaluation", "Finding", "Param", "Rule", "evaluate", "findings",
+           "resolve_params", "score", "select", "subject_key"]
 
 
 def resolve_params(overrides: Mapping[str, int | float] | None = None) -> dict[str, dict[str, int | float]]:

@@ -183,10 +183,10 @@ def _markets(index: AuditIndex, market_of: dict[str, str], identities: set[str],
                                         "receipts_ever_held": 0, "pledges": 0, "roles": []})
 
     for ident in sorted(identities):
-        for chain, kind in index.query("SELECT chain, kind FROM identities WHERE id = ?", (ident,)):
+        for chain, kind in index.identity_chains(ident):
             at(chain)["identity_kind"] = KIND_NAMES.get(kind, KIND_NAMES[None])
     for account in sorted(accounts):
-        for (chain,) in index.query("SELECT chain FROM accounts WHERE account = ?", (account,)):
+        for chain in index.account_chains(account):
             at(chain)["accounts"].append(account)
     for h in holdings:
         at(h["chain"])["holdings"].append(h["label"])

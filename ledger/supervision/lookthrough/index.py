@@ -140,6 +140,24 @@ class AuditIndex:
     def holdings(self, asset: str) -> list[tuple[str, int, float]]:
         return self.query("SELECT holder, amount, share FROM holdings WHERE asset = ? ORDER BY holder", (asset,))
 
+    def ids(self, accounts: bool = False) -> list[str]:
+        """Every identity id and company id indexed (and every linked account): what a short id may stand for."""
+        ids = [i for (i,) in self.db.execute("SELECT DISTINCT id FROM identities ORDER BY id")]
+        ids += [a.partition(":")[2] for (a,) in self.db.execute(
+            "SELECT asset FROM assets WHERE market = 'company' ORDER BY asset")]
+        if accounts:
+            ids += [a for (a,) in self.db.execute("SELECT DISTINCT account FROM accounts ORDER BY account")]
+        return ids
+
+    def identity_chains(self, identity: str) -> list[tuple[str, int]]:
+        """(chain, kind) of every chain `identity` is registered on."""
+        return self.query("SELECT chain, kind FROM identities WHERE id = ? ORDER BY chain", (identity,))
+
+    def account_chains(self, account: str) -> list[str]:
+        """The chains `account` is linked to an identity on."""
+        return [c for (c,) in self.db.execute("SELECT chain FROM accounts WHERE account = ? ORDER BY chain",
+                                              (account,))]
+
     def chains(self) -> list[tuple[str, int, int]]:
         """(chain, head block, head time) of every chain indexed."""
         return self.query("SELECT chain, block, time FROM heads ORDER BY chain")
