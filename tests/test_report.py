@@ -53,7 +53,7 @@ def test_report_holds_every_section_and_chart(run_dir: Path, report: Path):
         assert planted["kind"] in text
     nodes = sorted(p.name for p in (run_dir / "fund_platform" / "nodes").iterdir())
     for node in nodes:
-        assert f'data-panel="' in text and f">{node}</button>" in text
+        assert 'data-panel="' in text and f">{node}</button>" in text
     assert "Seen as CSRC-BJ." in text                  # the regulator opens the private stores
     assert len(text.encode()) < 2_000_000
 
