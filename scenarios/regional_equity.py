@@ -686,7 +686,7 @@ class RegionalEquity(Scenario):
             f"{self.cap} real holders while the chain counts {on_chain}",
             asset=f"company:{hex0x(company.id)}", company=hex0x(company.id), code=company.code, cap=self.cap, holders_on_chain=on_chain,
             real_holders=real,
-            nominees=[{"identity": hex0x(n.id), "label": n.label, "name": n.personal["name"],
+            nominees=[{"identity": hex0x(n.id), "label": n.label,
                        "shares": company.holders[n.id], "people": len(self.behind[n.id]),
                        "beneficiaries": self.behind[n.id]} for n in self.nominees])
         for nominee in self.nominees:

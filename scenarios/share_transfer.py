@@ -413,8 +413,8 @@ class ShareTransfer(Scenario):
         self.ctx.plant_for_regulator(
             "split_identity",
             "one natural person registered as two identities (same ID number) holds the same fund twice",
-            identities=["0x" + person.id.hex(), "0x" + twin.id.hex()], fund=fund.id,
-            id_number=person.personal["id_number"])
+            identities=["0x" + person.id.hex(), "0x" + twin.id.hex()], labels=[person.label, twin.label],
+            fund=fund.id)
 
     # ---------------------------------------------------------- planted, chain
 

@@ -93,7 +93,7 @@ class $class_name(Scenario):
                       GENESIS_TIME + TWO_YEARS)
         chain.commit()
         ctx.plant_for_regulator("split_identity", "one person registered as two identities (same ID number)",
-                                identities=["0x" + first.hex(), "0x" + twin.hex()], id_number=person["id_number"])
+                                identities=["0x" + first.hex(), "0x" + twin.hex()], labels=["0", "twin"])
 
         # 8. Figures of your own go into the run's summary (names must not clash with the runner's).
         ctx.extra["identities_registered"] = len(people) + 1

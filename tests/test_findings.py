@@ -4,6 +4,7 @@ chain and reports nothing that was not planted."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -77,3 +78,23 @@ def test_run_all_takes_no_scenario_options(tmp_path, capsys):
     assert code == 2
     assert "no scenario option" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_ground_truth_names_people_by_identity_and_label_only(runs):
+    """No personal data leaves the sealed stores through the ground truth: no names, no ID numbers."""
+    id_number = re.compile(r"\b\d{17}[\dXx]\b|\b\d{15}\b")
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                assert key not in ("name", "names", "id_number"), where
+                walk(item, where)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, where)
+        elif isinstance(value, str):
+            assert not id_number.search(value), (where, value)
+
+    for summary in runs.values():
+        for truth in Path(summary["run_dir"]).glob("*/ground_truth.json"):
+            walk(json.loads(truth.read_text()), truth)

@@ -89,6 +89,22 @@ def test_cli_writes_the_report_and_prints_its_path(tmp_path: Path, run_dir: Path
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_cli_never_overwrites_without_force_nor_writes_into_a_chain(tmp_path: Path, run_dir: Path):
+    kept = tmp_path / "README.md"
+    kept.write_text("the user's own file\n")
+    refused = cli("report", str(run_dir), "--out", str(kept))
+    assert refused.returncode == 2 and "exists" in refused.stderr and "--force" in refused.stderr
+    assert kept.read_text() == "the user's own file\n" and "Traceback" not in refused.stderr
+    ledger = run_dir / "fund_platform" / "ledger.sqlite"
+    before = ledger.read_bytes()
+    for target in (ledger, run_dir / "fund_platform" / "report.html"):
+        inside = cli("report", str(run_dir), "--out", str(target), "--force")
+        assert inside.returncode == 2 and "inside chain fund_platform" in inside.stderr, inside.stderr
+    assert ledger.read_bytes() == before and not (run_dir / "fund_platform" / "report.html").exists()
+    forced = cli("report", str(run_dir), "--out", str(kept), "--force")
+    assert forced.returncode == 0 and kept.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
 @pytest.mark.parametrize("make, fragment", [
     (lambda tmp: tmp / "missing", "no run directory"),
     (lambda tmp: tmp, "holds no ledger"),

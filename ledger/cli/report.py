@@ -15,8 +15,9 @@ _ = translator("report")
 @click.command(context_settings=CONTEXT)
 @RUN_DIR_ARG
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the HTML (default: RUN_DIR/report.html).")
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @LANG_OPTION
-def report(run_dir: Path, out: Path | None) -> None:
+def report(run_dir: Path, out: Path | None, force: bool) -> None:
     """Write one self-contained HTML report on RUN_DIR for the regulator: the audit, the findings of the rule
     catalogue, the risk alerts, per-node views, refusals by reason, planted violations against what was caught
     or found, and charts. --lang zh (or PILOTLEDGER_LANG=zh) writes it in Simplified Chinese."""
@@ -25,5 +26,5 @@ def report(run_dir: Path, out: Path | None) -> None:
 
     # The bar opens at the audit's first block, once the run has been read.
     with Progress(_("re-executing"), lambda: sum(n for _c, _n, n in ledger_copies(run_dir))) as bar:
-        path = write_report(run_dir, out, bar.advance)
+        path = write_report(run_dir, out, bar.advance, force)
     click.echo(path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ledger.chain.run import chain_ledgers, chain_name
 from ledger.errors import ConfigError
 from ledger.present.i18n import N_, html_lang, language, plural_translator, translator
 from ledger.report.assets import CSS, ERROR_SCRIPT, SCRIPT
@@ -96,14 +97,24 @@ def _build(run_dir: Path, progress: Callable[[int], None] | None, out_dir: Path)
         f'<div id="tip"></div><script>{SCRIPT}</script></body></html>\n')
 
 
-def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int], None] | None = None) -> Path:
-    """Writes the report (default RUN_DIR/report.html) and returns its path; `progress` as for build_report."""
+def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int], None] | None = None,
+                 force: bool = False) -> Path:
+    """Writes the report (default RUN_DIR/report.html, which it replaces) and returns its path; `progress` as
+    for build_report. An `out` that exists is replaced only with `force`, and never inside a chain's folder
+    (its ledger, certificates and members' files are the run itself)."""
     run_dir = Path(run_dir)
     path = Path(out) if out is not None else run_dir / REPORT_FILE
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; name the report's file")
     if run_dir.is_dir() and not path.parent.is_dir():
         raise ConfigError(f"no directory {path.parent} to write the report in")
+    target = path.resolve()
+    for ledger in chain_ledgers(run_dir):
+        if target.is_relative_to(ledger.parent.resolve()):
+            raise ConfigError(f"{path} is inside chain {chain_name(run_dir, ledger)}'s folder; write the report "
+                              "elsewhere")
+    if out is not None and path.exists() and not force:
+        raise ConfigError(f"{path} exists; choose another file or replace it with --force")
     text = build_report(run_dir, progress, out_dir=path.parent)
     try:
         path.write_text(text, encoding="utf-8")
