@@ -1,7 +1,7 @@
 """A chain's market state as the regulator rebuilds it from the sealed history, event by event:
 identities and their qualification, accounts, vehicles' declarations, assets with their caps,
-holdings, and each asset's look-through investors at the end of every block. Every rule reads it;
-none keeps a copy of its own."""
+holdings, each asset's look-through investors at the end of every block, warehouse receipts and the
+units of declared stock. Every rule reads it; none keeps a copy of its own."""
 
 from __future__ import annotations
 
@@ -55,6 +55,61 @@ class Sealed:
     nominees: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
+@dataclass
+class Receipt:
+    id: int
+    warehouse: str
+    commodity: str
+    unit: str
+    quantity: int
+    certificate: str
+    expiry: int
+    issued: Event
+    ended: Event | None = None  # cancelled, or consumed by a split or a merge
+    cancelled: bool = False
+    pledges: list[Event] = field(default_factory=list)
+
+
+class ReceiptBook:
+    """A chain's receipts, their lineage and pledges, and the certificates that started them."""
+
+    def __init__(self) -> None:
+        self.receipts: dict[int, Receipt] = {}
+        self.started: dict[str, list[int]] = {}  # certificate -> receipts started on it
+
+    def apply(self, e: Event) -> None:
+        a = e.args
+        if e.name == "ReceiptIssued":
+            self._new(a["id"], e, a["warehouse"].lower(), text32(a["commodity"]), text32(a["unit"]), a["quantity"],
+                      a["inspectionCertHash"].lower(), a["expiry"])
+            self.started.setdefault(a["inspectionCertHash"].lower(), []).append(a["id"])
+        elif e.name == "ReceiptSplit" and a["id"] in self.receipts:
+            source = self.receipts[a["id"]]
+            source.ended = e
+            for part, quantity in zip(a["parts"], a["quantities"]):
+                self._new(part, e, source.warehouse, source.commodity, source.unit, quantity, source.certificate,
+                          source.expiry)
+        elif e.name == "ReceiptsMerged":
+            sources = [self.receipts[s] for s in a["sources"] if s in self.receipts]
+            certificate = a["inspectionCertHash"].lower()
+            first = sources[0] if sources else None
+            self._new(a["id"], e, first.warehouse if first else "", first.commodity if first else "",
+                      first.unit if first else "", a["quantity"], certificate,
+                      min((s.expiry for s in sources), default=0))
+            for s in sources:
+                s.ended = e
+            if certificate not in {s.certificate for s in sources}:  # the merge minted a certificate
+                self.started.setdefault(certificate, []).append(a["id"])
+        elif e.name == "ReceiptCancelled" and a["id"] in self.receipts:
+            self.receipts[a["id"]].ended, self.receipts[a["id"]].cancelled = e, True
+        elif e.name == "Pledged" and a["id"] in self.receipts:
+            self.receipts[a["id"]].pledges.append(e)
+
+    def _new(self, rid: int, e: Event, warehouse: str, commodity: str, unit: str, quantity: int, certificate: str,
+             expiry: int) -> None:
+        self.receipts[rid] = Receipt(rid, warehouse, commodity, unit, quantity, certificate, expiry, e)
+
+
 class World:
     """One chain's state. `apply` an event at a time; `end_block` once a block's events are applied."""
 
@@ -80,7 +135,8 @@ class World:
         self.changed: set[str] = set()  # assets whose look-through changed in the last block
         self._dirty: set[str] = set()
         self._graph_changed = False
-        self.on_apply: list = []  # books a group of rules shares (the receipts), kept before the rules look
+        self.receipts = ReceiptBook()
+        self.stock_units: dict[tuple[str, str], str] = {}  # (warehouse, commodity) -> its declared stock's unit
 
     # ------------------------------------------------------------------ reading
 
@@ -133,8 +189,8 @@ class World:
     def apply(self, e: Event) -> None:
         self.block, self.time = e.block, e.time
         self.contracts.add(e.contract)
-        for keep in self.on_apply:
-            keep(e)
+        if e.contract == "WarehouseReceipt":
+            self.receipts.apply(e)
         handler = getattr(self, f"_{e.contract}_{e.name}", None)
         if handler is not None:
             handler(e.args)
@@ -163,6 +219,9 @@ class World:
     def _move(self, asset: str, src: str, dst: str, amount: int) -> None:
         self._credit(asset, self.accounts.get(src.lower()), -amount)
         self._credit(asset, self.accounts.get(dst.lower()), amount)
+
+    def _WarehouseReceipt_StockDeclared(self, a: dict) -> None:
+        self.stock_units[(a["warehouse"].lower(), text32(a["commodity"]))] = text32(a["unit"])
 
     def _PermissionRegistry_MemberAdded(self, a: dict) -> None:
         self.orgs[a["account"].lower()] = text32(a["orgId"])

@@ -108,22 +108,26 @@ def findings(run_dir: Path, params: Mapping[str, Mapping[str, int | float]] | No
     ground_truth.json."""
     from ledger.supervision.lookthrough.index import open_index
 
-    with open_index(Path(run_dir), anchored=False) as index:  # the anchors are a rule of the catalogue
-        return evaluate(index, params, rules, Path(run_dir))
+    opened: dict[str, Sealed] = {}  # what the index's build opened of the sealed stores, opened once
+    with open_index(Path(run_dir), anchored=False, sealed=opened) as index:  # the anchors are a rule here
+        return evaluate(index, params, rules, Path(run_dir), opened)
 
 
 def evaluate(index, params: Mapping[str, Mapping[str, int | float]] | None = None, rules: Iterable[str] | None = None,
-             run_dir: Path | None = None) -> list[Finding]:
+             run_dir: Path | None = None, opened: Mapping[str, Sealed] | None = None) -> list[Finding]:
     """The catalogue over an audit index (ledger.supervision.lookthrough.index.AuditIndex): each chain's history
     through every rule. With `run_dir`, the run the index was built from, the rules also open the regulator's
-    sealed data and check the files beside each ledger."""
+    sealed data (`opened`, by chain, if already opened) and check the files beside each ledger."""
     from ledger.chain.run import ledger_path
     from ledger.supervision.replay import open_sealed
 
     out: list[Finding] = []
     for chain, head_block, head_time in index.chains():
         ledger = ledger_path(run_dir, chain) if run_dir else None
-        sealed = open_sealed(ledger.parent) if ledger else Sealed(nominees=index.nominees())
+        if ledger is None:
+            sealed = Sealed(nominees=index.nominees())
+        else:
+            sealed = (opened or {}).get(chain) or open_sealed(ledger.parent)
         evaluation = Evaluation(World(chain, sealed, ledger=ledger, run_dir=run_dir), params, select(rules))
         for e in index.events(chain):
             evaluation.feed(e)

@@ -3,8 +3,6 @@ inspection established, and a receipt used after it ended."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ledger.supervision.catalogue.base import RULES_BY_ID, Check, Event, Rule, evidence, register
 from ledger.supervision.rules import text32
 
@@ -12,89 +10,18 @@ RECEIPT_RULES = ("the futures exchanges' standard warehouse receipt rules: one r
                  "receipts never above the goods in store, cancelled or expired receipts dead")
 
 
-@dataclass
-class Receipt:
-    id: int
-    warehouse: str
-    commodity: str
-    unit: str
-    quantity: int
-    certificate: str
-    expiry: int
-    issued: Event
-    ended: Event | None = None  # cancelled, or consumed by a split or a merge
-    cancelled: bool = False
-    pledges: list[Event] = field(default_factory=list)
-
-
-class ReceiptBook:
-    """The live receipts of a chain and the certificates that started them, kept by the receipt rules."""
-
-    def __init__(self) -> None:
-        self.receipts: dict[int, Receipt] = {}
-        self.started: dict[str, list[int]] = {}  # certificate -> receipts started on it
-
-    def apply(self, e: Event) -> None:
-        a = e.args
-        if e.name == "ReceiptIssued":
-            self._new(a["id"], e, a["warehouse"].lower(), text32(a["commodity"]), text32(a["unit"]), a["quantity"],
-                      a["inspectionCertHash"].lower(), a["expiry"])
-            self.started.setdefault(a["inspectionCertHash"].lower(), []).append(a["id"])
-        elif e.name == "ReceiptSplit" and a["id"] in self.receipts:
-            source = self.receipts[a["id"]]
-            source.ended = e
-            for part, quantity in zip(a["parts"], a["quantities"]):
-                self._new(part, e, source.warehouse, source.commodity, source.unit, quantity, source.certificate,
-                          source.expiry)
-        elif e.name == "ReceiptsMerged":
-            sources = [self.receipts[s] for s in a["sources"] if s in self.receipts]
-            certificate = a["inspectionCertHash"].lower()
-            first = sources[0] if sources else None
-            self._new(a["id"], e, first.warehouse if first else "", first.commodity if first else "",
-                      first.unit if first else "", a["quantity"], certificate,
-                      min((s.expiry for s in sources), default=0))
-            for s in sources:
-                s.ended = e
-            if certificate not in {s.certificate for s in sources}:  # the merge minted a certificate
-                self.started.setdefault(certificate, []).append(a["id"])
-        elif e.name == "ReceiptCancelled" and a["id"] in self.receipts:
-            self.receipts[a["id"]].ended, self.receipts[a["id"]].cancelled = e, True
-        elif e.name == "Pledged" and a["id"] in self.receipts:
-            self.receipts[a["id"]].pledges.append(e)
-
-    def _new(self, rid: int, e: Event, warehouse: str, commodity: str, unit: str, quantity: int, certificate: str,
-             expiry: int) -> None:
-        self.receipts[rid] = Receipt(rid, warehouse, commodity, unit, quantity, certificate, expiry, e)
-
-
-class _ReceiptCheck(Check):
-    """A receipt rule reading the chain's receipt book (one per world, shared by the receipt rules)."""
-
-    @property
-    def book(self) -> ReceiptBook:
-        book = getattr(self.world, "receipt_book", None)
-        if book is None:
-            book = self.world.receipt_book = ReceiptBook()
-            self.world.on_apply.append(lambda e: book.apply(e) if e.contract == "WarehouseReceipt" else None)
-        return book
-
-    def __init__(self, world, params) -> None:
-        super().__init__(world, params)
-        self.book  # noqa: B018 - registers the book with the world before the first event
-
-
-class DoubleFinancingCheck(_ReceiptCheck):
+class DoubleFinancingCheck(Check):
     """Two or more receipts started on one inspection certificate: one inspected lot receipted, and so
     financeable, twice."""
 
     def on_event(self, e: Event) -> None:
         if e.contract != "WarehouseReceipt" or e.name not in ("ReceiptIssued", "ReceiptsMerged", "Pledged"):
             return
-        receipt = self.book.receipts.get(e.args["id"])
-        started = self.book.started.get(receipt.certificate, []) if receipt else []
+        receipt = self.world.receipts.receipts.get(e.args["id"])
+        started = self.world.receipts.started.get(receipt.certificate, []) if receipt else []
         if len(started) < 2:
             return
-        receipts = [self.book.receipts[r] for r in started]
+        receipts = [self.world.receipts.receipts[r] for r in started]
         first = receipts[0]
         self.report({"inspection_cert": receipt.certificate},
                     "{n} receipts were started on one inspection certificate of {commodity} at {warehouse}",
@@ -106,24 +33,13 @@ class DoubleFinancingCheck(_ReceiptCheck):
                        for p in r.pledges])
 
 
-def stock_unit(world, e: Event) -> str:
-    """The unit a warehouse declared its stock of a commodity in (StockDeclared carries it; inspections do not)."""
-    units = world.__dict__.setdefault("stock_units", {})
-    key = (e.args["warehouse"].lower(), text32(e.args["commodity"]))
-    if e.name == "StockDeclared":
-        units[key] = text32(e.args["unit"])
-    return units.get(key, "")
-
-
 class StockShortCheck(Check):
     """An inspection that finds less in store than the warehouse declared."""
 
     def on_event(self, e: Event) -> None:
-        if e.contract != "WarehouseReceipt" or e.name not in ("StockDeclared", "StockInspected"):
-            return
-        unit = stock_unit(self.world, e)
-        if e.name == "StockInspected" and e.args["observed"] < e.args["declared"]:
+        if e.contract == "WarehouseReceipt" and e.name == "StockInspected" and e.args["observed"] < e.args["declared"]:
             a = e.args
+            unit = self.world.stock_units.get((a["warehouse"].lower(), text32(a["commodity"])), "")
             self.report({"warehouse": a["warehouse"].lower(), "commodity": text32(a["commodity"])},
                         "an inspection found {observed} {unit} of {commodity} at {warehouse}, which declared "
                         "{declared} {unit} ({live} {unit} in live receipts)",
@@ -146,7 +62,7 @@ class DeclarationUndoesInspectionCheck(Check):
             return
         a = e.args
         key = (a["warehouse"].lower(), text32(a["commodity"]))
-        unit = stock_unit(self.world, e)
+        unit = self.world.stock_units.get(key, "")
         if e.name == "StockInspected":
             if a["observed"] < a["declared"]:
                 self.cut[key] = (a["observed"], e)
@@ -172,7 +88,7 @@ ACTS_ON_RECEIPT = ("ReceiptRegistered", "ReceiptTransferred", "ReceiptSplit", "R
                    "PledgeEnforced", "Delivered")
 
 
-class ReceiptAfterEndCheck(_ReceiptCheck):
+class ReceiptAfterEndCheck(Check):
     """A receipt acted on (registered, transferred, split, merged, pledged, enforced, delivered) after its
     expiry or after it was cancelled."""
 
@@ -181,7 +97,7 @@ class ReceiptAfterEndCheck(_ReceiptCheck):
             return
         ids = e.args["sources"] if e.name == "ReceiptsMerged" else [e.args["id"]]
         for rid in ids:
-            receipt = self.book.receipts.get(rid)
+            receipt = self.world.receipts.receipts.get(rid)
             if receipt is None:
                 continue
             if receipt.cancelled and receipt.ended is not e:

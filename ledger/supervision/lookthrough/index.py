@@ -45,7 +45,7 @@ from typing import Iterable
 from ledger.audit.verify import sealed_ledgers
 from ledger.chain.reader import connect_readonly
 from ledger.chain.run import chain_name, run_chains
-from ledger.supervision.replay import Event, World, open_sealed, read_history
+from ledger.supervision.replay import Event, Sealed, World, open_sealed, read_history
 
 INDEX_FILE = "index.sqlite"
 SCHEMA_VERSION = 2
@@ -243,10 +243,10 @@ def create_indexes(db: sqlite3.Connection) -> None:
     db.executescript(INDEXES)
 
 
-def replay_chain(chain: str, ledger: Path) -> tuple[World, list[Event], tuple[int, int]]:
+def replay_chain(chain: str, ledger: Path, sealed: Sealed | None = None) -> tuple[World, list[Event], tuple[int, int]]:
     """A holding ledger's history replayed to its head, with what the regulator opens of its private stores."""
     events, head, tokens = read_history(ledger, chain)
-    world = World(chain, open_sealed(ledger.parent), tokens, ledger)
+    world = World(chain, sealed or open_sealed(ledger.parent), tokens, ledger)
     for e in events:
         world.apply(e)
     world.end_block(*head)
@@ -288,7 +288,8 @@ def write_index(path: Path, identities, accounts, assets, holdings, declarations
     os.replace(tmp, path)
 
 
-def build_index(run_dir: Path, path: Path | None = None, anchored: bool = True) -> Path:
+def build_index(run_dir: Path, path: Path | None = None, anchored: bool = True,
+                sealed: dict[str, Sealed] | None = None) -> Path:
     """Replays every chain's sealed events in `run_dir` and writes the index (default RUN_DIR/index.sqlite)."""
     run_dir = Path(run_dir)
     identities, accounts, assets, holdings, declarations, events, heads, nominees = ([] for _ in range(8))
@@ -297,6 +298,8 @@ def build_index(run_dir: Path, path: Path | None = None, anchored: bool = True) 
         chain = chain_name(run_dir, ledger)
         chains.append(chain)
         world, history, head = replay_chain(chain, ledger)
+        if sealed is not None:
+            sealed[chain] = world.sealed
         identities += [(i, chain, r.kind, r.qualified_until) for i, r in sorted(world.identities.items())]
         accounts += [(a, chain, i) for a, i in sorted(world.accounts.items())]
         declarations += [(v, inv, bps, chain) for v, pairs in sorted(world.declared.items()) for inv, bps in pairs]
@@ -316,7 +319,7 @@ def build_index(run_dir: Path, path: Path | None = None, anchored: bool = True) 
     return path or run_dir / INDEX_FILE
 
 
-def open_index(run_dir: Path, anchored: bool = True) -> AuditIndex:
+def open_index(run_dir: Path, anchored: bool = True, sealed: dict[str, Sealed] | None = None) -> AuditIndex:
     """The index of a run, built afresh from its ledgers (each verified first) for this answer. The index is
     a cache: one left on disk (RUN_DIR/index.sqlite) may have been edited, so it is never read back.
     Building it takes a small fraction of verifying the ledgers (bench/lookthrough.py)."""
@@ -326,5 +329,5 @@ def open_index(run_dir: Path, anchored: bool = True) -> AuditIndex:
     os.close(handle)
     path = Path(name)
     path.unlink()
-    build_index(run_dir, path, anchored)
+    build_index(run_dir, path, anchored, sealed)
     return AuditIndex(path, temporary=True)
