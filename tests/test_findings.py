@@ -98,3 +98,15 @@ def test_ground_truth_names_people_by_identity_and_label_only(runs):
     for summary in runs.values():
         for truth in Path(summary["run_dir"]).glob("*/ground_truth.json"):
             walk(json.loads(truth.read_text()), truth)
+
+
+def test_a_member_store_that_is_no_store_costs_only_its_own_records(runs, tmp_path):
+    """A KYC agent's private.sqlite replaced by garbage: findings still answer, without a traceback, and the
+    identities that agent registered are named as having no sealed record."""
+    copy = tmp_path / "st"
+    shutil.copytree(Path(runs[SEEDS[0]]["run_dir"]) / "share_transfer", copy)
+    stores = sorted((copy / "fund_platform" / "nodes").glob("*/private.sqlite"))
+    stores[0].write_bytes(b"not a database")
+    found = findings(copy)
+    missing = [f for f in found if f.rule == "sealed_record"]
+    assert missing and all(f.values["problem"] == "no sealed record" for f in missing)

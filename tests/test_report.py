@@ -103,6 +103,24 @@ def test_cli_never_overwrites_without_force_nor_writes_into_a_chain(tmp_path: Pa
     assert ledger.read_bytes() == before and not (run_dir / "fund_platform" / "report.html").exists()
     forced = cli("report", str(run_dir), "--out", str(kept), "--force")
     assert forced.returncode == 0 and kept.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    summary = (run_dir / "run.json").read_text()
+    own = cli("report", str(run_dir), "--out", str(run_dir / "run.json"), "--force")
+    assert own.returncode == 2 and "the run's own run.json" in own.stderr and (run_dir / "run.json").read_text() == summary
+
+
+def test_a_link_planted_where_the_report_goes_is_replaced_not_written_through(tmp_path: Path, run_dir: Path):
+    victim = tmp_path / "pins.json"
+    victim.write_text("{}\n")
+    planted = run_dir / "report.html"
+    planted.unlink(missing_ok=True)
+    planted.symlink_to(victim)
+    try:
+        result = cli("report", str(run_dir))
+        assert result.returncode == 0, result.stderr
+        assert victim.read_text() == "{}\n" and not planted.is_symlink()
+        assert planted.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    finally:
+        planted.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("make, fragment", [

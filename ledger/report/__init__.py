@@ -16,14 +16,15 @@ assets holds the CSS and scripts.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger.chain.run import chain_ledgers, chain_name
+from ledger.chain.run import RUN_FILE, chain_ledgers, chain_name, sub_runs
 from ledger.errors import ConfigError
 from ledger.present.i18n import N_, html_lang, language, plural_translator, translator
 from ledger.report.assets import CSS, ERROR_SCRIPT, SCRIPT
-from ledger.report.data import load_run, run_audits
+from ledger.report.data import TRUTH_FILE, load_run, run_audits
 from ledger.report.findings import alerts_of, alerts_section, findings_section, load_findings, match_planted
 from ledger.report.holdings import holding_graphs
 from ledger.report.labels import scenario
@@ -113,11 +114,18 @@ def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int
         if target.is_relative_to(ledger.parent.resolve()):
             raise ConfigError(f"{path} is inside chain {chain_name(run_dir, ledger)}'s folder; write the report "
                               "elsewhere")
+    runs = {p.resolve() for p in (run_dir, *sub_runs(run_dir))}
+    if target.name in (RUN_FILE, TRUTH_FILE) and target.parent in runs:
+        raise ConfigError(f"{path} is the run's own {target.name}; write the report elsewhere")
     if out is not None and path.exists() and not force:
         raise ConfigError(f"{path} exists; choose another file or replace it with --force")
     text = build_report(run_dir, progress, out_dir=path.parent)
+    # Written beside and moved into place: a link planted where the report goes is replaced, never written through.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        path.write_text(text, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
     return path

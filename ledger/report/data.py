@@ -18,6 +18,8 @@ from ledger.chain.reader import LedgerReader
 from ledger.audit.views import NOBODY, node_view
 from ledger.report.text import bytes32_text, pairs
 
+TRUTH_FILE = "ground_truth.json"  # a run's ground truth: what was planted
+
 HOLDING_CONTRACTS = ("IdentityRegistry", "PrivateFundShares", "EquityMarket", "WarehouseReceipt")
 NO_VIEWER = NOBODY  # a chain without a regulator: its nodes' views open no private record
 
@@ -134,7 +136,7 @@ def load_run(run_dir: Path) -> RunData:
     """A run's summary, planted violations and chains, each with its node views."""
     names = run_chains(run_dir)
     summary = read_json(run_dir / "run.json", {})
-    planted = read_json(run_dir / "ground_truth.json", [])
+    planted = read_json(run_dir / TRUTH_FILE, [])
     subs = sub_runs(run_dir)
     if subs:
         summary, planted = merge_sub_runs(summary, planted, subs)
@@ -169,5 +171,5 @@ def merge_sub_runs(summary: dict, planted: list[dict], subs: list[Path]) -> tupl
         merged["alerts"] += [{**a, "chain": f"{name}/{a['chain']}"} if a.get("chain") else a
                              for a in s.get("alerts", [])]
         merged["options"].update({f"{name}.{k}": v for k, v in s.get("options", {}).items()})
-        planted += [{**p, "scenario": name} for p in read_json(sub / "ground_truth.json", [])]
+        planted += [{**p, "scenario": name} for p in read_json(sub / TRUTH_FILE, [])]
     return merged, planted

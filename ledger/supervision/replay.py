@@ -5,9 +5,11 @@ units of declared stock. Every rule reads it; none keeps a copy of its own."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledger.errors import LedgerError
 from ledger.supervision.rules import IdentityKind, investors_behind, text32
 
 
@@ -326,16 +328,27 @@ def open_sealed(chain_dir: Path) -> Sealed:
     keys = [open_keystore(chain_dir, r).privacy_key for r in regulators]
 
     def opened(sealed_item) -> dict | None:
-        return next((data for data in (sealed_item.open(key) for key in keys) if data is not None), None)
+        """The item opened, or None: for another reader, or malformed or altered (a member's file may hold
+        anything; what cannot be read is no evidence, and sealed_record names an identity left without it)."""
+        try:
+            return next((data for data in (sealed_item.open(key) for key in keys) if data is not None), None)
+        except (LedgerError, ValueError, TypeError):
+            return None
+
+    def items(read, store: Path) -> list:
+        try:
+            return read(store)
+        except (sqlite3.Error, LedgerError, ValueError, TypeError):
+            return []  # not a store this code wrote: nothing in it is read
 
     for store in stores:
-        for record in read_records(store):
+        for record in items(read_records, store):
             data = opened(record)
             if isinstance(data, dict):
                 identity = "0x" + record.identity.hex()
                 sealed.personal[identity] = data
                 sealed.hashes[identity] = "0x" + data_hash(record.salt, data).hex()
-        for declaration in read_declarations(store):
+        for declaration in items(read_declarations, store):
             data = opened(declaration) if declaration.kind == "nominee" else None
             asset = company_asset(data.get("company")) if isinstance(data, dict) else None
             if asset and isinstance(data.get("acts_for"), list):
