@@ -109,18 +109,17 @@ def test_cli_never_overwrites_without_force_nor_writes_into_a_chain(tmp_path: Pa
 
 
 def test_a_link_planted_where_the_report_goes_is_replaced_not_written_through(tmp_path: Path, run_dir: Path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)  # the module's run keeps its own report for the tests after this one
     victim = tmp_path / "pins.json"
     victim.write_text("{}\n")
-    planted = run_dir / "report.html"
+    planted = run / "report.html"
     planted.unlink(missing_ok=True)
     planted.symlink_to(victim)
-    try:
-        result = cli("report", str(run_dir))
-        assert result.returncode == 0, result.stderr
-        assert victim.read_text() == "{}\n" and not planted.is_symlink()
-        assert planted.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    finally:
-        planted.unlink(missing_ok=True)
+    result = cli("report", str(run))
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "{}\n" and not planted.is_symlink()
+    assert planted.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.parametrize("make, fragment", [
