@@ -22,7 +22,7 @@ from typing import Any, Callable, ClassVar, Iterator
 from eth_hash.auto import keccak
 
 from ledger.chain.access import adopt_declared_roles
-from ledger.chain.run import open_chain
+from ledger.chain.run import note_chain, open_chain
 from ledger.chain.consortium import Consortium, Ticket
 from ledger.chain.node import Node
 from ledger.chain.roles import Role
@@ -56,10 +56,18 @@ class Option:
     help: str
     minimum: int = 0
     flag: bool = False  # given as a bare --NAME, meaning 1
+    # The most a run may ask for: beyond it a run would take days or all the memory, so it is refused up
+    # front. A scenario sets its own by what each unit builds; the default bounds any other.
+    maximum: int = 1_000_000
 
     def check(self, value: int) -> int:
+        flag = f"--{self.name.replace('_', '-')}"
         if value < self.minimum:
-            raise ConfigError(f"--{self.name.replace('_', '-')} must be at least {self.minimum}, got {value}")
+            raise ConfigError(f"{flag} must be at least {self.minimum}, got {value}")
+        if value > self.maximum:
+            shown = value if len(str(value)) <= 30 else f"{str(value)[:12]}... ({len(str(value))} digits)"
+            raise ConfigError(f"{flag} must be at most {self.maximum:,} (a larger run would not finish in "
+                              f"reasonable time or memory), got {shown}")
         return value
 
 
@@ -136,7 +144,10 @@ class ScenarioContext:
     knows the seed learns none of it."""
 
     def __init__(self, seed: int, options: dict[str, int], run_dir: Path, engine: str = "pyevm",
-                 progress: Callable[[int], None] | None = None, rpc_urls: dict[str, str] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, rpc_urls: dict[str, str] | None = None, *,
+                 block_check: Callable[[str, Any, bool], None] | None = None) -> None:
+        """`block_check(chain, block, forgotten)`, if given, sees every block committed, `forgotten` inside
+        what_if (the runner's check, on --resume, that the blocks are those of the interrupted run)."""
         self.seed = seed
         self.keys = KeyDeriver.for_seed(seed)
         self.options = options
@@ -154,14 +165,16 @@ class ScenarioContext:
         self._expected: list[_Expectation] = []  # calls whose outcome is checked when their block commits
         self.expected_refusals = 0  # refusals the scenario said it expected (expect_revert): not unexpected
         self._trying = 0  # inside what_if: blocks that will be forgotten count no progress
+        self._block_check = block_check
 
     def open_chain(self, name: str, chain_id: int, genesis_time: int, ca_name: str | None = None) -> Consortium:
         """A new chain in this run, with its own consortium, CA, engine and store. Each block it commits
         counts one step of progress and settles the expectations on the calls it resolved."""
         consortium = open_chain(self.run_dir, name, self.keys, chain_id, genesis_time, self.engine, ca_name,
                                 self._rpc_url(name))
+        note_chain(self.run_dir, name)  # the run's marker lists its chains, the primary one first
         self.chains[name] = consortium
-        consortium.on_block = lambda block: self._committed()
+        consortium.on_block = lambda block: self._committed(name, block)
         self.monitors.append(RiskMonitor(consortium).attach())
         return consortium
 
@@ -212,7 +225,9 @@ class ScenarioContext:
             self._settle()
         return expectation.ticket
 
-    def _committed(self) -> None:
+    def _committed(self, chain: str | None = None, block: Any = None) -> None:
+        if self._block_check is not None and block is not None:
+            self._block_check(chain, block, bool(self._trying))
         if not self._trying:
             self.progress()
         self._settle()

@@ -127,12 +127,14 @@ class RegionalEquity(Scenario):
     name = "regional_equity"
     title = "Regional equity market: offerings, disclosure, account linkage, anchored on a regulatory chain"
     options = (
-        Option("companies", 6, "companies listed on the regional equity market", 3),
-        Option("investors", 300, "investor identities onboarded", 60),
-        Option("transfers", 600, "share transfers between investors", 0),
-        Option("batch", 25, "transfers per block", 1),
-        Option("cap", 200, "most holders a company may have (200 by law; smaller for quick runs)", 10),
-        Option("anchor_interval", 10, "business-chain blocks between anchors on the regulatory chain", 1),
+        Option("companies", 6, "companies listed on the regional equity market", 3, maximum=1_000),
+        Option("investors", 300, "investor identities onboarded", 60, maximum=1_000_000),
+        Option("transfers", 600, "share transfers between investors", 0, maximum=10_000_000),
+        Option("batch", 25, "transfers per block", 1, maximum=10_000),
+        Option("cap", 200, "most holders a company may have (200 by law; smaller for quick runs)", 10,
+               maximum=1_000_000),
+        Option("anchor_interval", 10, "business-chain blocks between anchors on the regulatory chain", 1,
+               maximum=1_000_000),
         VIOLATIONS,
     )
 

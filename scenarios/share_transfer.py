@@ -37,6 +37,7 @@ CHAIN_ID = 20221
 DAY = 86400
 MIN_INVESTMENT = 1_000_000  # CNY, and so shares (one share per yuan subscribed)
 CAP_BY_FORM = (200, 200, 50, 50)  # contractual, joint-stock, limited partnership, LLC
+MARKET_EXHAUSTED_ROUNDS = 50  # rounds past the planned ones with nothing under way and no seller: stop trading
 LOOK_THROUGH_DEPTH = 4
 LOCKUP_DAYS = 30
 LONG_LOCKUP_DAYS = 3 * 365
@@ -166,10 +167,10 @@ class ShareTransfer(Scenario):
     name = "share_transfer"
     title = "Private-fund share transfer: subscription, transfer with manager approval, DvP settlement"
     options = (
-        Option("funds", 4, "funds on the platform, across the four legal forms", 3),
-        Option("investors", 150, "investor identities onboarded", 60),
-        Option("transfers", 1000, "share transfers requested", 0),
-        Option("batch", 40, "transfer requests per block", 1),
+        Option("funds", 4, "funds on the platform, across the four legal forms", 3, maximum=1_000),
+        Option("investors", 150, "investor identities onboarded", 60, maximum=1_000_000),
+        Option("transfers", 1000, "share transfers requested", 0, maximum=10_000_000),
+        Option("batch", 40, "transfer requests per block", 1, maximum=10_000),
         Option("exit_drill", 0, "wind the platform down at the end: pause, signed snapshot of every holding, "
                                 "register export, check that no holding was lost", flag=True),
         VIOLATIONS,
@@ -464,6 +465,7 @@ class ShareTransfer(Scenario):
         court.at(rounds // 2, self.court_order)
         transfers, requested, r = Schedule("transfers under way"), 0, 0
         violations = Violations(self, rounds)  # --violations N: planted between the rounds' business
+        idle = 0  # rounds in a row past the planned ones in which nothing was under way and nobody could trade
         while r < rounds or requested < total or transfers.pending or plants.pending or court.pending \
                 or violations.pending:
             transfers.run(r)
@@ -471,6 +473,11 @@ class ShareTransfer(Scenario):
             while requested < total and len(self.new_requests) < batch and (t := self.new_transfer()):
                 requested += 1
                 self.new_requests.append(t)
+            busy = self.new_requests or transfers.pending or plants.pending or court.pending or violations.pending
+            idle = 0 if busy or r < rounds else idle + 1
+            if idle > MARKET_EXHAUSTED_ROUNDS:  # too few investors for the transfers asked: never a hang
+                self.ctx.extra["transfers_requested"] = requested
+                break
             plants.run(r)
             court.run(r)
             violations.run(r)

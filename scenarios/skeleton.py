@@ -25,8 +25,8 @@ class $class_name(Scenario):
     # The name you give `run scenario`; it must not clash with a built-in scenario.
     name = "$name"
     title = "My first scenario: identities on a permissioned chain, one refusal, one case for the regulator"
-    # Each Option becomes a command-line flag: --investors N (default 3, at least 1).
-    options = (Option("investors", 3, "identities the KYC agent registers", 1),)
+    # Each Option becomes a command-line flag: --investors N (default 3, at least 1, at most 1,000).
+    options = (Option("investors", 3, "identities the KYC agent registers", 1, maximum=1_000),)
 
     @classmethod
     def expected_steps(cls, options):

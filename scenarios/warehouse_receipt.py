@@ -156,11 +156,12 @@ class WarehouseReceipts(Scenario):
     title = ("Futures standard warehouse receipts: issue, register, transfer, split/merge, pledge, "
              "delivery, cancellation, expiry")
     options = (
-        Option("receipts", 300, "warehouse receipts issued (before splits and merges)", 30),
-        Option("warehouses", 3, "designated delivery warehouses", 2),
-        Option("traders", 12, "traders, clients of the futures companies", 4),
-        Option("banks", 2, "banks lending against pledged receipts", 1),
-        Option("batch", 20, "receipts issued per block (one block per business day)", 1),
+        Option("receipts", 300, "warehouse receipts issued (before splits and merges)", 30, maximum=1_000_000),
+        Option("warehouses", 3, "designated delivery warehouses", 2, maximum=1_000),
+        Option("traders", 12, "traders, clients of the futures companies", 4, maximum=100_000),
+        Option("banks", 2, "banks lending against pledged receipts", 1, maximum=1_000),
+        Option("batch", 20, "receipts issued per block (one block per business day)", 1,
+               maximum=10_000),
         VIOLATIONS,
     )
 

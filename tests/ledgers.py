@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from ledger.chain.run import LEDGER_FILE
@@ -15,3 +16,17 @@ def stored_blocks(run_dir: Path, chain: str) -> list[tuple]:
         return list(store.blocks())
     finally:
         store.close()
+
+
+def committed_blocks(ledger: Path) -> list[tuple[int, bytes]]:
+    """(number, hash) of every block a ledger file holds, read as a running or killed run left it: [] when
+    the file or its schema is not there yet."""
+    if not ledger.exists():
+        return []
+    db = sqlite3.connect(ledger)
+    try:
+        return db.execute("SELECT number, hash FROM blocks ORDER BY number").fetchall()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+    finally:
+        db.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.chain.run import chain_name, chain_names, ledger_path, own_name, pick_chain, run_of, sub_runs
-from ledger.cli.app import cli, main
+from ledger.cli.app import main
 from ledger.errors import ConfigError
 from scenarios.api import identity_of
 from scenarios.people import CROSS_MARKET
@@ -173,9 +173,6 @@ def test_report_covers_every_market(run, capsys, tmp_path):
 
 
 def test_findings_are_those_of_the_sub_runs(run, capsys):
-    if "findings" not in cli.commands:
-        pytest.skip("no findings command yet")
-
     def found(where: Path) -> set[tuple]:
         return {(f["rule"], json.dumps(f["subject"], sort_keys=True))
                 for f in invoke_json(capsys, "findings", where)["findings"]}

@@ -106,6 +106,23 @@ def test_deploy_call_send_through_the_gateway_and_into_every_copy(work):
     assert cli("audit", "run", "--node", "CUSTODY", cwd=work).returncode == 0
 
 
+def test_deploy_writes_only_its_own_artifact(work):
+    """A second contract under a kept contract's name would replace its artifact (its events and errors would no
+    longer decode): refused before anything is submitted; the same artifact again is a second instance."""
+    assert deploy_vault(work)["status"] == "committed"
+    kept = work / "run" / "fund_platform" / "contracts" / "QualifiedVault.json"
+    before, height = kept.read_bytes(), head(work / "run")
+    other = json.loads((work / "build" / "contracts" / "QualifiedVault.json").read_text())
+    other["abi"] = [entry for entry in other["abi"] if entry.get("name") != "closed"]
+    impostor = work / "impostor.json"
+    impostor.write_text(json.dumps(other))
+    refused = cli("deploy", "run", str(impostor), "contract:PermissionRegistry", "contract:IdentityRegistry",
+                  "--node", "BJEE", cwd=work)
+    assert refused.returncode == 2 and "already keeps a different contract named QualifiedVault" in refused.stderr
+    assert kept.read_bytes() == before and head(work / "run") == height
+    assert deploy_vault(work)["status"] == "committed" and kept.read_bytes() == before
+
+
 def test_the_same_submissions_give_the_same_chain(work, tmp_path):
     twin = tmp_path / "twin"
     shutil.copytree(work, twin)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from ledger.cli import main
 from ledger.supervision.catalogue import findings, score
+from ledger.supervision.replay import active_regulators
+from ledger.trust.privacy import PrivateStore, privacy_key, read_declarations
 from scenarios.runner import run_all
 
 SMALL = {
@@ -110,3 +114,59 @@ def test_a_member_store_that_is_no_store_costs_only_its_own_records(runs, tmp_pa
     found = findings(copy)
     missing = [f for f in found if f.rule == "sealed_record"]
     assert missing and all(f.values["problem"] == "no sealed record" for f in missing)
+
+
+def test_a_store_whose_records_are_a_recursive_view_is_refused_not_run(runs, tmp_path):
+    """A member writes its private.sqlite as it likes: `records` as a recursive view would never end. The store
+    is refused for what it is, and findings answer."""
+    copy = tmp_path / "st"
+    shutil.copytree(Path(runs[SEEDS[0]]["run_dir"]) / "share_transfer", copy)
+    store = sorted((copy / "fund_platform" / "nodes").glob("*/private.sqlite"))[0]
+    db = sqlite3.connect(store)
+    db.executescript("DROP TABLE records; CREATE VIEW records AS WITH RECURSIVE n(i) AS "
+                     "(SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i, i, i, i, i FROM n;")
+    db.close()
+    started = time.monotonic()
+    found = findings(copy)
+    assert time.monotonic() - started < 60
+    assert any(f.rule == "sealed_record" and f.values["problem"] == "no sealed record" for f in found)
+
+
+def test_a_store_planted_in_another_members_folder_does_not_displace_the_agents_record(runs, tmp_path):
+    """A member copies an agent's store and rewrites one record (still sealed to the regulator, a different
+    salt): the agent's record, whose hash is the chain's, still stands; nothing new is found."""
+    copy = tmp_path / "st"
+    shutil.copytree(Path(runs[SEEDS[0]]["run_dir"]) / "share_transfer", copy)
+    nodes = copy / "fund_platform" / "nodes"
+    honest = {(f.rule, json.dumps(f.subject, sort_keys=True)) for f in findings(copy)}
+    agent_store = sorted(nodes.glob("*/private.sqlite"))[0]
+    members = sorted(p for p in nodes.iterdir() if not (p / "private.sqlite").exists())
+    for member in (members[0], members[-1]):  # sorted before and after the agent's: either way
+        planted = member / "private.sqlite"
+        shutil.copyfile(agent_store, planted)
+        db = sqlite3.connect(planted)
+        db.execute("UPDATE records SET salt = zeroblob(32)")  # the salt is not sealed: the record still opens
+        db.commit()
+        db.close()
+    assert {(f.rule, json.dumps(f.subject, sort_keys=True)) for f in findings(copy)} == honest
+
+
+def test_a_nominee_declaration_planted_by_another_member_takes_nobody_away(runs, tmp_path):
+    """A member seals to the regulator, in a store of its own, each nominee as holding for nobody: the people
+    the nominee agent declared are still counted behind the nominees (caps and qualification still judged)."""
+    copy = tmp_path / "re"
+    shutil.copytree(Path(runs[SEEDS[0]]["run_dir"]) / "regional_equity", copy)
+    chain = copy / "equity_market"
+    honest = {(f.rule, json.dumps(f.subject, sort_keys=True)) for f in findings(copy)}
+    [regulator] = active_regulators(chain / "ledger.sqlite")
+    key = privacy_key(SEEDS[0], "equity_market", regulator)
+    declared = [(d, d.open(key)) for store in sorted((chain / "nodes").glob("*/private.sqlite"))
+                for d in read_declarations(store)]
+    assert declared
+    member = [p for p in sorted((chain / "nodes").iterdir()) if not (p / "private.sqlite").exists()][-1]
+    assert member.name > max(s.parent.name for s in (chain / "nodes").glob("*/private.sqlite"))  # read last
+    planted = PrivateStore(member / "private.sqlite", SEEDS[0], "equity_market", member.name, regulator)
+    for declaration, data in declared:
+        planted.declare(declaration.identity, "nominee", {"company": data["company"], "acts_for": []})
+    planted.close()
+    assert {(f.rule, json.dumps(f.subject, sort_keys=True)) for f in findings(copy)} == honest

@@ -4,8 +4,6 @@ the store, no nonce consumed, and the refusal digest covered by the blocks' seal
 import shutil
 import sqlite3
 
-import pytest
-
 from conftest import DAY, PERSON, T0
 from ledger.trust.ca import ConsortiumCA
 from ledger.chain.run import LEDGER_FILE, open_chain

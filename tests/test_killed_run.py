@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from ledgers import committed_blocks
 from ledger.audit.reexecute import audit_run
 from ledger.trust.keystore import keystore_nodes, open_keystore
 from ledger.audit.verify import verify_run
@@ -17,18 +18,6 @@ from scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["--investors", "60", "--transfers", "400", "--batch", "10"]
-
-
-def committed_blocks(ledger: Path) -> list[tuple[int, bytes]]:
-    if not ledger.exists():
-        return []
-    db = sqlite3.connect(ledger)
-    try:
-        return db.execute("SELECT number, hash FROM blocks ORDER BY number").fetchall()
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return []
-    finally:
-        db.close()
 
 
 def test_killed_run_verifies_and_a_restart_loses_nothing(tmp_path: Path) -> None:
@@ -46,6 +35,7 @@ def test_killed_run_verifies_and_a_restart_loses_nothing(tmp_path: Path) -> None
     blocks = committed_blocks(ledger)
     assert len(blocks) >= 12
     assert not (killed / "run.json").exists()
+    assert (killed / "run.started").is_file()  # marked incomplete: every command says so, --resume finishes it
     # Every key that signed a committed transaction is in its node's keystore, written as it was made.
     chain_dir = killed / "fund_platform"
     keystores = [open_keystore(chain_dir, n) for n in keystore_nodes(chain_dir)]
@@ -54,6 +44,8 @@ def test_killed_run_verifies_and_a_restart_loses_nothing(tmp_path: Path) -> None
     senders = {s for s, in db.execute("SELECT DISTINCT sender FROM transactions")}
     db.close()
     assert senders and senders <= held
+    # The certificates were written before the first block, and each node's before any block after it joined.
+    assert all((chain_dir / "certs" / f"{n}.pem").is_file() for n in ["ca", "crl", *keystore_nodes(chain_dir)])
 
     [verification] = verify_run(killed)
     assert verification.verified, verification.problems

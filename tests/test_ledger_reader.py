@@ -23,6 +23,7 @@ from ledger.supervision.catalogue import findings
 from ledger.supervision.replay import active_regulators
 from ledger.supervision.lookthrough.index import open_index
 from ledger.supervision.lookthrough.queries import ubo
+from ledger.report import write_report
 from scenarios.runner import run_scenario
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger"
@@ -146,6 +147,8 @@ def test_a_read_only_run_verifies_audits_and_answers(tmp_path):
         assert sorted(f.rule for f in findings(run_dir)) == ["pooling_institution", "split_identity"]
         with LedgerReader(ledger_path(run_dir, chain)) as reader:
             assert reader.head_number() > 0
+        elsewhere = write_report(run_dir, tmp_path / "report.html")
+        assert "Seen as CSRC-BJ." in elsewhere.read_text(encoding="utf-8")
         assert _files(run_dir) == before  # no -shm, no -wal, no index, nothing touched
     finally:
         _chmod_tree(run_dir, 0o644, 0o755)

@@ -168,21 +168,24 @@ def test_ubo_of_the_three_level_partnership_matches_its_declarations(index, even
 
 
 def test_ubo_of_a_fund_holding_a_vehicle_multiplies_along_the_path(index):
+    """At seed 7 (60 investors, 100 transfers) a fund holds a vehicle; a run where none does fails here, it
+    does not skip."""
+    held_vehicles = []
     for (asset,) in index.query("SELECT asset FROM assets"):
         held = {h: s for h, _, s in index.holdings(asset)}
-        vehicles = [h for h in held if index.declared(h)]
-        if not vehicles:
+        held_vehicles += [(asset, held, h) for h in held if index.declared(h)]
+    assert held_vehicles, "no fund holds a vehicle in this run: choose a seed or options where one does"
+    asset, held, v = held_vehicles[0]
+    u = ubo(index, asset)
+    owners = {o["identity"]: o for o in u["owners"]}
+    checked = 0
+    for investor, bps in index.declared(v):
+        if index.declared(investor):
             continue
-        u = ubo(index, asset)
-        owners = {o["identity"]: o for o in u["owners"]}
-        v = vehicles[0]
-        for investor, bps in index.declared(v):
-            if index.declared(investor):
-                continue
-            via_v = sum(p["pct"] for p in owners[investor]["paths"] if p["via"] == [v])
-            assert via_v == pytest.approx(held[v] * bps / 100, abs=1e-6)
-        return
-    pytest.skip("no fund holds a vehicle in this run")
+        via_v = sum(p["pct"] for p in owners[investor]["paths"] if p["via"] == [v])
+        assert via_v == pytest.approx(held[v] * bps / 100, abs=1e-6)
+        checked += 1
+    assert checked > 0  # the vehicle declares people directly, not only other vehicles
 
 
 # -------------------------------------------------------------------- holders

@@ -54,7 +54,7 @@ def test_reused_certificate_raised_by_the_second_issue(receipts) -> None:
 def test_late_filing_and_holders_near_the_cap(equity) -> None:
     summary, run_dir = equity
     late = event_blocks(run_dir, "equity_market", "PeriodicReportFiled", lambda a: not a["onTime"])
-    assert [a["block"] for a in alerts(summary, "late_disclosure")] == late
+    assert late and [a["block"] for a in alerts(summary, "late_disclosure")] == late  # the planted late filing
     near = [a for a in alerts(summary, "investor_cap") if a["severity"] == "warning"]
     assert near and all("near its cap of 20" in a["detail"] for a in near)
     # The chain counts holders without looking through; the rule looks through, so it warns no later.
@@ -62,11 +62,19 @@ def test_late_filing_and_holders_near_the_cap(equity) -> None:
     assert near[0]["block"] <= first
 
 
-def test_every_summary_carries_its_alerts(tmp_path) -> None:
+def test_every_summary_carries_its_alerts(tmp_path, receipts, equity) -> None:
+    """Every market's summary lists its alerts, each whole, and run.json holds the same list; share_transfer's
+    planted pooling institution is one of them (a run that raised none fails)."""
     summary = run_scenario("share_transfer", 2, {"investors": 60, "transfers": 20}, tmp_path / "st")
-    assert isinstance(summary["alerts"], list)
-    assert all({"rule", "chain", "block", "time", "subject", "detail", "severity"} <= set(a)
-               for a in summary["alerts"])
+    [pooling] = alerts(summary, "pooling_institution")
+    truth = json.loads((tmp_path / "st" / "ground_truth.json").read_text())
+    assert any(p["kind"] == "pooling_institution" for p in truth)
+    assert pooling["chain"] == "fund_platform" and pooling["severity"] == "breach" and pooling["block"] > 0
+    for summary, run_dir in ((summary, tmp_path / "st"), receipts, equity):
+        assert summary["alerts"], run_dir
+        assert all({"rule", "chain", "block", "time", "subject", "detail", "severity"} <= set(a)
+                   for a in summary["alerts"])
+        assert json.loads((run_dir / "run.json").read_text())["alerts"] == summary["alerts"]
 
 
 def test_a_certificate_minted_by_a_merge_is_followed(tmp_path) -> None:

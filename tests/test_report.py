@@ -35,7 +35,8 @@ def report(run_dir: Path) -> Path:
 
 
 def test_report_holds_every_section_and_chart(run_dir: Path, report: Path):
-    assert report == run_dir / "report.html"
+    assert report == run_dir / "fund_platform" / "nodes" / "CSRC-BJ" / "report.html"  # the regulator's own folder
+    assert not (run_dir / "report.html").exists()
     text = report.read_text(encoding="utf-8")
     assert text.startswith('<!DOCTYPE html>\n<html lang="en">')
     for anchor in ("summary", "audit", "findings", "alerts", "activity", "refusals", "planted", "holdings", "nodes"):
@@ -108,12 +109,28 @@ def test_cli_never_overwrites_without_force_nor_writes_into_a_chain(tmp_path: Pa
     assert own.returncode == 2 and "the run's own run.json" in own.stderr and (run_dir / "run.json").read_text() == summary
 
 
+def test_the_report_goes_with_the_regulators_files_and_nowhere_else_in_a_chain(tmp_path: Path, run_dir: Path):
+    """Only the regulator may open the members' sealed stores, so the report naming investors stays in its own
+    folder by default; --out may name another .html there, but not a file in another member's folder."""
+    regulator = run_dir / "fund_platform" / "nodes" / "CSRC-BJ"
+    zh = cli("report", str(run_dir), "--out", str(regulator / "report-zh.html"), "--lang", "zh")
+    assert zh.returncode == 0 and (regulator / "report-zh.html").read_text(encoding="utf-8").startswith("<!DOCTYPE")
+    for target in (run_dir / "fund_platform" / "nodes" / "BJEE" / "report.html", regulator / "keystore" / "r.html",
+                   regulator / "ledger.sqlite"):
+        inside = cli("report", str(run_dir), "--out", str(target), "--force")
+        assert inside.returncode == 2 and "inside chain fund_platform" in inside.stderr, (target, inside.stderr)
+        assert target.name != "r.html" or not target.exists()
+    default = cli("report", str(run_dir))
+    assert default.returncode == 0 and default.stdout.strip() == str(regulator / "report.html")
+    assert "regulator CSRC-BJ's own folder" in default.stderr
+
+
 def test_a_link_planted_where_the_report_goes_is_replaced_not_written_through(tmp_path: Path, run_dir: Path):
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)  # the module's run keeps its own report for the tests after this one
     victim = tmp_path / "pins.json"
     victim.write_text("{}\n")
-    planted = run / "report.html"
+    planted = run / "fund_platform" / "nodes" / "CSRC-BJ" / "report.html"
     planted.unlink(missing_ok=True)
     planted.symlink_to(victim)
     result = cli("report", str(run))
@@ -299,3 +316,35 @@ def test_chinese_report_screenshot(tmp_path: Path, zh_report: Path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
     with capsys.disabled():
         print(f"\nChinese report screenshot: {png}")
+
+
+@pytest.mark.parametrize("file, edit, fragment", [
+    ("run.json", lambda s: {**s, "scenario": [1]}, "'scenario' is [1], not what a run writes there"),
+    ("run.json", lambda s: {**s, "chains": {"fund_platform": {"blocks": "many"}}}, "chains.fund_platform"),
+    ("run.json", lambda s: {**s, "alerts": [{"rule": "investor_cap", "block": None}]}, "an alert"),
+    ("ground_truth.json", lambda t: {"id": 1}, "must be a JSON list of planted violations"),
+    ("ground_truth.json", lambda t: [{**t[0], "outcome": "caught"}], "a planted violation"),
+])
+def test_a_run_file_not_as_a_run_writes_it_is_one_line(tmp_path: Path, run_dir: Path, file, edit, fragment):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("nodes"))  # no views needed to refuse it
+    (run / file).write_text(json.dumps(edit(json.loads((run / file).read_text()))))
+    result = cli("report", str(run), "--out", str(tmp_path / "r.html"))
+    assert result.returncode == 2 and fragment in result.stderr.splitlines()[-1], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_a_regulator_folder_reached_through_a_link_is_refused_not_replaced_by_the_shared_folder(tmp_path: Path,
+                                                                                               run_dir: Path):
+    """A member moves the regulator's folder away and leaves a link: the report, which names investors, is not
+    written through the link nor in the folder every member reads."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    regulator = run / "fund_platform" / "nodes" / "CSRC-BJ"
+    moved = tmp_path / "moved"
+    regulator.rename(moved)
+    regulator.symlink_to(moved, target_is_directory=True)
+    (moved / "report.html").unlink(missing_ok=True)
+    result = cli("report", str(run))
+    assert result.returncode == 2 and "reached through a link" in result.stderr.splitlines()[-1], result.stderr
+    assert not (run / "report.html").exists() and not (moved / "report.html").exists()

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ledger.cli import cli, main
+from ledger.supervision.catalogue import score
 from scenarios.registry import scenario_names
 from scenarios.runner import run_scenario
 from scenarios.violations import MARKETS, spread
@@ -114,9 +115,8 @@ def test_no_violations_is_the_run_without_the_option(runs, name):
 
 
 def test_catalogue_finds_every_violation_and_nothing_else(runs):
-    catalogue = pytest.importorskip("ledger.supervision.catalogue")
     for name in sorted(SMALL):
-        scored = catalogue.score(runs[name]["run"][1])
+        scored = score(runs[name]["run"][1])
         assert (scored["precision"], scored["recall"]) == (1.0, 1.0), (name, scored["missed"], scored["unexpected"])
 
 

@@ -109,6 +109,7 @@ class Consortium:
         self._founders: list[tuple[bytes, bytes, int]] = []
         self._genesis_id: bytes | None = None
         self.anchored_on: str | None = None  # the regulatory chain this one reports to, named in its genesis
+        self._public_as_of: tuple | None = None  # the nodes and revocations the public files last showed
 
     # ------------------------------------------------------------------ nodes
 
@@ -305,6 +306,8 @@ class Consortium:
         pending, refused = self._pending, self._refused
         self._pending, self._refused = [], []
         self.time = max(self.time, self._head.timestamp + BLOCK_TIME)
+        if self._public_as_of is not None and self._public_as_of != self._public_state():
+            self.write_public_files()  # a node added or a certificate revoked: on disk before the block
         block = self.engine.execute_block([p.tx for p in pending], self.time)
 
         txs, events, created, decoded, governed = [], [], [], [], []
@@ -360,7 +363,9 @@ class Consortium:
 
     def write_public_files(self) -> Path:
         """Writes what anyone may hold and `verify` reads, beside the ledger: genesis.json, and certs/ with
-        the CA certificate, every node's certificate and the revocation list as of now."""
+        the CA certificate, every node's certificate and the revocation list as of now. Written before the
+        first block (with the genesis record), before any block once a node was added or a certificate
+        revoked since, and at the end of a run."""
         chain_dir = self.store.path.parent
         (chain_dir / GENESIS_FILE).write_text(json.dumps(self.store.meta(), indent=2, sort_keys=True) + "\n",
                                               encoding="utf-8")
@@ -370,7 +375,15 @@ class Consortium:
         for node in self.nodes.values():
             (certs / f"{node.name}.pem").write_bytes(certificate_pem(node.certificate))
         (certs / "crl.pem").write_bytes(self.ca.crl(self.time).public_bytes(serialization.Encoding.PEM))
+        self._public_as_of = self._public_state()
         return chain_dir
+
+    def _public_state(self) -> tuple:
+        """What the public files show that changes during a run: the nodes, and which certificates are revoked.
+        Once this consortium has written them, commit() writes them again before a block when it changed, so
+        that a run killed at any block leaves the certificates of every node it had."""
+        return tuple(self.nodes), tuple(name for name, node in self.nodes.items()
+                                        if self.ca.is_revoked(node.certificate, self.time))
 
     def _unregister(self, address: bytes | None) -> None:
         contract = self._by_address.pop(address, None)

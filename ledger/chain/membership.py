@@ -123,6 +123,6 @@ def membership_at(reader: "LedgerReader", height: int | None = None) -> Membersh
     if registry is None:
         return membership
     logs = (RawLog(e.address, e.topic_list(), e.data)
-            for e in reader.events(after=registry.block_number - 1, upto=height))
+            for e in reader.events(after=registry.block_number - 1, upto=height, address=registry.address))
     membership.apply(registry_events(registry.address, logs))
     return membership

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 from ledger.errors import LedgerError
+from ledger.tooling.files import loads
 from ledger.chain.sealer import Seal, rows_digest
 
 if TYPE_CHECKING:
@@ -180,21 +181,8 @@ def parse_json(text: str, what: str) -> object:
         raise LedgerError(f"{what} is not JSON text")
     if len(text) > MAX_JSON_BYTES:
         raise LedgerError(f"{what} is larger than {MAX_JSON_BYTES} bytes")
-    depth, in_string, escaped = 0, False, False
-    brackets = text.count("[") + text.count("{")  # fewer than the limit cannot nest past it: no scan
-    for char in text if brackets > MAX_JSON_DEPTH else ():
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise LedgerError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
-        elif char in "]}":
-            depth -= 1
     try:
-        return json.loads(text)
+        return loads(text, MAX_JSON_DEPTH)
     except ValueError as exc:
         raise LedgerError(f"{what} is not JSON ({exc})") from None
 
@@ -365,10 +353,12 @@ class LedgerReader:
         return dict(self._db.execute("SELECT sender, MAX(nonce) + 1 FROM transactions GROUP BY sender"))
 
     def events(self, *, contracts: str | Iterable[str] | None = None, names: str | Iterable[str] | None = None,
-               after: int | None = None, upto: int | None = None, decoded: bool = False) -> Iterator[Event]:
+               after: int | None = None, upto: int | None = None, decoded: bool = False,
+               address: bytes | None = None) -> Iterator[Event]:
         """Stored events in chain order: of `contracts` and named `names` (as decoded at commit), in blocks
-        (after, upto], and with `decoded` only those whose arguments decoded."""
-        where, params = _where((("contract IN (?)", _names(contracts)), ("name IN (?)", _names(names)),
+        (after, upto], with `decoded` only those whose arguments decoded, and of the raw log `address`."""
+        where, params = _where((("address = ?", address), ("contract IN (?)", _names(contracts)),
+                                ("name IN (?)", _names(names)),
                                 ("block_number > ?", after), ("block_number <= ?", upto),
                                 ("args IS NOT NULL", True if decoded else None)))
         yield from map(Event._make, self._db.execute(

@@ -6,16 +6,15 @@ public CAVerifier: nobody here can issue a certificate), membership, nonces and 
 the ledger. Keys come only from the keystores that are opened: the acting node's, and, to seal a
 block, each validator's in force (as the validators themselves would seal; on a simulator machine
 the run operator holds their passphrases). Every other node is there with its certificate only: it
-cannot sign or seal. The embedded engine keeps no state on disk, so it is
-brought to the stored head by re-executing the stored blocks, each of which must hash to the
-block on record: a ledger that does not re-execute is refused, never extended. A chain run on
-an rpc node is picked up on that node, which must still hold its head."""
+cannot sign or seal. The embedded engine starts from the chain's state snapshot (ledger.chain.snapshot:
+the head's state, checked against the head's stored state root), written when the run finished and after
+each block added here; without one that holds it re-executes the stored blocks from genesis, each of which
+must hash to the block on record: a ledger that does not re-execute is refused, never extended. A chain run
+on an rpc node is picked up on that node, which must still hold its head."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,11 +24,13 @@ from cryptography.x509.oid import NameOID
 
 from ledger.tooling.abi import ContractABI
 from ledger.tooling.artifacts import USER_CONTRACTS, ContractType, chain_contract
+from ledger.tooling.files import loads, write_atomically
 from ledger.trust.ca import CAVerifier, certificate_address
 from ledger.chain.access import adopt_declared_roles
 from ledger.chain.calls import Ticket
 from ledger.chain.reader import LedgerReader
 from ledger.chain.run import chain_names, ledger_path, write_node_copies
+from ledger.chain.snapshot import engine_at_snapshot, write_state_snapshot
 from ledger.tooling.compiler import ARTIFACTS_DIR
 from ledger.chain.consortium import Consortium, Contract
 from ledger.evm import ExecutedBlock, make_engine
@@ -58,10 +59,14 @@ def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | No
         ca = CAVerifier(certs.pop("ca"), x509.load_pem_x509_crl((chain_dir / "certs" / "crl.pem").read_bytes()))
         if acting is not None and acting not in certs:
             raise ConfigError(f"no node {acting!r} on {chain}; nodes: {', '.join(sorted(certs))}")
-        # The embedded engine starts again from genesis; an rpc node still holds the chain.
+        # The embedded engine starts from the state snapshot, else again from genesis; an rpc node still
+        # holds the chain.
         embedded = meta["engine"] == "pyevm"
-        engine = make_engine(str(meta["engine"]), int(meta["chain_id"]),
-                             int(meta["genesis_time"]) if embedded else None, meta.get("rpc_url"))
+        engine = engine_at_snapshot(chain_dir, store, int(meta["chain_id"]), int(meta["genesis_time"]),
+                                    warn or (lambda _: None)) if embedded else None
+        if engine is None:
+            engine = make_engine(str(meta["engine"]), int(meta["chain_id"]),
+                                 int(meta["genesis_time"]) if embedded else None, meta.get("rpc_url"))
         _catch_up(engine, store, progress or (lambda _: None))
         consortium = Consortium(chain, None, int(meta["genesis_time"]), engine, store, ca)
         consortium.resume(lambda name: chain_contract(chain_dir, name))  # the caller checked the ledger holds
@@ -122,7 +127,7 @@ def signer_account(consortium: Consortium, chain_dir: Path, node: Node, label: s
 def load_user_artifact(path: Path) -> ContractType:
     """A pilot team's compiled contract: an artifact JSON written by `compile`."""
     try:
-        artifact = json.loads(path.read_text(encoding="utf-8"))
+        artifact = loads(path.read_text(encoding="utf-8"))
         name = artifact["contractName"]
         loaded = ContractType(name, ContractABI(artifact["abi"]), bytes.fromhex(artifact["bytecode"][2:]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -134,11 +139,26 @@ def load_user_artifact(path: Path) -> ContractType:
     return loaded
 
 
+def user_artifact_path(run_dir: Path, chain: str, name: str) -> Path:
+    return run_dir / chain / USER_CONTRACTS / f"{name}.json"
+
+
+def check_user_artifact(run_dir: Path, chain: str, artifact: Path, name: str) -> None:
+    """Refuses a deployment whose kept artifact would replace another's: the chain already keeps a different
+    contract under this name (its events and errors would no longer decode), or a link sits where it goes."""
+    target = user_artifact_path(run_dir, chain, name)
+    if target.is_symlink() or target.parent.is_symlink():
+        raise ConfigError(f"{target} is a link; the chain's artifacts are never written through a link")
+    if target.exists() and target.read_bytes() != artifact.read_bytes():
+        raise ConfigError(f"{chain} already keeps a different contract named {name}; rename yours")
+
+
 def keep_user_contract(run_dir: Path, chain: str, artifact: Path, name: str) -> None:
-    """Keeps a deployed pilot team's artifact with the chain, so its events and errors decode later."""
-    target = run_dir / chain / USER_CONTRACTS / f"{name}.json"
+    """Keeps a deployed pilot team's artifact with the chain, so its events and errors decode later: written
+    beside and moved into place, the only file a deployment writes besides the ledger and its copies."""
+    target = user_artifact_path(run_dir, chain, name)
     target.parent.mkdir(exist_ok=True)
-    shutil.copyfile(artifact, target)
+    write_atomically(target, artifact.read_bytes())
 
 
 def deploy_user_contract(consortium: Consortium, run_dir: Path, node: Node, artifact: Path,
@@ -148,6 +168,7 @@ def deploy_user_contract(consortium: Consortium, run_dir: Path, node: Node, arti
     closed until governance maps them, so its deployment is committed and the admins adopt the table it
     declares. Returns the ticket and the governance proposal ids; what is left pending is for
     commit_and_copy."""
+    check_user_artifact(run_dir, consortium.name, artifact, contract_type.name)
     ticket = consortium.deploy(node, contract_type.name, *args, contract_type=contract_type)
     if ticket.status != "pending":
         return ticket, []
@@ -202,6 +223,7 @@ def commit_and_copy(consortium: Consortium, run_dir: Path) -> tuple[ExecutedBloc
     store; returns the block and a line for each copy that could not be updated."""
     try:
         block = consortium.commit()
+        write_state_snapshot(consortium.engine, consortium.store, run_dir / consortium.name)
         return block, write_node_copies(consortium, run_dir)
     finally:
         consortium.store.close()
@@ -238,10 +260,9 @@ def _certificates(certs_dir: Path) -> dict[str, x509.Certificate]:
 
 def _catch_up(engine, store: LedgerStore, progress: Callable[[int], None]) -> None:
     """Re-executes the stored blocks the engine has not seen; each must give the recorded block."""
-    for block in store.blocks():
-        number = block.number
-        if number <= engine.head().number:
-            continue
+    stored = store.head()
+    for number in range(engine.head().number + 1, stored[0] + 1 if stored else 0):
+        block = store.block(number)
         txs = [engine.decode(tx.raw) for tx in store.transactions(block=number)]
         executed = engine.execute_block(txs, block.timestamp)
         if executed.hash != block.hash:

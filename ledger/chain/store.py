@@ -17,6 +17,25 @@ from ledger.errors import LedgerError
 from ledger.chain.reader import TABLES, BlockRows, LedgerReader, schema_statements  # noqa: F401 (TABLES, BlockRows)
 from ledger.chain.sealer import Seal
 
+SQLITE_FULL = 13  # sqlite3.Error.sqlite_errorcode: the disk is full
+SQLITE_WRITE_FAILED = (778, 1034, 1546)  # SQLITE_IOERR_WRITE, _FSYNC, _TRUNCATE: e.g. past the largest file allowed
+
+
+class DiskFull(LedgerError):
+    """A ledger write failed for want of space (or past the largest file allowed): nothing of it was stored."""
+
+
+def disk_full(exc: BaseException, path: Path, what: str) -> DiskFull | None:
+    """`exc` as a DiskFull naming `path` and what was being written, if it is a write that failed for want of
+    space; None otherwise."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == SQLITE_FULL:
+        return DiskFull(f"disk full: could not write {what} to {path}")
+    if code in SQLITE_WRITE_FAILED:
+        return DiskFull(f"could not write {what} to {path} (disk full, or file too large)")
+    return None
+
+
 # The rows of the blocks after a given one, per table (the rest name theirs by block_number).
 AFTER_BLOCK = {"blocks": "number > ?",
                "receipts": "tx_hash IN (SELECT hash FROM main.transactions WHERE block_number > ?)"}
@@ -97,6 +116,8 @@ class LedgerStore(LedgerReader):
         target = sqlite3.connect(path)
         try:
             self._db.backup(target)
+        except sqlite3.Error as exc:
+            raise disk_full(exc, path, "a copy of the ledger") or exc
         finally:
             target.close()
 
@@ -121,24 +142,36 @@ class LedgerStore(LedgerReader):
                         where = AFTER_BLOCK.get(table, "block_number > ?")
                         self._db.execute(f"INSERT INTO copy.{table} SELECT * FROM main.{table} WHERE {where}",
                                          (after,))
+        except sqlite3.Error as exc:
+            raise disk_full(exc, path, f"the blocks after {after}") or exc
         finally:
             self._db.execute("DETACH DATABASE copy")
 
     # ------------------------------------------------------------------ write
 
     def write_meta(self, values: dict[str, object]) -> None:
-        with self._transaction():
-            self._db.executemany(
-                "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()]
-            )
+        try:
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()]
+                )
+        except sqlite3.Error as exc:
+            raise disk_full(exc, self.path, "the genesis record") or exc
 
     def append_block(self, rows: "BlockRows", seals: Sequence[Seal]) -> None:
-        """Stores one block with all its rows and seals in one SQLite transaction."""
+        """Stores one block with all its rows and seals in one SQLite transaction (DiskFull, and nothing of the
+        block stored, when the disk is full)."""
         head = self.head()
         number, parent = rows.block[0], rows.block[2]
         expected_number, expected_parent = (head[0] + 1, head[1]) if head else (number, parent)
         if number != expected_number or parent != expected_parent:
             raise LedgerError(f"block {number} does not extend the stored head {head and head[0]}")
+        try:
+            self._store_block(rows, seals, number)
+        except sqlite3.Error as exc:
+            raise disk_full(exc, self.path, f"block {number}") or exc
+
+    def _store_block(self, rows: "BlockRows", seals: Sequence[Seal], number: int) -> None:
         with self._transaction():
             self._db.execute("INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?,?)", rows.block)
             self._db.executemany("INSERT INTO transactions VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.transactions)
@@ -178,4 +211,12 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type:
+            self._db.execute("ROLLBACK")
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:  # e.g. the disk full: the transaction goes whole, not left open
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise

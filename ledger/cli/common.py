@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -16,19 +17,40 @@ from ledger.present.i18n import set_language
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class GivenPath(click.Path):
+    """click.Path, refusing an empty string: Path("") is the current folder, never what a user meant."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, bytes)) and not value.strip():
+            self.fail("an empty path; give a file or folder name", param, ctx)
+        if isinstance(value, str) and "\0" in value:
+            self.fail(f"{value!r} holds a NUL character, which no path can", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _run_with_ledgers(_ctx, _param, value: Path) -> Path:
+    """RUN_DIR, checked to hold a run. An incomplete run (killed, or stopped by a full disk: it has a run.started
+    marker) is said first, in one line on stderr (ledger.chain.run.run_status), and the command goes on with
+    the blocks that are there."""
+    from ledger.chain.run import run_status
+
+    if value.is_dir():
+        status = run_status(value, invoked_as())
+        if not status.complete:
+            click.echo(status.describe(invoked_as()), err=True)
     run_chains(value)  # one line and exit 2 when there is no run there
     return value
 
 
-RUN_DIR_ARG = click.argument("run_dir", type=click.Path(path_type=Path), callback=_run_with_ledgers)
+RUN_DIR_ARG = click.argument("run_dir", type=GivenPath(path_type=Path), callback=_run_with_ledgers)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 CHAIN_OPTION = click.option("--chain", help="The chain (default: the run's only chain); in a `run scenario all` run "
                                             "its path, e.g. share_transfer/fund_platform.")
-ADVANCE_OPTION = click.option("--advance", type=click.IntRange(min=0), default=0,
-                              help="Move the chain's clock this many seconds before the block.")
+MAX_ADVANCE = 100 * 366 * 86400  # a century: beyond it the chain's dates leave what a calendar can show
+ADVANCE_OPTION = click.option("--advance", type=click.IntRange(min=0, max=MAX_ADVANCE), default=0,
+                              help="Move the chain's clock this many seconds before the block (at most a century).")
 PIN_OPTION = click.option(
-    "--pin", "pins", type=click.Path(path_type=Path, dir_okay=False), envvar="PILOTLEDGER_PINS",
+    "--pin", "pins", type=GivenPath(path_type=Path, dir_okay=False), envvar="PILOTLEDGER_PINS",
     help="The regulator's pins file (chain -> genesis hash), kept outside the run: every chain must match it. "
          "Written from this run if it does not exist yet. [env: PILOTLEDGER_PINS]")
 
@@ -50,6 +72,36 @@ LANG_OPTION = click.option(
 FULL_OPTION = click.option("--full", is_flag=True,
                            help="Print ids in full, so that any id shown can be pasted into the next query.")
 
+
+
+# A negative number as a command-line word: -1, -1_000, -0x1f, -1.5, -.5, -1e18. Commands whose
+# arguments are values (call, send, govern, deploy, query) read such a word as an argument, not an option.
+NEGATIVE_NUMBER = re.compile(r"-(?:0[xX][0-9a-fA-F_]+"
+                             r"|\d[\d_]*(?:\.[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)")
+NEGATIVE_HELP = ("A negative number (-1, -0x10, -1.5) is read as an argument; any other argument that starts "
+                 "with - goes after --.")
+_Parser = getattr(click.parser, "_OptionParser", None) or getattr(click.parser, "OptionParser")
+
+
+class _NumbersAsArguments(_Parser):
+    """click's option parser, except that a word that is a negative number is an argument."""
+
+    def _process_opts(self, arg: str, state) -> None:
+        if NEGATIVE_NUMBER.fullmatch(arg):
+            state.largs.append(arg)
+            return
+        super()._process_opts(arg, state)
+
+
+class ValueArgsCommand(click.Command):
+    """A command whose positional arguments are values: `-1` is the number minus one, while an unknown
+    option (`--nod`) is still "No such option"; `--` ends the options as usual."""
+
+    def make_parser(self, ctx: click.Context):
+        parser = _NumbersAsArguments(ctx)
+        for param in self.get_params(ctx):
+            param.add_to_parser(parser, ctx)
+        return parser
 
 
 def width(text: str) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, JSON_OPTION, LANG_OPTION, echo_json, grid, invoked_as
+from ledger.cli.common import CONTEXT, JSON_OPTION, LANG_OPTION, GivenPath, echo_json, grid, invoked_as
 from ledger.errors import ConfigError
 from ledger.present.i18n import translator
 from ledger.tooling.compiler import BUILD_DIR
@@ -16,8 +16,8 @@ _ = translator("cli")
 
 
 @click.command("compile", context_settings=CONTEXT)
-@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=BUILD_DIR,
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=GivenPath(path_type=Path))
+@click.option("--out", "out_dir", type=GivenPath(path_type=Path), default=BUILD_DIR,
               show_default=True, help="Where to write one artifact JSON per contract.")
 @JSON_OPTION
 @LANG_OPTION

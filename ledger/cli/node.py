@@ -14,7 +14,8 @@ _ = translator("cli")
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--port", type=int, default=8545, show_default=True, help="Port on 127.0.0.1 to serve JSON-RPC on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8545, show_default=True,
+              help="Port on 127.0.0.1 to serve JSON-RPC on (1 to 65535; one in use is refused).")
 @LANG_OPTION
 def node(port: int) -> None:
     """Run the dev node (Hardhat, from `npm ci --prefix devnode`) in the foreground, for --engine rpc.
@@ -24,14 +25,18 @@ def node(port: int) -> None:
 
     from ledger.evm.devnode import start, stop
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` stops the node on kill too
-    process, url = start(port)
-    click.echo(_("dev node at {url} (chain id 7001, genesis 2021-01-01); run a scenario on it with:\n"
-                 "  {command} run scenario share_transfer --engine rpc --rpc-url {url}\nCtrl-C stops it.").format(
-        url=url, command=invoked_as()))
+    # so that `finally` stops the node on kill too; the caller's handler is back once the node is gone
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while process.poll() is None:
-            time.sleep(0.5)
-        raise PilotLedgerError(_("the dev node exited with code {code}").format(code=process.returncode))
+        process, url = start(port)  # a ConfigError for a port in use, or a node not answering in time
+        click.echo(_("dev node at {url} (chain id 7001, genesis 2021-01-01); run a scenario on it with:\n"
+                     "  {command} run scenario share_transfer --engine rpc --rpc-url {url}\nCtrl-C stops it.").format(
+            url=url, command=invoked_as()))
+        try:
+            while process.poll() is None:
+                time.sleep(0.5)
+            raise PilotLedgerError(_("the dev node exited with code {code}").format(code=process.returncode))
+        finally:
+            stop(process)
     finally:
-        stop(process)
+        signal.signal(signal.SIGTERM, previous)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, FULL_OPTION, JSON_OPTION, LANG_OPTION, RUN_DIR_ARG, echo_json, grid, table
+from ledger.cli.common import (CONTEXT, FULL_OPTION, JSON_OPTION, LANG_OPTION, RUN_DIR_ARG, ValueArgsCommand, echo_json,
+                               grid, table)
 from ledger.cli.readable import Names, expand_id
 from ledger.present import fmt
 from ledger.present.i18n import N_, plural_translator, translator
@@ -32,8 +33,11 @@ def query() -> None:
       identity:0x<64 hex>  an identity, e.g. a vehicle (ubo only)
       0x<64 hex>           a company id if one matches, else an identity
     An id may also be given as the short form a table prints (0x1a2b…9f0e) or any prefix that names one
-    id of the run; --full prints ids in full.
+    id of the run; --full prints ids in full. A negative number (-1) is read as an argument, not an option.
     """
+
+
+query.command_class = ValueArgsCommand  # `query receipt RUN -1`: -1 is a receipt number (refused), not an option
 
 
 def _names(run_dir: Path, full: bool) -> Names:
@@ -82,7 +86,8 @@ def _more(n: int, text: str) -> str:
 @query.command("ubo", context_settings=CONTEXT)
 @RUN_DIR_ARG
 @click.argument("entity")
-@click.option("--limit", type=int, default=50, show_default=True, help="Owners shown in the table (0: all).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Owners shown in the table (0: all).")
 @JSON_OPTION
 @FULL_OPTION
 @LANG_OPTION
@@ -134,7 +139,8 @@ def query_ubo(run_dir: Path, entity: str, limit: int, as_json: bool, full: bool)
 @query.command("holders", context_settings=CONTEXT)
 @RUN_DIR_ARG
 @click.argument("entity")
-@click.option("--limit", type=int, default=50, show_default=True, help="Counted investors shown (0: all).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Counted investors shown (0: all).")
 @JSON_OPTION
 @FULL_OPTION
 @LANG_OPTION

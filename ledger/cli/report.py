@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import CONTEXT, LANG_OPTION, RUN_DIR_ARG, Progress
+from ledger.cli.common import CONTEXT, LANG_OPTION, RUN_DIR_ARG, GivenPath, Progress
 from ledger.present.i18n import translator
 
 _ = translator("report")
@@ -14,7 +14,9 @@ _ = translator("report")
 
 @click.command(context_settings=CONTEXT)
 @RUN_DIR_ARG
-@click.option("--out", type=click.Path(path_type=Path), help="Where to write the HTML (default: RUN_DIR/report.html).")
+@click.option("--out", type=GivenPath(path_type=Path),
+              help="Where to write the HTML (default: report.html in the regulator's own folder, "
+                   "RUN_DIR/<chain>/nodes/<REGULATOR>/, since it names investors).")
 @click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @LANG_OPTION
 def report(run_dir: Path, out: Path | None, force: bool) -> None:
@@ -28,3 +30,6 @@ def report(run_dir: Path, out: Path | None, force: bool) -> None:
     with Progress(_("re-executing"), lambda: sum(n for _c, _n, n in ledger_copies(run_dir))) as bar:
         path = write_report(run_dir, out, bar.advance, force)
     click.echo(path)
+    if out is None and path.parent != run_dir:
+        click.echo(_("written in the regulator {node}'s own folder: it names investors, whose personal data only "
+                     "the regulator may open; keep it there or give --out").format(node=path.parent.name), err=True)

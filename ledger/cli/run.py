@@ -66,6 +66,12 @@ def own_options(name: str | None, args: list[str], builtin: set[str]) -> dict[st
               help="Execution engine: pyevm (embedded) or rpc (a JSON-RPC node, see --rpc-url).")
 @click.option("--rpc-url", "rpc_urls", multiple=True, metavar="[CHAIN=]URL",
               help="With --engine rpc: the node's URL, or CHAIN=URL once per chain of a multi-chain scenario.")
+@click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
+              help="Finish the interrupted run at RUN_DIR (killed, or stopped by a full disk) with the seed, options "
+                   "and engine its run.started marker gives: the run is made again beside it, every block the "
+                   "interrupted run stored checked to come again byte for byte, and the finished run takes its "
+                   "place, with the head an uninterrupted run has. NAME must be the run's scenario; no other "
+                   "option but --scenarios-dir, --json and --full.")
 @click.option("--list-accounts", is_flag=True,
               help="Print every account that signs transactions in NAME (for a network's accounts allowlist).")
 @JSON_OPTION
@@ -73,8 +79,8 @@ def own_options(name: str | None, args: list[str], builtin: set[str]) -> dict[st
 @FULL_OPTION
 @LANG_OPTION
 @click.pass_context
-def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, rpc_urls, list_accounts, as_json,
-                         list_only, full, **options) -> None:
+def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, rpc_urls, resume, list_accounts,
+                         as_json, list_only, full, **options) -> None:
     """Run scenario NAME: the business, planted violations, and a summary of what the chain refused.
     A scenario of your own (--scenarios-dir) takes its own options too, as --NAME VALUE."""
     from scenarios.runner import run_scenario
@@ -90,6 +96,9 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
         return
     if name is None:
         raise click.UsageError("name a scenario, or use --list")
+    if resume is not None:
+        resume_command(click_ctx, name, resume, as_json, full)
+        return
     if name == "all":
         if scenarios_dir is not None:
             raise ConfigError("run scenario all runs the built-in scenarios only; run yours by name")
@@ -112,6 +121,38 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     with Progress(_("{name} (seed {seed})").format(name=name, seed=seed), eta=False) as bar:
         summary = run_scenario(name, seed, given, run_dir, engine, bar.advance, bar.start, nodes)
     echo_json(summary) if as_json else click.echo(render_summary(summary, _run_names(summary["run_dir"], full)))
+
+
+def resume_command(click_ctx, name: str, run_dir: Path, as_json: bool, full: bool) -> None:
+    """`run scenario NAME --resume RUN_DIR`: the interrupted run finished as its marker says (scenarios.runner.resume_run)."""
+    from click.core import ParameterSource
+
+    from scenarios.runner import ALL, resume_run
+
+    kept = {"name", "resume", "scenarios_dir", "as_json", "full", "lang"}
+    for param in click_ctx.command.params:
+        if param.name not in kept and click_ctx.get_parameter_source(param.name) in (
+                ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            raise ConfigError(f"--resume takes the seed, options and engine from the run's run.started marker; "
+                              f"drop {param.opts[0]}")
+    if click_ctx.args:
+        raise ConfigError(f"--resume takes the run's options from its run.started marker; drop {click_ctx.args[0]}")
+    with Progress("", eta=False) as bar:
+        def progress_for(scenario: str):
+            return bar.advance, lambda total: bar.start(total, _("{name} (seed {seed})").format(name=scenario,
+                                                                                            seed=seed_of()))
+
+        def seed_of():
+            from ledger.chain.run import read_marker
+            return (read_marker(run_dir) or {}).get("seed")
+
+        summary = resume_run(run_dir, name, bar.advance, progress_for(name)[1], progress_for)
+    if as_json:
+        echo_json(summary)
+    elif summary.get("scenario") == ALL:
+        click.echo(render_all(summary, _run_names(summary["run_dir"], full)))
+    else:
+        click.echo(render_summary(summary, _run_names(summary["run_dir"], full)))
 
 
 def node_urls(engine: str, given: tuple[str, ...]) -> dict[str, str]:
@@ -330,6 +371,10 @@ def render_summary(s: dict, names: Names | None = None) -> str:
         rows.append((_("  block {n}").format(n=a["block"]), f"{when}  {said}".strip()))
     if len(s["alerts"]) > ALERTS_SHOWN:
         rows.append(("  ...", _("{n} more in --json").format(n=len(s["alerts"]) - ALERTS_SHOWN)))
+    if "transfers_requested" in s:
+        rows.append((_("transfers requested"), _("{n} of the {asked} asked: no seller was left for more (give more "
+                                                 "--investors)").format(n=s["transfers_requested"],
+                                                                        asked=s["options"]["transfers"])))
     if "exit_drill" in s:
         e = s["exit_drill"]
         rows.append((_("exit drill"), _("paused at block {block}, {holdings} holdings in the signed snapshot, "

@@ -11,8 +11,8 @@ import click
 from eth_utils import encode_hex
 
 from ledger.chain.reopen import address_resolver, commit_and_copy, find_contract, find_function, find_node
-from ledger.cli.common import (ADVANCE_OPTION, CHAIN_OPTION, CONTEXT, JSON_OPTION, LANG_OPTION, RUN_DIR_ARG, Progress,
-                               echo_json, invoked_as, table)
+from ledger.cli.common import (ADVANCE_OPTION, CHAIN_OPTION, CONTEXT, JSON_OPTION, LANG_OPTION, NEGATIVE_HELP,
+                               RUN_DIR_ARG, GivenPath, Progress, ValueArgsCommand, echo_json, invoked_as, table)
 from ledger.errors import ConfigError
 from ledger.present import fmt
 from ledger.present.i18n import N_, translator
@@ -51,8 +51,11 @@ def _warn(line: str) -> None:
 
 
 def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: bool = False):
-    """The run's chain, reopened at its head (re-executing its blocks, with a progress bar), with the
-    keystore of the `acting` node opened and, to `seal` a block, each validator's."""
+    """The run's chain, reopened at its head (from its state snapshot, else re-executing its blocks, with a
+    progress bar), with the keystore of the `acting` node opened and, to `seal` a block, each validator's.
+    The ledger is verified whole first (headers, roots and seals, in time that grows with the chain, though
+    reopening does not): the snapshot is checked against the head's state root, and only a sealed head makes
+    that root worth anything, for a read as much as for a block to be added."""
     from ledger.audit.verify import require_holds, require_pinned
     from ledger.chain.reader import LedgerReader
     from ledger.chain.reopen import reopen_chain
@@ -60,7 +63,7 @@ def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: b
 
     require_pinned(run_dir)
     chain = pick_chain(run_dir, chain)
-    require_holds(ledger_path(run_dir, chain))  # reopening trusts the membership it replays
+    require_holds(ledger_path(run_dir, chain))  # the membership it replays, and the head the snapshot matches
     with LedgerReader(ledger_path(run_dir, chain)) as ledger:
         blocks = ledger.head_number()  # the blocks after genesis, re-executed one by one
     with Progress(_("reopening {chain}").format(chain=chain), blocks) as bar:
@@ -106,9 +109,9 @@ def _show(run_dir: Path, consortium, ticket, as_json: bool, proposal: int | None
         sys.exit(1)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=ValueArgsCommand, context_settings=CONTEXT, epilog=NEGATIVE_HELP)
 @RUN_DIR_ARG
-@click.argument("artifact", type=click.Path(path_type=Path))
+@click.argument("artifact", type=GivenPath(path_type=Path))
 @click.argument("args", nargs=-1)
 @click.option("--node", "node_name", required=True, help="The node that deploys, through the gateway.")
 @CHAIN_OPTION
@@ -139,7 +142,7 @@ def deploy(run_dir: Path, artifact: Path, args: tuple[str, ...], node_name: str,
     _show(run_dir, consortium, ticket, as_json)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=ValueArgsCommand, context_settings=CONTEXT, epilog=NEGATIVE_HELP)
 @RUN_DIR_ARG
 @click.argument("contract")
 @click.argument("function")
@@ -178,7 +181,7 @@ def call(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
         sys.exit(1)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=ValueArgsCommand, context_settings=CONTEXT, epilog=NEGATIVE_HELP)
 @RUN_DIR_ARG
 @click.argument("contract")
 @click.argument("function")
@@ -206,7 +209,7 @@ def send(run_dir: Path, contract: str, function: str, args: tuple[str, ...], nod
     _show(run_dir, consortium, ticket, as_json)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=ValueArgsCommand, context_settings=CONTEXT, epilog=NEGATIVE_HELP)
 @RUN_DIR_ARG
 @click.argument("contract")
 @click.argument("function")

@@ -3,6 +3,7 @@ configured as the rpc engine needs it, started on a loopback port for tests and 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -37,8 +38,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def check_port(port: int) -> None:
+    """A ConfigError unless a server could listen on 127.0.0.1:`port` now (a bind test, as Node's own
+    listen would do it: SO_REUSEADDR, so a closed connection's TIME_WAIT does not count as in use)."""
+    if not 0 < port < 65536:
+        raise ConfigError(f"port {port} is not a TCP port (1 to 65535); choose another with --port")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} is in use (by another process); choose another with --port") from None
+            if exc.errno == errno.EACCES:
+                raise ConfigError(f"port {port} needs privileges this user lacks; choose another (above 1023) "
+                                  "with --port") from None
+            raise ConfigError(f"cannot listen on port {port}: {exc.strerror or exc}; choose another with --port") \
+                from None
+
+
 def start(port: int) -> tuple[subprocess.Popen, str]:
-    """Starts a Hardhat node on 127.0.0.1:`port`; returns it and its URL once it answers."""
+    """Starts a Hardhat node on 127.0.0.1:`port`; returns it and its URL once it answers (or a ConfigError
+    within STARTUP_TIMEOUT seconds)."""
+    check_port(port)
     problem = missing()
     if problem:
         raise ConfigError(f"cannot start the dev node: {problem}")

@@ -38,6 +38,12 @@ NODE_CACHE_LIMIT = 300_000
 _nodes: dict[bytes, tuple] = {}
 
 
+def forget_nodes(live) -> None:
+    """Drops the decoded nodes whose hash `live` does not hold (after a database is cut back to them)."""
+    for node_hash in [h for h in _nodes if h not in live]:
+        del _nodes[node_hash]
+
+
 def nibbles(key: bytes) -> bytes:
     return key.hex().encode().translate(_TO_NIBBLES)
 
@@ -292,3 +298,88 @@ def receipt_rlp(success: bool, cumulative_gas: int, logs: list[tuple[bytes, tupl
     gas = cumulative_gas.to_bytes((cumulative_gas.bit_length() + 7) // 8, "big")
     return _enc_list(_enc_bytes(b"\x01" if success else b"") + _enc_bytes(gas) + _enc_bytes(logs_bloom(logs))
                      + _enc_list(encoded_logs))
+
+
+# ------------------------------------------------------------------ what a state root holds
+
+EMPTY_CODE_HASH = keccak(b"")
+
+
+def _item_end(data: bytes, i: int) -> int:
+    """Where the RLP item starting at data[i] ends."""
+    b = data[i]
+    if b < 0x80:
+        return i + 1
+    if b < 0xB8:
+        return i + 1 + b - 0x80
+    if b < 0xC0:
+        n = b - 0xB7
+        return i + 1 + n + int.from_bytes(data[i + 1:i + 1 + n], "big")
+    if b < 0xF8:
+        return i + 1 + b - 0xC0
+    n = b - 0xF7
+    return i + 1 + n + int.from_bytes(data[i + 1:i + 1 + n], "big")
+
+
+def _expand(encoded: bytes, accounts: bool, stack: list, storage_roots: list, codes: set) -> None:
+    """Puts on `stack` the hashes of the nodes `encoded` (a stored trie node) refers to; in the accounts trie,
+    a leaf's account adds its storage root to `storage_roots` and its code hash to `codes`. A node under 32
+    bytes is embedded in its parent and refers to no hash. Raises ValueError on what is not a trie node."""
+    b = encoded[0]
+    if b < 0xC0:
+        raise ValueError("a trie node is an RLP list")
+    i = 1 if b < 0xF8 else 1 + b - 0xF7
+    end = len(encoded)
+    if _item_end(encoded, 0) != end:  # the list spans the whole node
+        raise ValueError("a trie node is one RLP list")
+    items = []
+    while i < end:
+        j = _item_end(encoded, i)
+        items.append((i, j))
+        i = j
+    if i != end:
+        raise ValueError("a trie node's items overrun it")
+    if len(items) == 17:
+        for start, stop in items[:16]:
+            if stop - start == 33 and encoded[start] == 0xA0:
+                stack.append(encoded[start + 1:stop])
+        if items[16][1] - items[16][0] != 1 or encoded[items[16][0]] != 0x80:
+            raise ValueError("a branch of a hashed-key trie holds no value")
+        return
+    if len(items) != 2:
+        raise ValueError(f"a trie node has 2 or 17 items, not {len(items)}")
+    (p0, p1), (v0, v1) = items
+    path = encoded[p0:p1] if encoded[p0] < 0x80 else encoded[p0 + 1:p1]
+    if not path:
+        raise ValueError("a leaf or extension has a path")
+    if path[0] & 0x20:  # a leaf
+        if accounts:
+            b = encoded[v0]
+            account = rlp.decode(encoded[v0 + (1 if b < 0xB8 else 1 + b - 0xB7):v1])
+            if len(account) != 4 or len(account[2]) != 32 or len(account[3]) != 32:
+                raise ValueError("an account is [nonce, balance, storage root, code hash]")
+            if account[2] != BLANK_ROOT:
+                storage_roots.append(account[2])
+            if account[3] != EMPTY_CODE_HASH:
+                codes.add(account[3])
+    elif v1 - v0 == 33 and encoded[v0] == 0xA0:
+        stack.append(encoded[v0 + 1:v1])
+
+
+def state_nodes(get, state_root: bytes) -> tuple[dict[bytes, bytes], set[bytes]]:
+    """Every trie node a state root holds (the accounts trie and every account's storage trie), hash -> RLP as
+    stored, and the hashes of the accounts' code. `get(hash)` reads a node and raises KeyError when it is
+    missing. Each node is read once, however many tries share it."""
+    nodes: dict[bytes, bytes] = {}
+    codes: set[bytes] = set()
+    storage_roots: list[bytes] = []
+    for roots, accounts in (([state_root], True), (storage_roots, False)):
+        stack = [r for r in roots if r != BLANK_ROOT]
+        while stack:
+            node_hash = stack.pop()
+            if node_hash in nodes:
+                continue
+            encoded = get(node_hash)
+            nodes[node_hash] = encoded
+            _expand(encoded, accounts, stack, storage_roots, codes)
+    return nodes, codes

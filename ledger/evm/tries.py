@@ -24,13 +24,23 @@ from eth.db.journal import JournalDB
 from eth.db.storage import AccountStorageDB, StorageLookup
 from eth_utils import ValidationError
 
-from ledger.evm.mpt import Trie, keccak
+from ledger.evm.mpt import Trie, forget_nodes, keccak
 
 VALUE_CACHE_ROOTS = 4096
 HASHED_SLOT_LIMIT = 500_000
 # storage root -> {hashed slot: trie value (b"" when absent)}, for values known under that root
 _values_by_root: dict[bytes, dict[bytes, bytes]] = {}
 _hashed_slots: dict[bytes, bytes] = {}
+
+
+def forget_stale(live) -> None:
+    """Drops what is cached for trie nodes and storage roots that `live` (the hashes a pruned database still
+    holds) does not hold, and the slot hashes (cheap to compute again): the caches then follow the state
+    rather than every state the run went through."""
+    forget_nodes(live)
+    for root in [r for r in _values_by_root if r not in live]:
+        del _values_by_root[root]
+    _hashed_slots.clear()
 
 
 def _hashed_slot(key: bytes) -> bytes:

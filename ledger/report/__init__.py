@@ -16,12 +16,11 @@ assets holds the CSS and scripts.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger.chain.run import RUN_FILE, chain_ledgers, chain_name, sub_runs
-from ledger.errors import ConfigError
+from ledger.chain.run import RUN_FILE, chain_ledgers, chain_name, run_status, sub_runs
+from ledger.errors import ConfigError, LedgerError
 from ledger.present.i18n import N_, html_lang, language, plural_translator, translator
 from ledger.report.assets import CSS, ERROR_SCRIPT, SCRIPT
 from ledger.report.data import TRUTH_FILE, load_run, run_audits
@@ -31,11 +30,12 @@ from ledger.report.labels import scenario
 from ledger.report.sections import (activity_section, audit_section, holdings_section, node_names, nodes_section,
                                     planted_section, refusals_section, summary_section)
 from ledger.report.text import esc
+from ledger.tooling.files import write_atomically
 
 _ = translator("report")
 P_ = plural_translator("report")
 
-__all__ = ["REPORT_FILE", "build_report", "write_report"]
+__all__ = ["REPORT_FILE", "build_report", "default_report_path", "regulator_folders", "write_report"]
 
 REPORT_FILE = "report.html"
 NAV = (("summary", N_("Summary")), ("audit", N_("Audit")), ("findings", N_("Findings")),
@@ -57,6 +57,10 @@ def build_report(run_dir: Path, progress: Callable[[int], None] | None = None, l
 def _build(run_dir: Path, progress: Callable[[int], None] | None, out_dir: Path) -> str:
     run = load_run(run_dir)
     summary, planted, chains = run.summary, run.planted, run.chains
+    status = run_status(run_dir)
+    incomplete = "" if status.complete else status.describe()
+    if incomplete:  # no run.json yet: the marker names the scenario and the seed
+        summary = {"scenario": status.scenario, "seed": status.seed, **summary}
     opened = {item["identity"].lower(): item["personal"]["name"]
               for c in chains for v in c.views.values() for item in v["private_data"]["items"]
               if not item["sealed"] and item["personal"].get("name")}
@@ -70,13 +74,13 @@ def _build(run_dir: Path, progress: Callable[[int], None] | None, out_dir: Path)
     title = _("{scenario} · seed {seed}").format(scenario=scenario(summary.get("scenario", run_dir.name)),
                                                   seed=summary.get("seed", "?"))
     sections = [
-        summary_section(summary, chains, planted, findings, alerts),
+        summary_section(summary, chains, planted, findings, alerts, incomplete),
         audit_section(audits, audit_error),
         findings_section(findings, findings_error, names, run_dir, out_dir),
         alerts_section(alerts, names, times),
         activity_section(chains),
         refusals_section(chains, planted),
-        planted_section(planted, match_planted(planted, findings)),
+        planted_section(planted, match_planted(planted, findings), incomplete),
         holdings_section(graphs),
         nodes_section(chains),
     ]
@@ -85,7 +89,9 @@ def _build(run_dir: Path, progress: Callable[[int], None] | None, out_dir: Path)
     chains_text = P_("{n} chain", "{n} chains", len(chains)).format(n=len(chains))
     heading = _("pilotledger · regulator’s report · {title}").format(title=title)
     footer = _("Written by {command} from the run directory’s own files.").format(
-        command="<code>pilotledger report</code>")
+        command="<code>pilotledger report</code>") + " " + esc(_(
+        "It names investors from the members’ sealed stores, opened with the regulator’s key: keep it with the "
+        "regulator’s own files."))
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{html_lang()}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
@@ -98,22 +104,59 @@ def _build(run_dir: Path, progress: Callable[[int], None] | None, out_dir: Path)
         f'<div id="tip"></div><script>{SCRIPT}</script></body></html>\n')
 
 
+def regulator_folders(run_dir: Path) -> list[Path]:
+    """The folders of the run's regulators, in the order of the chains: RUN_DIR/<chain>/nodes/<REGULATOR>/ for
+    each organisation holding the regulator role on a chain now, where its keystore and its copy of the ledger
+    are (whether or not they are there). A chain whose ledger cannot be read names none."""
+    from ledger.supervision.replay import active_regulators
+
+    folders = []
+    for ledger in chain_ledgers(run_dir):
+        try:
+            folders += [ledger.parent / "nodes" / r for r in active_regulators(ledger)]
+        except LedgerError:
+            continue
+    return folders
+
+
+def _within(run_dir: Path, folder: Path) -> bool:
+    """Is `folder` a real folder of the run: there, and no link on the way to it from RUN_DIR?"""
+    return folder.is_dir() and folder.resolve() == run_dir.resolve() / folder.relative_to(run_dir)
+
+
+def default_report_path(run_dir: Path) -> Path:
+    """Where the report goes without --out: the first regulator's folder (it names investors, whose personal data
+    only the regulator may open, so it stays with the regulator's own files), or RUN_DIR/report.html for a run
+    with no regulator. A regulator whose folder is missing or reached through a link: ConfigError (never the
+    folder every member reads instead)."""
+    run_dir = Path(run_dir)
+    folders = regulator_folders(run_dir)
+    if not folders:
+        return run_dir / REPORT_FILE
+    if not _within(run_dir, folders[0]):
+        raise ConfigError(f"the regulator's folder {folders[0]} is missing or reached through a link; write the "
+                          "report with --out")
+    return folders[0] / REPORT_FILE
+
+
 def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int], None] | None = None,
                  force: bool = False) -> Path:
-    """Writes the report (default RUN_DIR/report.html, which it replaces) and returns its path; `progress` as
+    """Writes the report (default: default_report_path, which it replaces) and returns its path; `progress` as
     for build_report. An `out` that exists is replaced only with `force`, and never inside a chain's folder
-    (its ledger, certificates and members' files are the run itself)."""
+    (its ledger, certificates and members' files are the run itself) but in a regulator's own folder."""
     run_dir = Path(run_dir)
-    path = Path(out) if out is not None else run_dir / REPORT_FILE
+    path = Path(out) if out is not None else default_report_path(run_dir)
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; name the report's file")
     if run_dir.is_dir() and not path.parent.is_dir():
         raise ConfigError(f"no directory {path.parent} to write the report in")
     target = path.resolve()
+    regulators = {f.resolve() for f in regulator_folders(run_dir) if _within(run_dir, f)}
     for ledger in chain_ledgers(run_dir):
-        if target.is_relative_to(ledger.parent.resolve()):
+        if target.is_relative_to(ledger.parent.resolve()) and not (
+                target.parent in regulators and target.suffix == ".html"):
             raise ConfigError(f"{path} is inside chain {chain_name(run_dir, ledger)}'s folder; write the report "
-                              "elsewhere")
+                              "elsewhere (or as an .html file in the regulator's own folder)")
     runs = {p.resolve() for p in (run_dir, *sub_runs(run_dir))}
     if target.name in (RUN_FILE, TRUTH_FILE) and target.parent in runs:
         raise ConfigError(f"{path} is the run's own {target.name}; write the report elsewhere")
@@ -121,11 +164,8 @@ def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int
         raise ConfigError(f"{path} exists; choose another file or replace it with --force")
     text = build_report(run_dir, progress, out_dir=path.parent)
     # Written beside and moved into place: a link planted where the report goes is replaced, never written through.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+        write_atomically(path, text.encode("utf-8"))
     except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot write {path}: {exc.strerror} (choose another file with --out)") from None
     return path

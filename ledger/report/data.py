@@ -17,6 +17,7 @@ from ledger.chain.roles import MemberStatus, Role
 from ledger.chain.reader import LedgerReader
 from ledger.audit.views import NOBODY, node_view
 from ledger.report.text import bytes32_text, pairs
+from ledger.tooling.files import loads
 
 TRUTH_FILE = "ground_truth.json"  # a run's ground truth: what was planted
 
@@ -85,7 +86,7 @@ def _detail(args: str | None) -> str:
     if not args:
         return ""
     try:
-        value = json.loads(args)
+        value = loads(args)
     except ValueError:
         return args
     return pairs(value) if isinstance(value, dict) else str(value)
@@ -120,7 +121,7 @@ def read_json(path: Path, default):
     if not path.exists():
         return default
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
 
@@ -132,11 +133,58 @@ class RunData:
     chains: list[ChainData]
 
 
+NUMBER = (int, float)
+# What the report reads of a run.json, by type: a file a run did not write this way is refused in one line
+# rather than drawn wrong or crashed on (an absent field is fine: the report works it out from the ledgers).
+SUMMARY_FIELDS: dict[str, type | tuple] = {
+    "scenario": str, "seed": int, "engine": str, "options": dict, "blocks": int, "transactions": int,
+    "committed": int, "refused": int, "refused_by_reason": dict, "unexpected_refusals": int, "head_hash": str,
+    "alerts": list, "chains": dict, "missed": list, "elapsed_seconds": NUMBER, "tx_per_second": (*NUMBER, type(None)),
+}
+CHAIN_FIELDS = {"blocks": int, "committed": int, "reverted": int, "gateway_refused": int, "head_hash": str}
+ALERT_FIELDS = {"rule": str, "chain": str, "block": int, "time": int, "severity": str, "message": str,
+                "subject": (str, dict, type(None)), "detail": (str, type(None)), "values": dict}
+PLANT_FIELDS = {"id": int, "kind": str, "detect": str, "expected": (str, type(None)), "description": str,
+                "outcome": (dict, type(None)), "caught": (bool, type(None)), "subject": (dict, type(None)),
+                "scenario": str}
+
+
+def _check_fields(value: object, fields: dict, where: str) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a JSON object; this run's files were not written by a run")
+    for key, kind in fields.items():
+        if key in value and (not isinstance(value[key], kind) or isinstance(value[key], bool) and kind in (int, NUMBER)):
+            raise ConfigError(f"{where}: {key!r} is {json.dumps(value[key])[:40]}, not what a run writes there")
+
+
+def checked_summary(summary: object, path: Path) -> dict:
+    """`summary` (read from `path`, a run.json) if it has the shape a run writes; ConfigError naming the field
+    otherwise."""
+    _check_fields(summary, SUMMARY_FIELDS, str(path))
+    for reason, count in summary.get("refused_by_reason", {}).items():
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ConfigError(f"{path}: refused_by_reason {reason!r} is not a count")
+    for chain, figures in summary.get("chains", {}).items():
+        _check_fields(figures, CHAIN_FIELDS, f"{path}: chains.{chain}")
+    for alert in summary.get("alerts", []):
+        _check_fields(alert, ALERT_FIELDS, f"{path}: an alert")
+    return summary
+
+
+def checked_planted(planted: object, path: Path) -> list[dict]:
+    """`planted` (read from `path`, a ground_truth.json) if it is a list of planted violations as a run writes."""
+    if not isinstance(planted, list):
+        raise ConfigError(f"{path} must be a JSON list of planted violations")
+    for plant in planted:
+        _check_fields(plant, PLANT_FIELDS, f"{path}: a planted violation")
+    return planted
+
+
 def load_run(run_dir: Path) -> RunData:
     """A run's summary, planted violations and chains, each with its node views."""
     names = run_chains(run_dir)
-    summary = read_json(run_dir / "run.json", {})
-    planted = read_json(run_dir / TRUTH_FILE, [])
+    summary = checked_summary(read_json(run_dir / "run.json", {}), run_dir / "run.json")
+    planted = checked_planted(read_json(run_dir / TRUTH_FILE, []), run_dir / TRUTH_FILE)
     subs = sub_runs(run_dir)
     if subs:
         summary, planted = merge_sub_runs(summary, planted, subs)
@@ -161,7 +209,7 @@ def merge_sub_runs(summary: dict, planted: list[dict], subs: list[Path]) -> tupl
     planted = list(planted)
     for sub in subs:
         name = sub.name
-        s = read_json(sub / "run.json", {})
+        s = checked_summary(read_json(sub / "run.json", {}), sub / "run.json")
         for key in SUMMED:
             if isinstance(s.get(key), int):
                 merged[key] = merged.get(key, 0) + s[key]
@@ -171,5 +219,5 @@ def merge_sub_runs(summary: dict, planted: list[dict], subs: list[Path]) -> tupl
         merged["alerts"] += [{**a, "chain": f"{name}/{a['chain']}"} if a.get("chain") else a
                              for a in s.get("alerts", [])]
         merged["options"].update({f"{name}.{k}": v for k, v in s.get("options", {}).items()})
-        planted += [{**p, "scenario": name} for p in read_json(sub / TRUTH_FILE, [])]
+        planted += [{**p, "scenario": name} for p in checked_planted(read_json(sub / TRUTH_FILE, []), sub / TRUTH_FILE)]
     return merged, planted

@@ -54,7 +54,9 @@ def _options(options: dict) -> str:
 
 
 def summary_section(summary: dict, chains: list[ChainData], planted: list[dict], findings: list[dict],
-                    alerts: list[dict]) -> str:
+                    alerts: list[dict], incomplete: str = "") -> str:
+    """The run at a glance; `incomplete` (run_status's line for a run that was interrupted) heads it, and then
+    nothing is scored against a ground truth the run never wrote."""
     transactions = summary.get("transactions", sum(c.transactions + sum(b[4] for b in c.blocks) for c in chains))
     refused = summary.get("refused", sum(len(c.refusals) for c in chains))
     for_chain, caught = _for_chain(planted)
@@ -75,8 +77,10 @@ def summary_section(summary: dict, chains: list[ChainData], planted: list[dict],
         card(_("planted violations"), len(planted),
              _("{chain} for the chain, {regulator} for the regulator").format(
                  chain=len(for_chain), regulator=len(planted) - len(for_chain))),
-        card(_("caught by the chain"), f"{caught} / {len(for_chain)}",
-             _("{n} missed").format(n=missed) if missed else _("none missed"), "good" if not missed else "badcard"),
+        card(_("caught by the chain"), "?", _("no ground truth: the run is incomplete"), "badcard") if incomplete
+        else card(_("caught by the chain"), f"{caught} / {len(for_chain)}",
+                  _("{n} missed").format(n=missed) if missed else _("none missed"),
+                  "good" if not missed else "badcard"),
         card(_("findings"), len(findings), _("{n} cured later").format(n=cured) if cured else "",
              "badcard" if findings else "good"),
         card(_("risk alerts"), len(alerts)),
@@ -92,7 +96,9 @@ def summary_section(summary: dict, chains: list[ChainData], planted: list[dict],
                      Raw(f'<code>{esc(show.short_id(head, keep=8))}</code>', f' data-v="{esc(head)}" title="{esc(head)}"'),
                      c.regulator or show.NONE])
     opts = _options(summary.get("options", {}))
-    body = (f'<div class="cards">{"".join(cards)}</div>'
+    warning = _("Incomplete run: {status}. What follows covers only the blocks it committed.")
+    banner = f'<div class="problem">{esc(warning.format(status=incomplete))}</div>' if incomplete else ""
+    body = (banner + f'<div class="cards">{"".join(cards)}</div>'
             + (f'<p class="muted">{esc(_("options: {options}").format(options=opts))}</p>' if opts else "")
             + table([_("chain"), _("blocks"), _("transactions"), _("committed"), _("reverted"),
                      _("refused at the gateway"), _("head hash"), _("regulator")], rows, numeric={1, 2, 3, 4, 5}))
@@ -186,9 +192,12 @@ def _detail_cell(value: object, names: dict[str, str]) -> Raw:
     return Raw(f"<span{title}>{esc(clip(shown, 90))}</span>")
 
 
-def planted_section(planted: list[dict], matches: dict[int, dict]) -> str:
+def planted_section(planted: list[dict], matches: dict[int, dict], incomplete: str = "") -> str:
     """The planted violations against what caught them: the chain's refusal, or the regulator's finding
     (`matches`: the index of a planted violation -> the finding that matched it)."""
+    if incomplete and not planted:
+        why = _("No ground truth: the run is incomplete, and writes its ground_truth.json only when it finishes.")
+        return section("planted", _("Planted violations"), f'<div class="problem">{esc(why)}</div>')
     if not planted:
         return section("planted", _("Planted violations"),
                        f'<p class="muted">{esc(_("The run records no planted violations (no ground_truth.json)."))}</p>')

@@ -53,6 +53,9 @@ class Sealed:
 
     personal: dict[str, dict] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
+    # Every further record opened for an identity, by its hash: a store planted in another member's folder must
+    # not displace the agent's record that matches the chain.
+    others: dict[str, dict[str, dict]] = field(default_factory=dict)
     opened: bool = False  # the regulator looked (False: no sealed data was at hand, nothing can be said of it)
     nominees: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
@@ -154,10 +157,11 @@ class World:
         """The personal data the regulator opened for `identity`, if its salted hash is the one on chain (a
         record that does not match is no evidence of anything: sealed_record reports it)."""
         record = self.identities.get(identity)
-        data = self.sealed.personal.get(identity)
-        if record is None or data is None or record.data_hash != self.sealed.hashes.get(identity):
+        if record is None:
             return None
-        return data
+        if record.data_hash == self.sealed.hashes.get(identity):
+            return self.sealed.personal.get(identity)
+        return self.sealed.others.get(identity, {}).get(record.data_hash)
 
     def who(self, identity: str) -> dict:
         """An identity as a finding names it: its id, its name where the regulator opened it, its kind."""
@@ -345,15 +349,19 @@ def open_sealed(chain_dir: Path) -> Sealed:
         for record in items(read_records, store):
             data = opened(record)
             if isinstance(data, dict):
-                identity = "0x" + record.identity.hex()
-                sealed.personal[identity] = data
-                sealed.hashes[identity] = "0x" + data_hash(record.salt, data).hex()
+                identity, digest = "0x" + record.identity.hex(), "0x" + data_hash(record.salt, data).hex()
+                if identity in sealed.personal:
+                    sealed.others.setdefault(identity, {})[digest] = data
+                else:
+                    sealed.personal[identity], sealed.hashes[identity] = data, digest
         for declaration in items(read_declarations, store):
             data = opened(declaration) if declaration.kind == "nominee" else None
             asset = company_asset(data.get("company")) if isinstance(data, dict) else None
             if asset and isinstance(data.get("acts_for"), list):
-                sealed.nominees.setdefault(asset, {})["0x" + declaration.identity.hex()] = [
-                    str(p).lower() for p in data["acts_for"]]
+                # Every store's people, together: a declaration another member plants can add to whom a nominee
+                # holds for, never take anyone away (nothing on chain says which store is the nominee agent's).
+                people = sealed.nominees.setdefault(asset, {}).setdefault("0x" + declaration.identity.hex(), [])
+                people += [p for p in (str(p).lower() for p in data["acts_for"]) if p not in people]
     return sealed
 
 

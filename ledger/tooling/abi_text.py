@@ -25,6 +25,9 @@ NAMED = ("node:", "client:", "contract:")
 # Array dimensions plus tuple levels one argument may nest: far beyond any real signature, and
 # (its JSON may nest no deeper than its type) a bound on the recursion that reads the argument.
 MAX_DEPTH = 16
+# Characters one argument may have: far beyond what a block's gas could carry as calldata, and a bound
+# on the time reading it takes (a second or two).
+MAX_TEXT = 1_000_000
 
 
 def parse_args(types: Sequence[str], texts: Sequence[str], address_of: AddressOf) -> list[Any]:
@@ -39,13 +42,28 @@ def parse_arg(typ: str, text: str, address_of: AddressOf, where: str | None = No
     """One argument `text` read as a value of the Solidity type `typ`, ready for eth_abi's encoder."""
     where = where or typ
     abi_type = abi_type_of(typ, where)
+    if len(text) > MAX_TEXT:
+        raise ConfigError(f"{where}: {len(text):,} characters, more than the {MAX_TEXT:,} an argument may have")
     composite = abi_type.is_array or isinstance(abi_type, TupleType)
     if composite and _json_depth(text) > _depth(abi_type):
         raise ConfigError(f"{where}: its JSON nests deeper than the type")
     try:
         return _value(abi_type, json.loads(text) if composite else text, address_of)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: {text!r} is not a {typ}: {exc}") from None
+    except (ValueError, TypeError, ArithmeticError) as exc:  # ArithmeticError: decimal's, e.g. Overflow
+        article = "an" if typ.startswith(("a", "int")) else "a"
+        raise ConfigError(f"{where}: {_quoted(text)} is not {article} {typ}: {_quoted_detail(exc)}") from None
+    except RecursionError:  # not reached for JSON (its depth is checked above); kept as a last guard
+        raise ConfigError(f"{where}: its value nests too deeply") from None
+
+
+def _quoted(text: str, longest: int = 60) -> str:
+    """`text` as a message quotes it: whole when short, else its start and its length."""
+    return repr(text) if len(text) <= longest else f"{text[:longest]!r}... ({len(text):,} characters)"
+
+
+def _quoted_detail(exc: Exception, longest: int = 200) -> str:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return detail if len(detail) <= longest else detail[:longest] + "..."
 
 
 def abi_type_of(typ: str, where: str) -> ABIType:
@@ -125,10 +143,21 @@ def _fixed(abi_type: ABIType, given: Any, _address_of: AddressOf) -> Decimal:
         value = Decimal(str(given))
     except InvalidOperation:
         raise ValueError("give a decimal number") from None
-    if not is_encodable(abi_type.to_type_str(), value):  # eth_abi's own range and precision rule
-        bits, places = abi_type.sub
+    bits, places = abi_type.sub
+    # eth_abi's own range and precision rule; it reads a tiny enough value (1e-999999999) as 0, so the
+    # places are checked here too
+    if not (value.is_finite() and (value.is_zero() or _finest_place(value) >= -places)
+            and is_encodable(abi_type.to_type_str(), value)):
         raise ValueError(f"out of range or finer than {places} decimal places for {bits} bits")
     return value
+
+
+def _finest_place(value: Decimal) -> int:
+    """The exponent of `value`'s last non-zero digit (-2 for 1.50), read without a decimal context, whose
+    exponent limits would round a tiny value to 0."""
+    _sign, digits, exponent = value.as_tuple()
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return exponent + trailing
 
 
 def _bool(_abi_type: ABIType, given: Any, _address_of: AddressOf) -> bool:
@@ -172,6 +201,10 @@ def _bytes(abi_type: ABIType, given: Any, _address_of: AddressOf) -> bytes:
 def _string(_abi_type: ABIType, given: Any, _address_of: AddressOf) -> str:
     if not isinstance(given, str):
         raise TypeError("give a JSON string")
+    try:
+        given.encode("utf-8")
+    except UnicodeEncodeError:  # a byte the terminal's encoding could not decode, or a lone surrogate
+        raise ValueError("it is not valid UTF-8 text") from None
     return given
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from ledger.tooling.abi import ContractABI
 from ledger.tooling.compiler import ARTIFACTS_DIR
 from ledger.errors import ArtifactError
+from ledger.tooling.files import loads
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class ContractType:
 def load_contract(name: str, directory: Path = ARTIFACTS_DIR) -> ContractType:
     path = directory / f"{name}.json"
     try:
-        artifact = json.loads(path.read_text(encoding="utf-8"))
+        artifact = loads(path.read_text(encoding="utf-8"))
         return ContractType(name, ContractABI(artifact["abi"]), bytes.fromhex(artifact["bytecode"][2:]))
     except FileNotFoundError:
         raise ArtifactError(f"no artifact for contract {name!r} at {path}") from None

@@ -80,14 +80,23 @@ def run_solcjs(standard_input: dict, base_path: str | None = None) -> tuple[str,
         raise CompileError("node is not installed; install Node.js to compile contracts")
     if not NPM_SOLC.is_dir():
         raise CompileError(f"solc {SOLC_VERSION} is not installed; run: npm ci --prefix {CONTRACTS_DIR}")
-    proc = subprocess.run(
-        [node, str(SOLCJS_SCRIPT), *(["--base-path", base_path] if base_path else [])],
-        input=json.dumps(standard_input), capture_output=True, text=True, check=False
-    )
+    proc = _compile_process([node, str(SOLCJS_SCRIPT), *(["--base-path", base_path] if base_path else [])],
+                            standard_input)
     if proc.returncode != 0:
         raise CompileError(f"solc failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'no output'}")
     result = json.loads(proc.stdout)
     return result["version"], result["output"]
+
+
+COMPILE_TIMEOUT = 600  # seconds: a compiler that hangs is stopped, never waited on for ever
+
+
+def _compile_process(command: list[str], request: dict) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, input=json.dumps(request), capture_output=True, text=True, check=False,
+                              timeout=COMPILE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise CompileError(f"the compiler gave no answer in {COMPILE_TIMEOUT} s; stopped") from None
 
 
 def standard_input(sources: dict[str, str]) -> dict:
@@ -176,8 +185,8 @@ class Solc:
         With `base_path`, solc may load the files the sources import, from under it (solc's --base-path)."""
         if self.kind == "npm":
             return run_solcjs(request, base_path)
-        proc = subprocess.run([self.path, "--standard-json", *(["--base-path", base_path] if base_path else [])],
-                              input=json.dumps(request), capture_output=True, text=True, check=False)
+        proc = _compile_process([self.path, "--standard-json", *(["--base-path", base_path] if base_path else [])],
+                                request)
         try:
             return self.version, json.loads(proc.stdout)
         except ValueError:

@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from ledger.errors import ConfigError, LedgerError
 from ledger.trust.keys import Account
 from ledger.trust.secrets import default_passphrase
+from ledger.tooling.files import loads
 
 KEYSTORE_DIR = "keystore"
 EVM_FILE = "evm-key.json"
@@ -171,7 +172,7 @@ class ClientEntry:
 def _read_header(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
-            header = json.loads(f.readline())
+            header = loads(f.readline())
     except (OSError, ValueError) as exc:
         raise LedgerError(f"unreadable client file {path}: {exc}") from None
     if not isinstance(header, dict) or header.get("format") != CLIENTS_FORMAT:
@@ -191,7 +192,7 @@ def _read_clients(path: Path) -> tuple[dict, dict[str, ClientEntry]]:
         for line in lines:
             if not line.strip():
                 continue
-            row = json.loads(line)
+            row = loads(line)
             entries[row["label"]] = ClientEntry(row["label"], bytes.fromhex(row["address"][2:]),
                                                 bytes.fromhex(row["key"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -319,7 +320,7 @@ def open_keystore(chain_dir: Path, node: str, secret: bytes | None = None) -> Ke
 def _decrypt_v3(path: Path, secret: bytes, chain: str, node: str) -> bytes:
     """The private key in a keystore v3 file, through eth-keyfile."""
     try:
-        v3 = json.loads(path.read_text(encoding="utf-8"))
+        v3 = loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LedgerError(f"unreadable keystore {path}: {exc}") from None
     try:
@@ -329,7 +330,7 @@ def _decrypt_v3(path: Path, secret: bytes, chain: str, node: str) -> bytes:
             raise ConfigError(f"wrong passphrase for {node}'s keystore on {chain} "
                               f"(set {passphrase_env(chain, node)} or {PASSPHRASE_ENV})") from None
         raise LedgerError(f"unreadable keystore {path}: {exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a file of any JSON shape
         raise LedgerError(f"unreadable keystore {path}: {exc}") from None
     if isinstance(v3, dict) and v3.get("address") and \
             str(v3["address"]).lower().removeprefix("0x") != Account(key).address.hex():

@@ -27,6 +27,7 @@ from eth_hash.auto import keccak
 
 from ledger.errors import LedgerError
 from ledger.trust.secrets import KeyDeriver, as_deriver
+from ledger.tooling.files import loads
 
 PRIVATE_FILE = "private.sqlite"
 WRAP_INFO = b"pilotledger/private-store/key-wrap"
@@ -110,7 +111,7 @@ def _open(aad: bytes, nonce: bytes, ciphertext: bytes, wraps: tuple[bytes, bytes
         except InvalidTag:
             continue
         try:
-            return json.loads(AESGCM(data_key).decrypt(nonce, ciphertext, aad))
+            return loads(AESGCM(data_key).decrypt(nonce, ciphertext, aad))
         except InvalidTag:
             raise LedgerError(f"{what} was altered") from None
     return None
@@ -168,18 +169,33 @@ class PrivateStore:
 
 
 def read_records(path: Path) -> list[SealedRecord]:
-    return [SealedRecord(*row) for row in _rows(path, "SELECT * FROM records ORDER BY identity")]
+    """The store's sealed records; a row that is not six byte strings (a member's file may hold anything) is
+    none."""
+    return [SealedRecord(*row) for row in _rows(path, "SELECT * FROM records ORDER BY identity")
+            if len(row) == 6 and all(isinstance(value, bytes) for value in row)]
 
 
 def read_declarations(path: Path) -> list[SealedDeclaration]:
-    return [SealedDeclaration(*row) for row in _rows(path, "SELECT * FROM declarations ORDER BY identity, kind")]
+    """The store's sealed declarations; a row not of their types is none."""
+    return [SealedDeclaration(*row) for row in _rows(path, "SELECT * FROM declarations ORDER BY identity, kind")
+            if len(row) == 6 and isinstance(row[1], str) and all(isinstance(row[i], bytes) for i in (0, 2, 3, 4, 5))]
 
 
 def _rows(path: Path, sql: str) -> list[tuple]:
-    if not path.exists():
+    """The rows of `sql` on the store at `path`, opened read-only. A member's store is the member's file: its
+    tables must be tables (a view could be anything, a recursive one would never end)."""
+    if not path.is_file():
         raise LedgerError(f"no private store at {path}")
-    db = sqlite3.connect(path)
     try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{path} is not a readable private store: {exc}") from None
+    try:
+        kinds = dict(db.execute("SELECT name, type FROM sqlite_master WHERE name IN ('records', 'declarations')"))
+        if any(kind != "table" for kind in kinds.values()):
+            raise LedgerError(f"{path} is not a private store: its {', '.join(sorted(kinds))} must be tables")
         return db.execute(sql).fetchall()
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{path} is not a readable private store: {exc}") from None
     finally:
         db.close()

@@ -11,7 +11,8 @@ from ledger.supervision.rules import IdentityKind
 
 from ..api import Option, ScenarioError
 
-OPTION = Option("violations", 0, "violations planted at random for the regulator to find (ground truth only)")
+OPTION = Option("violations", 0, "violations planted at random for the regulator to find (ground truth only)",
+                maximum=100_000)
 GRACE = 60  # steps after the planned ones a violation may still wait for what it needs
 PERSON, INSTITUTION, VEHICLE = IdentityKind.PERSON, IdentityKind.INSTITUTION, IdentityKind.VEHICLE
 DAY = 86400

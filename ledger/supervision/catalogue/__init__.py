@@ -24,6 +24,7 @@ from ledger.supervision.catalogue.disclosure import RULES as DISCLOSURE_RULES
 from ledger.supervision.catalogue.investors import RULES as INVESTOR_RULES
 from ledger.supervision.catalogue.receipts import RULES as RECEIPT_RULES
 from ledger.supervision.replay import Event, Sealed, World
+from ledger.tooling.files import loads
 
 CATALOGUE: tuple[Rule, ...] = INVESTOR_RULES + RECEIPT_RULES + DISCLOSURE_RULES
 
@@ -147,7 +148,7 @@ def score(run_dir: Path, found: list[Finding] | None = None) -> dict:
     subject; precision and recall."""
     run_dir = Path(run_dir)
     found = findings(run_dir) if found is None else found
-    truth = json.loads((run_dir / "ground_truth.json").read_text(encoding="utf-8"))
+    truth = loads((run_dir / "ground_truth.json").read_text(encoding="utf-8"))
     plants = [p for p in truth if p.get("detect") == "regulator"]
     unmatched = {i: subject_key(p["kind"], {k: p["subject"].get(k) for k in _subject(p["kind"])})
                  for i, p in enumerate(plants)}

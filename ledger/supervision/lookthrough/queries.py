@@ -35,8 +35,8 @@ def resolve_entity(index: AuditIndex, text: str) -> dict:
     low = raw.lower()
     if low.startswith("fund:"):
         number = low[5:]
-        if not number.isdigit():
-            raise ConfigError(f"bad fund {raw!r}: write fund:N, e.g. fund:1")
+        if not (number.isascii() and number.isdigit()) or len(number) > 20:
+            raise ConfigError(f"bad fund {raw[:40]!r}: write fund:N, e.g. fund:1")
         return _asset(index, f"fund:{int(number)}", raw)
     if low.startswith("company:"):
         key = raw[8:]
