@@ -80,6 +80,11 @@ def test_a_killed_run_is_marked_verifies_and_resumes_to_the_head_of_an_uninterru
     assert verified.stderr.splitlines()[0].startswith(f"incomplete run (interrupted at block {head}): resume with")
     assert f"verified, {len(blocks)} blocks" in verified.stdout
 
+    # No block is added to it before it is finished: --resume could not make that block again.
+    sent = cli("send", str(killed), "SettlementCash", "transfer", "0x" + "11" * 20, "1", "--node", "CUSTODY")
+    assert sent.returncode == 2 and "is an incomplete run: finish it with --resume" in sent.stderr.splitlines()[-1]
+    assert committed_blocks(killed / "fund_platform" / "ledger.sqlite") == blocks
+
     # The report says the run is incomplete, and scores nothing against a ground truth the run never wrote.
     reported = cli("report", str(killed), "--out", str(tmp_path / "killed.html"))
     assert reported.returncode == 0, reported.stderr

@@ -59,9 +59,12 @@ def _reopen(run_dir: Path, chain: str | None, acting: str | None = None, seal: b
     from ledger.audit.verify import require_holds, require_pinned
     from ledger.chain.reader import LedgerReader
     from ledger.chain.reopen import reopen_chain
-    from ledger.chain.run import ledger_path, pick_chain
+    from ledger.chain.run import ledger_path, pick_chain, run_status
 
     require_pinned(run_dir)
+    if seal and not run_status(run_dir).complete:  # a block of ours would be one its --resume cannot make again
+        raise ConfigError(_("{run} is an incomplete run: finish it with --resume before adding blocks to it").format(
+            run=run_dir))
     chain = pick_chain(run_dir, chain)
     require_holds(ledger_path(run_dir, chain))  # the membership it replays, and the head the snapshot matches
     with LedgerReader(ledger_path(run_dir, chain)) as ledger:
