@@ -236,6 +236,19 @@ class FundMarket(InvestorMarket):
             yield
         return vehicle, fund
 
+    def vehicle_in(self, draw: Draw, allowed: Callable[["Fund"], bool], claim: Callable[["Fund"], None],
+                   entering: Callable[["Fund"], bool] | None = None) -> Iterator[None]:
+        """A vehicle in a fund `allowed` admits, as the draw's shape says: one already holding it (held from now
+        on), or a new one entering a fund `entering` admits (default: `allowed`); the fund is `claim`ed either
+        way. Returns (vehicle, fund)."""
+        found = self.holding_vehicle(allowed) if draw.shape["via"] == "holding" else None
+        if found:
+            vehicle, fund = found
+            self.hold(fund, vehicle)
+            claim(fund)
+            return found
+        return (yield from self.enter(draw, entering or allowed, 2, claim))
+
     # ------------------------------------------------------------ planters
 
     def qualified_investor(self, draw: Draw) -> Story:
@@ -251,14 +264,8 @@ class FundMarket(InvestorMarket):
         def claim(f: "Fund") -> None:  # the unqualified entrant's place, taken now
             self.entrants[f.id] += 1
 
-        found = self.holding_vehicle(allowed) if shape["via"] == "holding" else None
-        if found:
-            vehicle, fund = found
-            self.hold(fund, vehicle)
-            claim(fund)
-        else:
-            vehicle, fund = yield from self.enter(
-                draw, lambda f: allowed(f) and (f.id in self.for_good or f.cap - self.most(f) > 4), 2, claim)
+        vehicle, fund = yield from self.vehicle_in(
+            draw, allowed, claim, lambda f: allowed(f) and (f.id in self.for_good or f.cap - self.most(f) > 4))
         for _ in range(shape["after"]):
             yield
         while (self.most(fund) + 1 > fund.cap and fund.id not in self.for_good) or not fund.stake(vehicle):
@@ -300,13 +307,7 @@ class FundMarket(InvestorMarket):
             if not shape["cure"]:
                 self.for_good.add(f.id)
 
-        found = self.holding_vehicle(allowed) if shape["via"] == "holding" else None
-        if found:
-            vehicle, fund = found
-            self.hold(fund, vehicle)
-            claim(fund)
-        else:
-            vehicle, fund = yield from self.enter(draw, allowed, 2, claim)
+        vehicle, fund = yield from self.vehicle_in(draw, allowed, claim)
         for _ in range(shape["after"]):
             yield
         base = self.members(fund, leaving=True)
