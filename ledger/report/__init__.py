@@ -124,13 +124,11 @@ def _within(run_dir: Path, folder: Path) -> bool:
     return folder.is_dir() and folder.resolve() == run_dir.resolve() / folder.relative_to(run_dir)
 
 
-def default_report_path(run_dir: Path) -> Path:
-    """Where the report goes without --out: the first regulator's folder (it names investors, whose personal data
-    only the regulator may open, so it stays with the regulator's own files), or RUN_DIR/report.html for a run
-    with no regulator. A regulator whose folder is missing or reached through a link: ConfigError (never the
-    folder every member reads instead)."""
-    run_dir = Path(run_dir)
-    folders = regulator_folders(run_dir)
+def default_report_path(run_dir: Path, folders: list[Path]) -> Path:
+    """Where the report goes without --out, given the run's regulator_folders: the first regulator's folder (it
+    names investors, whose personal data only the regulator may open, so it stays with the regulator's own
+    files), or RUN_DIR/report.html for a run with no regulator. A regulator whose folder is missing or reached
+    through a link: ConfigError (never the folder every member reads instead)."""
     if not folders:
         return run_dir / REPORT_FILE
     if not _within(run_dir, folders[0]):
@@ -145,13 +143,14 @@ def write_report(run_dir: Path, out: Path | None = None, progress: Callable[[int
     for build_report. An `out` that exists is replaced only with `force`, and never inside a chain's folder
     (its ledger, certificates and members' files are the run itself) but in a regulator's own folder."""
     run_dir = Path(run_dir)
-    path = Path(out) if out is not None else default_report_path(run_dir)
+    folders = regulator_folders(run_dir)  # each chain's membership replayed once, for both uses below
+    path = Path(out) if out is not None else default_report_path(run_dir, folders)
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; name the report's file")
     if run_dir.is_dir() and not path.parent.is_dir():
         raise ConfigError(f"no directory {path.parent} to write the report in")
     target = path.resolve()
-    regulators = {f.resolve() for f in regulator_folders(run_dir) if _within(run_dir, f)}
+    regulators = {f.resolve() for f in folders if _within(run_dir, f)}
     for ledger in chain_ledgers(run_dir):
         if target.is_relative_to(ledger.parent.resolve()) and not (
                 target.parent in regulators and target.suffix == ".html"):
