@@ -3,7 +3,7 @@
   run    the scenario end to end (transactions executed / wall time)
   audit  the run-level audit: every chain's ledger checked against its headers and
          seals, signatures and permissions at each height, every block re-executed
-         from genesis on stock py-evm (independent of the fast engine that made it),
+         from genesis on the other EVM (revm through Anvil, for the pyevm engine's chain),
          decoded columns recomputed, anchors, and every member's copy compared with
          the chain (transactions audited / wall time)
   copies the part of the audit spent on member copies
@@ -54,6 +54,7 @@ def main(scenario: str, seed: int, as_json: bool) -> None:
     audit_rate = sum(a.transactions for a in audits) / elapsed
     result = {
         "scenario": scenario, "seed": seed, "blocks": sum(a.blocks for a in audits),
+        "replayed": sorted({a.replayed for a in audits}),
         "transactions": sum(a.transactions for a in audits), "verified": all(a.verified for a in audits),
         "run_tx_per_s": round(run_rate, 1), "audit_tx_per_s": round(audit_rate, 1),
         "audit_over_run": round(audit_rate / run_rate, 2),
@@ -63,7 +64,7 @@ def main(scenario: str, seed: int, as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{scenario} seed {seed}: {result['transactions']} transactions in {result['blocks']} blocks, "
-               f"audit {'verified' if result['verified'] else 'NOT verified'}")
+               f"audit {'verified' if result['verified'] else 'NOT verified'} ({', '.join(result['replayed'])})")
     click.echo(f"  run    {run_rate:8.1f} tx/s")
     click.echo(f"  audit  {audit_rate:8.1f} tx/s   audit / run = {audit_rate / run_rate:.2f}  "
                f"({elapsed:.1f} s, of which member copies {copies_s:.1f} s)")

@@ -1,5 +1,11 @@
-"""Throughput of share_transfer on the pyevm engine against two baselines, on the
-same transactions, measured in the same run:
+"""Throughput of share_transfer, measured in one run:
+
+engines      the whole `run scenario share_transfer` (everything a run writes: ledger, seals, risk
+             monitor, node copies, state snapshot, run.json) on each engine, in a process of its own:
+             transactions (every submission) / wall time, and each engine's rate against the pyevm
+             engine's; with --profile, where the fast engine's time goes (cProfile, grouped by part)
+
+and, with --baselines, the pyevm engine against two baselines on the same transactions:
 
   pilotledger  the scenario end to end: scenario logic, gateway, signing, py-evm
                blocks, seals, SQLite store (transactions executed / wall time)
@@ -11,12 +17,16 @@ same transactions, measured in the same run:
                estimate its gas, wait for its receipt, decode its events; one block
                per transaction
 
-    python bench/throughput.py [--seed 7] [--transfers 300] [--naive-limit N] [--json]
+    python bench/throughput.py [--seed 7] [--transfers 10000] [--investors 1000] [--engines pyevm,anvil]
+                               [--profile] [--baselines [--naive-limit N]] [--json]
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +37,8 @@ import eth_abi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eth.vm.forks.shanghai import ShanghaiVM  # noqa: E402
-
 from ledger.tooling.artifacts import ARTIFACTS_DIR, load_contract  # noqa: E402
+from ledger.evm.permissioned import PermissionedShanghaiVM as StockVM  # noqa: E402 (stock py-evm execution)
 from ledger.evm.pyevm import PyEvmEngine  # noqa: E402
 from scenarios.api import ScenarioContext  # noqa: E402
 from scenarios.share_transfer import CHAIN_ID, GENESIS_TIME, ShareTransfer  # noqa: E402
@@ -56,7 +65,7 @@ def stored_calls(ctx: ScenarioContext) -> dict[bytes, tuple[str, str, int]]:
 
 def run_raw(blocks: list[tuple[int, list[bytes]]]) -> tuple[float, int, bytes]:
     """Mines the pre-signed transactions on a bare py-evm chain; returns (seconds, txs, head hash)."""
-    chain = PyEvmEngine(CHAIN_ID, GENESIS_TIME, vm=ShanghaiVM).chain  # stock py-evm
+    chain = PyEvmEngine(CHAIN_ID, GENESIS_TIME, vm=StockVM).chain  # stock py-evm
     builder = chain.get_vm().get_transaction_builder()
     decoded = [(ts, [builder.decode(raw) for raw in raws]) for ts, raws in blocks]
     count = 0
@@ -106,7 +115,7 @@ def run_naive(ctx: ScenarioContext, blocks: list[tuple[int, list[bytes]]],
         backend.chain.header = backend.chain.header.copy(timestamp=max(timestamp, latest + 1))
 
     funder = w3.eth.accounts[0]
-    builder = PyEvmEngine(CHAIN_ID, GENESIS_TIME, vm=ShanghaiVM).chain.get_vm().get_transaction_builder()
+    builder = PyEvmEngine(CHAIN_ID, GENESIS_TIME, vm=StockVM).chain.get_vm().get_transaction_builder()
     names = stored_calls(ctx)
     calls = [(ts, builder.decode(raw), *names[raw][:2]) for ts, raws in blocks for raw in raws][:limit]
     expected = [names[raw][2] for _, raws in blocks for raw in raws][:limit]
@@ -151,16 +160,109 @@ def run_naive(ctx: ScenarioContext, blocks: list[tuple[int, list[bytes]]],
     return time.perf_counter() - started, len(prepared), statuses == expected
 
 
+ROOT = Path(__file__).resolve().parent.parent
+# Where a run's time goes: the part each function belongs to (the first match from the top of its stack).
+PARTS = (
+    ("engine start", ("evm/anvil.py:__init__", "evm/pyevm.py:__init__")),
+    ("execution", ("evm/anvil.py:execute_block", "evm/pyevm.py:execute_block")),
+    ("signing", ("evm/signing.py:sign",)), ("gateway", ("chain/gateway.py:",)),
+    ("sealing", ("chain/sealer.py:",)), ("store", ("chain/store.py:",)),
+    ("risk monitor", ("supervision/monitor.py:",)), ("node copies", ("write_node_copies",)),
+    ("state snapshot", ("write_state_snapshot",)), ("keystores", ("trust/keystore.py:",)),
+)
+
+
+def run_engine(engine: str, seed: int, options: dict, base: Path) -> dict:
+    """The whole run on `engine`, in a process of its own: its summary and wall time."""
+    run_dir = base / engine
+    args = [sys.executable, str(ROOT / "cli.py"), "run", "scenario", "share_transfer", f"--seed={seed}",
+            f"--engine={engine}", *(f"--{k}={v}" for k, v in options.items()), f"--run-dir={run_dir}", "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, cwd=ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"{engine}: {done.stderr.decode()[-400:]}")
+    summary = json.loads(done.stdout)
+    return {"engine": engine, "transactions": summary["transactions"], "blocks": summary["blocks"],
+            "head": summary["head_hash"], "caught": summary["caught"], "missed": len(summary["missed"]),
+            "unexpected_refusals": summary["unexpected_refusals"], "seconds": round(wall, 1),
+            "tx_per_s": round(summary["transactions"] / wall, 1)}
+
+
+def profile(engine: str, seed: int, options: dict, base: Path) -> dict[str, float]:
+    """Seconds of the run on `engine` by part (inclusive time of each part's outermost calls; the rest is the
+    scenario's own logic, ABI encoding and Python around it)."""
+    from scenarios.runner import run_scenario
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.runcall(run_scenario, "share_transfer", seed, options, base / f"{engine}-profiled", engine)
+    total = time.perf_counter() - started
+    stats = pstats.Stats(profiler).stats
+    parts: dict[str, float] = {}
+    for name, needles in PARTS:
+        outermost = 0.0
+        for (filename, _, function), (_, _, _, cumulative, callers) in stats.items():
+            if not any(n in f"{filename}:{function}" for n in needles):
+                continue
+            # not called from within the same part
+            if not any(n in f"{c[0]}:{c[2]}" for c in callers for n in needles):
+                outermost += cumulative
+        parts[name] = round(outermost, 1)
+    parts["scenario and the rest"] = round(total - sum(parts.values()), 1)
+    parts["total (profiled)"] = round(total, 1)
+    return parts
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--transfers", type=int, default=300, show_default=True, help="Transfers in the measured scenario.")
-@click.option("--investors", type=int, default=150, show_default=True)
+@click.option("--transfers", type=int, default=10000, show_default=True, help="Transfers in the measured scenario.")
+@click.option("--investors", type=int, default=1000, show_default=True)
+@click.option("--engines", default="pyevm,anvil", show_default=True, help="Engines compared end to end.")
+@click.option("--profile", "profiled", is_flag=True, help="Also profile the last engine's run, by part.")
+@click.option("--baselines", is_flag=True, help="Also compare the pyevm engine with raw py-evm and naive web3.")
 @click.option("--naive-limit", type=int, default=None, help="Replay only the first N transactions on web3.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def main(seed: int, transfers: int, investors: int, naive_limit: int | None, as_json: bool) -> None:
-    """Measure share_transfer throughput against raw py-evm and naive web3, in one run."""
+def main(seed: int, transfers: int, investors: int, engines: str, profiled: bool, baselines: bool,
+         naive_limit: int | None, as_json: bool) -> None:
+    """Measure share_transfer throughput on each engine end to end (and against raw py-evm and naive web3)."""
+    options = {"transfers": transfers, "investors": investors}
+    names = [e for e in engines.split(",") if e]
+    result: dict = {"scenario": "share_transfer", "seed": seed, **options}
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed, ctx = run_pilotledger(seed, {"transfers": transfers, "investors": investors}, Path(tmp))
+        runs = [run_engine(engine, seed, options, Path(tmp)) for engine in names]
+        if profiled and names:
+            result["profile"] = {"engine": names[-1], "seconds": profile(names[-1], seed, options, Path(tmp))}
+    base = next((r for r in runs if r["engine"] == "pyevm"), runs[0] if runs else None)
+    for r in runs:
+        r["vs_pyevm"] = round(r["tx_per_s"] / base["tx_per_s"], 2) if base else None
+        r["same_head_as_pyevm"] = r["head"] == base["head"] if base else None
+    result["engines"] = runs
+    if baselines:
+        result["baselines"] = measure_baselines(seed, options, naive_limit)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"share_transfer seed {seed}, --transfers {transfers} --investors {investors}")
+    for r in runs:
+        click.echo(f"  {r['engine']:6} {r['transactions']:>8,} tx in {r['blocks']:,} blocks, {r['seconds']:>7.1f} s "
+                   f"{r['tx_per_s']:>8,.1f} tx/s  x{r['vs_pyevm']:.2f} pyevm  same head: {r['same_head_as_pyevm']}  "
+                   f"caught {r['caught']}, missed {r['missed']}, unexpected {r['unexpected_refusals']}")
+    if "profile" in result:
+        click.echo(f"  where {result['profile']['engine']}'s time goes (cProfile, seconds):")
+        for part, seconds in result["profile"]["seconds"].items():
+            click.echo(f"    {part:24} {seconds:8.1f}")
+    if baselines:
+        b = result["baselines"]
+        click.echo(f"  pilotledger (pyevm, in process) {b['pilotledger_tx_per_s']:8.1f} tx/s")
+        click.echo(f"  raw py-evm           {b['raw_pyevm_tx_per_s']:8.1f} tx/s   ratio {b['ratio_to_raw']:.2f}")
+        click.echo(f"  naive web3           {b['naive_web3_tx_per_s']:8.1f} tx/s   speedup {b['speedup_over_naive']:.1f}"
+                   f"  [{b['naive_transactions']} transactions]")
+
+
+def measure_baselines(seed: int, options: dict, naive_limit: int | None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        elapsed, ctx = run_pilotledger(seed, options, Path(tmp))
         blocks = stored_blocks(ctx)
         executed = sum(len(raws) for _, raws in blocks)
         ours_head = next(iter(ctx.chains.values())).head.hash
@@ -168,28 +270,12 @@ def main(seed: int, transfers: int, investors: int, naive_limit: int | None, as_
         naive_elapsed, naive_count, naive_same = run_naive(ctx, blocks, naive_limit)
         for chain in ctx.chains.values():
             chain.store.close()
-    ours = executed / elapsed
-    raw = raw_count / raw_elapsed
-    naive = naive_count / naive_elapsed
-    result = {
-        "scenario": "share_transfer", "seed": seed, "transfers": transfers, "investors": investors,
-        "transactions": executed, "blocks": len(blocks),
-        "pilotledger_tx_per_s": round(ours, 1), "raw_pyevm_tx_per_s": round(raw, 1),
-        "naive_web3_tx_per_s": round(naive, 1), "naive_transactions": naive_count,
-        "ratio_to_raw": round(ours / raw, 3), "speedup_over_naive": round(ours / naive, 2),
-        "raw_replay_reproduces_head": raw_head == ours_head,
-        "naive_statuses_match_ledger": naive_same,
-    }
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    click.echo(f"share_transfer seed {seed}: {executed} transactions in {len(blocks)} blocks")
-    click.echo(f"  pilotledger (pyevm)  {ours:8.1f} tx/s")
-    click.echo(f"  raw py-evm           {raw:8.1f} tx/s   pilotledger / raw   = {ours / raw:.2f}  (bar 0.6)")
-    click.echo(f"  naive web3           {naive:8.1f} tx/s   pilotledger / naive = {ours / naive:.1f}  (bar 8)"
-               f"  [{naive_count} transactions]")
-    click.echo(f"  raw replay reproduces the head hash: {raw_head == ours_head}")
-    click.echo(f"  naive replay's receipt statuses match the ledger's: {naive_same}")
+    ours, raw, naive = executed / elapsed, raw_count / raw_elapsed, naive_count / naive_elapsed
+    return {"transactions": executed, "blocks": len(blocks),
+            "pilotledger_tx_per_s": round(ours, 1), "raw_pyevm_tx_per_s": round(raw, 1),
+            "naive_web3_tx_per_s": round(naive, 1), "naive_transactions": naive_count,
+            "ratio_to_raw": round(ours / raw, 3), "speedup_over_naive": round(ours / naive, 2),
+            "raw_replay_reproduces_head": raw_head == ours_head, "naive_statuses_match_ledger": naive_same}
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ class ScenarioContext:
         if self._block_check is not None and block is not None:
             self._block_check(chain, block, bool(self._trying))
         if not self._trying:
-            self.progress()
+            self.progress(1, len(block.outcomes) if block is not None else 0)
         self._settle()
 
     def _settle(self) -> None:
@@ -332,9 +332,10 @@ class ScenarioContext:
         self.planted.append(planted)
         return planted
 
-    def progress(self, steps: int = 1) -> None:
+    def progress(self, steps: int = 1, transactions: int = 0) -> None:
+        """`steps` more of the expected ones done (a step is a block), holding `transactions`."""
         if self._progress:
-            self._progress(steps)
+            self._progress(steps, transactions)
 
 
 class Scenario(ABC):

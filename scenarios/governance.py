@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 from ledger.chain.access import govern
 from ledger.chain.node import Node
 from ledger.chain.roles import GovernanceAction, Role
+from ledger.chain.store import DiskFull
 from ledger.errors import LedgerError
 
 from .contracts import ScenarioError
@@ -32,10 +33,20 @@ class Governance:
     def decide(self, action: GovernanceAction, member: Node, roles: Role = Role(0)) -> int:
         """Proposes `action` on `member` in the block being built, votes it, executes it: three blocks.
         Returns the proposal's id; a step that fails stops the run, naming it."""
+        return self.decide_all([(action, member, roles)])[0]
+
+    def decide_all(self, decisions: Sequence[tuple[GovernanceAction, Node, Role]]) -> list[int]:
+        """Several decisions ((action, member, roles)) side by side, in the same three blocks: each proposed
+        in the block being built, voted, executed. Returns the proposal ids; a step that fails stops the
+        run, naming it."""
         chain = self.ctx.chain_of(self.proposer)
-        proposal = ((action, member.address, member.org_id, int(roles)), None, b"")
+        proposals = [((action, member.address, member.org_id, int(roles)), None, b"")
+                     for action, member, roles in decisions]
+        doing = ", ".join(f"{action.name.lower()} {member.name}" for action, member, _ in decisions)
         try:
-            return govern(chain, [proposal], self.proposer, self.voters, f"{action.name.lower()} {member.name}")[0]
+            return govern(chain, proposals, self.proposer, self.voters, doing)
+        except DiskFull:
+            raise  # not the scenario's failing: the run stops with its marker, to be resumed
         except LedgerError as exc:
             raise ScenarioError(str(exc)) from None
 
@@ -57,6 +68,10 @@ class Governance:
         refuses a revoked certificate before it looks at membership)."""
         proposal = self.decide(GovernanceAction.REVOKE, member)
         if certificate:
-            chain = self.ctx.chain_of(self.proposer)
-            chain.ca.revoke(member.certificate, chain.time)
+            self.revoke_certificate(member)
         return proposal
+
+    def revoke_certificate(self, member: Node) -> None:
+        """The CA revokes `member`'s certificate (after governance expelled it)."""
+        chain = self.ctx.chain_of(self.proposer)
+        chain.ca.revoke(member.certificate, chain.time)

@@ -33,8 +33,10 @@ from eth_hash.auto import keccak
 from ledger.audit.anchors import Anchorer, anchors_on, chain_key
 from ledger.chain.access import adopt_declared_roles
 from ledger.chain.calls import Call, Ticket
+from ledger.chain.consortium import block_gas_limit
 from ledger.chain.node import Node
 from ledger.chain.roles import Role
+from ledger.errors import ConfigError
 from ledger.tooling.abi import bytes32, hex0x
 from ledger.trust.keys import Account
 
@@ -65,6 +67,7 @@ RUN_ENDS = beijing(2022, 9, 30, 15)
 SHARED_PERSONS = 37  # share_transfer's inv0001..inv0037 are natural persons for any --investors >= 60
 NOMINEES = 3
 MAX_OFFERED = 100_000_000
+ALLOT_GAS = 300_000
 ALLOT_GAS_PER_SUBSCRIPTION = 180_000  # measured about 140,000 with the compliance modules
 
 PERSON, INSTITUTION = IdentityKind.PERSON, IdentityKind.INSTITUTION
@@ -139,14 +142,26 @@ class RegionalEquity(Scenario):
     )
 
     @classmethod
+    def resolve_options(cls, given: dict[str, int | None]) -> dict[str, int]:
+        """The options, and one more check: the capped company's allotment, one transaction of `--cap`
+        subscriptions, must fit in a block."""
+        options = super().resolve_options(given)
+        limit = block_gas_limit()
+        most = (limit - ALLOT_GAS) // ALLOT_GAS_PER_SUBSCRIPTION
+        if options["cap"] > most:
+            raise ConfigError(f"--cap must be at most {most:,} (the capped company's allotment of one subscription "
+                              f"per holder must fit in a block's {limit:,} gas), got {options['cap']:,}")
+        return options
+
+    @classmethod
     def trading_rounds(cls, options: dict[str, int]) -> int:
         return -(-options["transfers"] // options["batch"])
 
     @classmethod
     def expected_steps(cls, options: dict[str, int]) -> int:
-        """Blocks on both chains, about: setup and governance, one per trading round, one per filing and
-        report, and the anchors."""
-        business = 30 + options["companies"] * 4 + options["investors"] // 40 + cls.trading_rounds(options)
+        """Blocks on both chains, about: setup and governance, one per trading round (filings wait for one),
+        one per report, and the anchors."""
+        business = 30 + options["companies"] + options["investors"] // 200 + cls.trading_rounds(options)
         return business + 7 + business // options["anchor_interval"]
 
     def run(self, ctx: ScenarioContext) -> None:
@@ -158,6 +173,8 @@ class RegionalEquity(Scenario):
         self.by_id: dict[bytes, Investor] = {}
         self.companies: list[Company] = []
         self.filed: dict[tuple[Company, str], Ticket] = {}  # a document's first filing
+        self.filing: dict[tuple[Company, str], Ticket] = {}  # a document's last filing
+        self.waiting: list[tuple[Ticket, int]] = []  # filings waiting for a block: (ticket, time it must be in by)
         self.accounts_opened = itertools.count(1)  # depository account numbers
         self.no_sell: set[bytes] = set()  # identities kept out of ordinary selling
         self.last_report_end = 0
@@ -174,10 +191,6 @@ class RegionalEquity(Scenario):
         self.plant_cap_breach()
         self.timeline()
         self.finish()
-
-    def commit_if_full(self, limit: int = 150) -> None:
-        if self.chain.pending >= limit:
-            self.chain.commit()
 
     def at(self, t: int) -> None:
         """Moves the business chain's clock to `t` (never back)."""
@@ -302,7 +315,6 @@ class RegionalEquity(Scenario):
         for account in investor.accounts:
             ref = bytes32(f"CSDC-BJ-A{next(self.accounts_opened):08d}")
             self.ok(self.depository, self.linkage.linkAccount(account.address, ref))
-        self.commit_if_full()
 
     def onboard(self) -> None:
         n = self.opts["investors"]
@@ -346,10 +358,13 @@ class RegionalEquity(Scenario):
     # --------------------------------------------------------------- offerings
 
     def open_offering(self, company: Company, closes: int) -> None:
+        """Opens the company's offering in the block being built; its id is known once that block commits."""
+        def opened(ticket: Ticket) -> None:
+            company.offering = ticket.event("OfferingOpened")["offeringId"]
+
         price = self.rng.choice((2, 3, 4, 5, 6, 8, 10, 12))
-        ticket = self.ok(company.node, self.market.openOffering(company.id, price, MAX_OFFERED, closes))
-        self.chain.commit()
-        company.offering = ticket.event("OfferingOpened")["offeringId"]
+        self.ctx.expect_ok(company.node.send(self.market.openOffering(company.id, price, MAX_OFFERED, closes)),
+                           then=opened)
 
     def room(self, company: Company) -> int:
         """New holders the company's open offering may still take."""
@@ -362,13 +377,13 @@ class RegionalEquity(Scenario):
         shares = shares or self.rng.choice((1, 2, 3, 5, 8, 10, 20)) * 10_000
         self.ok(investor.agent, self.market.subscribe(company.offering, shares), self.rng.choice(investor.accounts))
         company.subscriptions.append((investor.id, shares))
-        self.commit_if_full()
 
     def offer(self) -> None:
         """Every company opens an offering; the capped company is subscribed up to the holder cap."""
         self.at(GENESIS_TIME + 2 * DAY)
         for company in self.companies:
             self.open_offering(company, OFFERING_CLOSES)
+        self.chain.commit()  # every company's offering in one block
         eligible = [i for i in self.buyers(OFFERING_CLOSES + HOUR) if i.role == "ordinary"]
         pool = list(eligible)
         self.rng.shuffle(pool)
@@ -409,7 +424,7 @@ class RegionalEquity(Scenario):
 
         self.at(at)
         for company in companies:
-            gas = 300_000 + ALLOT_GAS_PER_SUBSCRIPTION * len(company.subscriptions)
+            gas = ALLOT_GAS + ALLOT_GAS_PER_SUBSCRIPTION * len(company.subscriptions)
             self.ctx.expect_ok(company.node.send(self.market.allot(company.offering, gas=gas)), then=none_voided)
         self.chain.commit()
         for company in companies:
@@ -501,6 +516,8 @@ class RegionalEquity(Scenario):
             if on_time is not None and (met := ticket.event("PeriodicReportFiled")["onTime"]) != on_time:
                 raise ScenarioError(f"{company.code} {name} filed on time: {met}")
 
+        if (before := self.filing.get((company, name))) and before.status == "pending":
+            self.chain.commit()  # this version counts the one before, on chain
         version = len(self.disclosure.documentHistory(company.id, bytes32(name))) + 1
         rng = random.Random(f"document/{self.ctx.seed}/{company.code}/{name}/{version}")
         revenue = rng.randrange(20_000, 900_000) * 1000
@@ -518,7 +535,9 @@ class RegionalEquity(Scenario):
         uri = path.relative_to(self.ctx.run_dir).as_posix()
         ticket = self.ctx.expect_ok(company.node.send(self.disclosure.setDocument(
             company.id, bytes32(name), uri, keccak(content), kind)), then=deadline)
-        self.chain.commit()
+        self.filing[company, name] = ticket
+        self.waiting.append((ticket, {ANNUAL: ANNUAL_DUE, SEMI_ANNUAL: SEMI_ANNUAL_DUE}.get(kind, RUN_ENDS)
+                             if on_time else RUN_ENDS))
         self.filed.setdefault((company, name), ticket)
 
     # ---------------------------------------------------------------- trading
@@ -600,8 +619,19 @@ class RegionalEquity(Scenario):
         for k, t in enumerate(self.violations.times(start, end)):
             add(t, self.violations.run, k)
         for t, _, action, args in sorted(events, key=lambda e: (e[0], e[1])):
+            # Filings wait for the next trading round's block, but never past a deadline they must meet;
+            # anything else starts from a chain that has them.
+            waiting = [due for ticket, due in self.waiting if ticket.status == "pending"]
+            if action not in (self.file_document, self.trading_round) or t >= min(waiting, default=t + 1) - HOUR:
+                self.commit_filings()
             self.at(t)
             action(*args)
+        self.commit_filings()
+
+    def commit_filings(self) -> None:
+        if self.chain.pending:
+            self.chain.commit()
+        self.waiting = []
 
     def follow_on(self) -> None:
         """A second offering by the company with the most room, open ten days; trading in its shares
@@ -609,6 +639,7 @@ class RegionalEquity(Scenario):
         candidates = [c for c in self.companies if c is not self.capped and c is not self.nominee_company]
         company = max(candidates, key=lambda c: (self.cap - len(c.holders), -c.index))
         self.open_offering(company, FOLLOW_ON_CLOSES)
+        self.chain.commit()
         buyers = [i for i in self.buyers(FOLLOW_ON_CLOSES + 2 * DAY) if i.role == "ordinary"]
         holders = [i for i in buyers if i.id in company.holders]
         newcomers = [i for i in buyers if i.id not in company.holders]

@@ -16,11 +16,13 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from typing import Iterator
 
 from eth_hash.auto import keccak
 
 from ledger.trust.ca import ConsortiumCA
 from ledger.chain.access import adopt_declared_roles
+from ledger.chain.roles import GovernanceAction
 from ledger.errors import LedgerError
 from ledger.supervision.rules import look_through
 
@@ -43,6 +45,10 @@ LOCKUP_DAYS = 30
 LONG_LOCKUP_DAYS = 3 * 365
 CAP_HEADROOM = 8  # ordinary business keeps small funds this far below their cap
 UNLIMITED = 2**256 - 1
+PRICES = (95, 100, 104, 110, 120)  # a transfer's price, in percent of its shares' subscription price
+# Cash an ordinary purchase leaves in the buyer's account: room for a payment sent in the same block that the
+# platform's book does not follow (a planted pooling institution's backers pay it up to 5,000,000 each).
+CASH_MARGIN = 5_000_000
 PERSON, INSTITUTION, PRODUCT, VEHICLE = (IdentityKind.PERSON, IdentityKind.INSTITUTION, IdentityKind.PRODUCT,
                                          IdentityKind.VEHICLE)
 
@@ -113,11 +119,6 @@ class Fund:
     def idle(self, investor: Investor) -> bool:
         return investor not in self.selling and investor not in self.buying
 
-    def units_if_buying(self, buyer: Investor) -> int:
-        """Holder units once every pending purchase settles, plus `buyer`'s if it is new."""
-        new = not self.stake(buyer) and buyer not in self.buying_in
-        return self.units + sum(i.units for i in self.buying_in) + (buyer.units if new else 0)
-
     def credit(self, account: Account, amount: int) -> None:
         self.holdings[account.address] = self.holdings.get(account.address, 0) + amount
 
@@ -153,6 +154,8 @@ class Transfer:
     buyer_account: Account
     amount: int
     fate: str | None  # settle, reject, cancel, unapproved (planted: settled unapproved); None: planted refusal
+    price: int = 0
+    paying: Counter = field(default_factory=Counter, repr=False)  # the platform's: account -> pending payments
     request_id: int = 0
 
     def requested(self, ticket: Ticket) -> None:
@@ -160,7 +163,12 @@ class Transfer:
 
     def settled(self, _: Ticket) -> None:
         self.fund.move(self.account, self.buyer_account, self.amount)
+        self.ended()
+
+    def ended(self) -> None:
+        """Clears the marks of a transfer that settled (its block committed) or ended unsettled."""
         self.fund.release(self.seller, self.buyer)
+        self.paying[self.buyer_account.address] -= self.price
 
 
 class ShareTransfer(Scenario):
@@ -179,7 +187,7 @@ class ShareTransfer(Scenario):
     @classmethod
     def expected_steps(cls, options: dict[str, int]) -> int:
         """About one block per trading round, plus onboarding, governance and the drills (an estimate)."""
-        return 47 + options["investors"] // 30 + options["transfers"] // options["batch"] + 2 * options["exit_drill"]
+        return 20 + options["investors"] // 200 + options["transfers"] // options["batch"] + 2 * options["exit_drill"]
 
     def run(self, ctx: ScenarioContext) -> None:
         self.ctx, self.rng, self.opts = ctx, ctx.rng, ctx.options
@@ -189,15 +197,22 @@ class ShareTransfer(Scenario):
         self.owners: dict[bytes, tuple[Investor, Account]] = {}  # account address -> its investor, the account
         self.funds: list[Fund] = []
         self.frozen: set[bytes] = set()  # accounts under a freeze order
-        self.long_term: set[bytes] = set()  # accounts whose holdings are never sold (the cross-market institution's)
+        self.paying: Counter = Counter()  # account address -> what its pending purchases will pay
+        self.long_term: set[bytes] = set()  # accounts never selling: the cross-market institution's, a nested vehicle's
         self.make_nodes()
         self.deploy()
         self.governance.admit(self.latecomer)
-        self.onboard()
-        self.create_funds()
-        self.subscribe()
+        # Each block carries all the work that can go together; a step that needs an earlier one's
+        # result on chain waits for the next block.
+        self.onboard()  # registrations; the ordinary declarations queued
+        self.create_funds()  # in the declarations' block
+        self.pay_shell()  # the disguised vehicle's backers pay it, in the same block
+        self.commit()
+        self.declare(self.deep, [self.middle] + self.rng.sample(self.qualified_people, 8))
+        self.subscribe()  # in the top partnership's block, and the planted holdings with them
         self.plant_disguised_vehicle()
         self.plant_split_identity()
+        self.commit()
         self.close_offerings()
         self.membership_drills()
         self.trade()
@@ -291,8 +306,6 @@ class ShareTransfer(Scenario):
             self.kyc.link(agent, account, investor.id)
             self.ctx.expect_ok(self.custodian.send(self.cash.mint(account.address, 200_000_000)))
             self.ctx.expect_ok(agent.send(self.cash.approve(self.shares.address, UNLIMITED), signer=account))
-        if self.chain.pending >= 150:
-            self.commit()
 
     def declare(self, vehicle: Investor, backers: list[Investor]) -> None:
         vehicle.backers = backers
@@ -313,11 +326,18 @@ class ShareTransfer(Scenario):
         for _ in range(products):
             self.new_investor(PRODUCT)
         partnerships = [self.new_investor(VEHICLE) for _ in range(vehicles)]
+        # Planted for the regulator (below): an 'institution' pooling people's money, and a person
+        # onboarded a second time under another identity.
+        self.shell = self.new_investor(INSTITUTION, label="shell-pool")
+        self.shell.personal["name"] = "Beijing Ruixiang Trading Co., Ltd."
+        self.twice = next(i for i in self.investors if i.kind == PERSON and i.qualified and i.accounts)
+        self.twin = self.new_investor(PERSON, label="split-twin")
+        self.twin.personal = dict(self.twice.personal, name=self.twice.personal["name"].upper())
         for investor in self.investors:
             self.register(investor)
-        self.commit()
+        self.commit()  # blocks as full as the gas limit lets them be (Consortium.submit splits them)
 
-        qualified_people = [p for p in people if p.qualified]
+        qualified_people = self.qualified_people = [p for p in people if p.qualified]
         self.unqualified_people = [p for p in people if not p.qualified]
         # Ordinary partnerships declare two to five qualified backers.
         for vehicle in partnerships[3:]:
@@ -326,11 +346,11 @@ class ShareTransfer(Scenario):
         self.tainted = partnerships[0]
         self.declare(self.tainted, self.rng.sample(qualified_people, 2) + [self.unqualified_people[0]])
         # Three levels of nesting, wide enough to break a small fund's cap on its own.
-        self.deep, middle, leaf = partnerships[1], partnerships[2], partnerships[3]
-        self.declare(middle, [leaf] + self.rng.sample(qualified_people, 8))
-        self.commit()
-        self.declare(self.deep, [middle] + self.rng.sample(qualified_people, 8))
-        self.commit()
+        # (The top one declares the middle one once that declaration is on chain: run() does.)
+        # The middle one keeps what it subscribes (a holding looked through two levels, for the regulator).
+        self.deep, self.middle, leaf = partnerships[1], partnerships[2], partnerships[3]
+        self.declare(self.middle, [leaf] + self.rng.sample(qualified_people, 8))
+        self.long_term.update(a.address for a in self.middle.accounts)
 
     # ------------------------------------------------------------------- funds
 
@@ -342,7 +362,6 @@ class ShareTransfer(Scenario):
             self.ctx.expect_ok(fund.manager.send(self.shares.createFund(fund.form, self.custodian.address,
                                                                         fund.lockup_end)), then=fund.created)
             self.funds.append(fund)
-        self.commit()
 
     def subscribe_one(self, investor: Investor, fund: Fund, amount: int, account: Account | None = None) -> None:
         account = account or investor.accounts[0]
@@ -350,13 +369,19 @@ class ShareTransfer(Scenario):
         fund.credit(account, amount)
 
     def subscribe(self) -> None:
+        """Every eligible investor subscribes to one or two funds, in one block (the gas limit may split it);
+        the investors planted for the regulator subscribe later, on their own stories."""
         small = [f for f in self.funds if f.cap < 100]
-        for investor in [i for i in self.investors if i.eligible and i is not self.deep]:
+        locked = self.funds[1]  # the long lock-up: a few holders, for the planted early sale
+        for investor in [i for i in self.investors if i.eligible and i not in (self.deep, self.shell, self.twin)]:
             funds = self.rng.sample(self.funds, min(len(self.funds), self.rng.choice((1, 1, 2))))
-            # Small funds fill up first, so that their caps are within reach of the planted breach.
+            # Small funds fill up first, one after the other, so that however many funds there are, one has
+            # its cap within reach of the planted breach.
             filling = [f for f in small if f.units + investor.units <= f.soft_cap]
-            if filling and not any(f in filling for f in funds):
-                funds[0] = min(filling, key=lambda f: f.units)
+            if filling and (fullest := max(filling, key=lambda f: f.units)) not in funds:
+                funds[0] = fullest
+            if len(locked.holdings) < 3 and locked not in funds:
+                funds.append(locked)
             if investor is self.cross_market:  # a long-term stake in the fund with the most room
                 funds = [max(self.funds, key=lambda f: f.cap)]
             for fund in funds:
@@ -364,9 +389,6 @@ class ShareTransfer(Scenario):
                     continue
                 amount = self.rng.choice((10, 15, 20, 30, 50)) * 100_000
                 self.subscribe_one(investor, fund, amount, self.rng.choice(investor.accounts))
-            if self.chain.pending >= 150:
-                self.commit()
-        self.commit()
 
     def close_offerings(self) -> None:
         for fund in self.funds:
@@ -376,24 +398,23 @@ class ShareTransfer(Scenario):
 
     # ----------------------------------------------------- planted, regulator
 
+    def pay_shell(self) -> None:
+        """Six people, two of them unqualified, pay the disguised vehicle (registered with everyone) the money
+        it will subscribe with."""
+        self.shell_backers = self.rng.sample(self.unqualified_people, 2) + self.rng.sample(
+            [i for i in self.investors if i.kind == PERSON and i.qualified and i is not self.twin], 4)
+        for backer in self.shell_backers:
+            self.ctx.expect_ok(backer.agent.send(self.cash.transfer(self.shell.accounts[0].address, 1_000_000),
+                                                 signer=backer.accounts[0]))
+
     def plant_disguised_vehicle(self) -> None:
         """An 'institution' that is really pooling money from people, some unqualified.
 
         It counts as one holder on chain; the cash it received from its backers just
         before subscribing is on chain for the regulator to find."""
-        shell = self.new_investor(INSTITUTION, label="shell-pool")
-        shell.personal["name"] = "Beijing Ruixiang Trading Co., Ltd."
-        self.register(shell)
-        self.commit()
-        backers = self.rng.sample(self.unqualified_people, 2) + self.rng.sample(
-            [i for i in self.investors if i.kind == PERSON and i.qualified], 4)
-        for backer in backers:
-            self.ctx.expect_ok(backer.agent.send(self.cash.transfer(shell.accounts[0].address, 1_000_000),
-                                                 signer=backer.accounts[0]))
-        self.commit()
+        shell, backers = self.shell, self.shell_backers
         fund = max((f for f in self.funds if f.cap < 100), key=lambda f: f.units)
         self.subscribe_one(shell, fund, 6_000_000)
-        self.commit()
         self.ctx.plant_for_regulator(
             "pooling_institution",
             "an institution pooling money from six natural persons (two unqualified) holds fund shares as one investor",
@@ -401,16 +422,11 @@ class ShareTransfer(Scenario):
 
     def plant_split_identity(self) -> None:
         """One person onboarded twice under two identities, holding through both."""
-        person = next(i for i in self.investors if i.kind == PERSON and i.qualified and i.accounts)
-        twin = self.new_investor(PERSON, label="split-twin")
-        twin.personal = dict(person.personal, name=person.personal["name"].upper())
-        self.register(twin)
-        self.commit()
+        person, twin = self.twice, self.twin
         fund = self.funds[0]
         self.subscribe_one(twin, fund, 1_000_000)
         if not fund.stake(person):
             self.subscribe_one(person, fund, 1_000_000)
-        self.commit()
         self.ctx.plant_for_regulator(
             "split_identity",
             "one natural person registered as two identities (same ID number) holds the same fund twice",
@@ -421,8 +437,9 @@ class ShareTransfer(Scenario):
 
     def membership_drills(self) -> None:
         """Gateway refusals: revoked, suspended, expired, untrusted, non-member, role missing."""
-        self.governance.revoke(self.doomed_manager)
-        self.governance.suspend(self.latecomer)
+        self.governance.decide_all([(GovernanceAction.REVOKE, self.doomed_manager, Role(0)),
+                                    (GovernanceAction.SUSPEND, self.latecomer, Role(0))])
+        self.governance.revoke_certificate(self.doomed_manager)
         cases = [
             (self.doomed_manager, self.shares.createFund(0, self.custodian.address, GENESIS_TIME),
              "revoked_node", "CERT_REVOKED", "a fund manager whose licence and certificate were revoked creates a fund"),
@@ -440,7 +457,7 @@ class ShareTransfer(Scenario):
         ]
         for node, call, kind, reason, description in cases:
             self.ctx.plant(kind, reason, node.send(call), description, node=node.name)
-        self.commit()
+        # Refused at the gateway, recorded with the first trading round's block.
 
     # ----------------------------------------------------------------- trading
 
@@ -470,15 +487,19 @@ class ShareTransfer(Scenario):
                 or violations.pending:
             transfers.run(r)
             self.new_requests: list[Transfer] = []
+            # The planted refusals first, so that they meet the book as the block starts (the cap breach
+            # at round 0 finds the small funds as subscription left them); then the round's requests.
+            plants.run(r)
             while requested < total and len(self.new_requests) < batch and (t := self.new_transfer()):
                 requested += 1
                 self.new_requests.append(t)
-            busy = self.new_requests or transfers.pending or plants.pending or court.pending or violations.pending
-            idle = 0 if busy or r < rounds else idle + 1
+            idle = 0 if self.new_requests or transfers.pending or violations.pending or r < rounds else idle + 1
             if idle > MARKET_EXHAUSTED_ROUNDS:  # too few investors for the transfers asked: never a hang
+                for stuck in (plants, court):
+                    if stuck.pending:  # nothing moves any more: it never will
+                        raise stuck.give_up(f"nobody could trade for {MARKET_EXHAUSTED_ROUNDS} rounds")
                 self.ctx.extra["transfers_requested"] = requested
                 break
-            plants.run(r)
             court.run(r)
             violations.run(r)
             for t in self.new_requests:
@@ -487,49 +508,81 @@ class ShareTransfer(Scenario):
             r += 1
 
     def new_transfer(self) -> Transfer | None:
-        """An ordinary transfer that every rule allows, by the platform's book; None if everyone who could
-        trade is in a pending transfer."""
+        """An ordinary transfer that every rule allows, by the platform's book; None only if nobody can trade
+        now: everyone who could sell is in a pending transfer, or has nobody who may buy. The buyer is drawn
+        from every investor; one who may not take the shares (a newcomer to a fund at its cap) gives way to
+        one who may, a holder of the fund: a holder's purchase never adds to the fund's holder units, so a
+        market whose funds are full still fills its batch."""
         funds = self.transferable_funds
-        for _ in range(20):
-            fund = self.rng.choice(funds)
-            if (picked := self.pick_seller(fund)) is None:
-                continue
-            seller, account = picked
-            buyer = self.rng.choice(self.buyers)
-            if buyer in fund.selling or buyer is seller:
-                continue
-            held, stake = fund.holdings[account.address], fund.stake(seller)
-            # The whole account, or round lots: never leaving the seller under the minimum, and each
-            # reaching it on its own, so pending purchases never matter.
-            amounts = [held] if held >= MIN_INVESTMENT and (stake == held or stake - held >= MIN_INVESTMENT) else []
-            amounts += [k * 100_000 for k in range(10, held // 100_000) if stake - k * 100_000 >= MIN_INVESTMENT][:5]
-            if not amounts or fund.units_if_buying(buyer) > fund.soft_cap:
-                continue
-            fate = self.rng.choices(("settle", "reject", "cancel"), (94, 3, 3))[0]
-            return self.request(fund, seller, account, buyer, self.rng.choice(amounts), fate)
+        buyers: set[Investor] | None = None
+        for fund in self.rng.sample(funds, len(funds)):
+            room = fund.soft_cap - fund.units - sum(i.units for i in fund.buying_in)  # for newcomers
+            able: list[Investor] | None = None  # the fund's holders who may buy more now
+            for seller, account in self.sellers(fund):
+                held, stake = fund.holdings[account.address], fund.stake(seller)
+                # The whole account, or round lots: never leaving the seller under the minimum, and each
+                # reaching it on its own, so pending purchases never matter.
+                amounts = [held] if held >= MIN_INVESTMENT and (stake == held or stake - held >= MIN_INVESTMENT) else []
+                amounts += [k * 100_000 for k in range(10, held // 100_000)
+                            if stake - k * 100_000 >= MIN_INVESTMENT][:5]
+                if not amounts:
+                    continue
+                amount = self.rng.choice(amounts)
+                buyer = self.rng.choice(self.buyers)
+                paying = self.rng.choice(buyer.accounts)
+                new = not fund.stake(buyer) and buyer not in fund.buying_in
+                if buyer is seller or buyer in fund.selling or (new and buyer.units > room) \
+                        or not self.can_pay(paying, amount):
+                    if able is None:
+                        buyers = buyers if buyers is not None else set(self.buyers)
+                        able = [i for i in self.holders(fund) if i in buyers and i not in fund.selling]
+                    if not able:
+                        break
+                    if not (others := [i for i in able if i is not seller]):
+                        continue
+                    buyer = self.rng.choice(others)
+                    paying = self.rng.choice(buyer.accounts)
+                    if not self.can_pay(paying, amount):
+                        continue
+                fate = self.rng.choices(("settle", "reject", "cancel"), (94, 3, 3))[0]
+                return self.request(fund, seller, account, buyer, amount, fate, paying)
         return None
 
-    def pick_seller(self, fund: Fund) -> tuple[Investor, Account] | None:
+    def holders(self, fund: Fund) -> list[Investor]:
+        """The fund's holders, each once, in the order of the book."""
+        return list(dict.fromkeys(self.owners[a][0] for a in fund.holdings))
+
+    def sellers(self, fund: Fund) -> Iterator[tuple[Investor, Account]]:
+        """The fund's holders in no pending transfer, by account, in random order."""
         candidates = [a for a in fund.holdings if a not in self.frozen and a not in self.long_term]
         self.rng.shuffle(candidates)
         for address in candidates:
             investor, account = self.owners[address]
             if fund.idle(investor):
-                return investor, account
-        return None
+                yield investor, account
+
+    def pick_seller(self, fund: Fund) -> tuple[Investor, Account] | None:
+        return next(self.sellers(fund), None)
 
     def request(self, fund: Fund, seller: Investor, account: Account, buyer: Investor, amount: int,
-                fate: str | None = "settle") -> Transfer:
+                fate: str | None = "settle", buyer_account: Account | None = None) -> Transfer:
         """Sends a transfer request; a planted one (fate None) is expected to be refused and is not booked."""
-        buyer_account = self.rng.choice(buyer.accounts)
-        price = amount * self.rng.choice((95, 100, 104, 110, 120)) // 100
+        buyer_account = buyer_account or self.rng.choice(buyer.accounts)
+        price = amount * self.rng.choice(PRICES) // 100
         ticket = seller.agent.send(self.shares.requestTransfer(fund.id, buyer_account.address, amount, price),
                                    signer=account)
-        t = Transfer(ticket, fund, seller, account, buyer, buyer_account, amount, fate)
+        t = Transfer(ticket, fund, seller, account, buyer, buyer_account, amount, fate, price, self.paying)
         if fate is not None:
             self.ctx.expect_ok(ticket, then=t.requested)
             fund.reserve(seller, buyer)
+            self.paying[buyer_account.address] += price
         return t
+
+    def can_pay(self, account: Account, amount: int) -> bool:
+        """The account can pay for `amount` shares at any price when the purchase settles: its cash at the
+        head, less what its pending purchases will take and what a payment sent in this block may."""
+        most = amount * max(PRICES) // 100
+        return self.cash.balanceOf(account.address) - self.paying[account.address] - CASH_MARGIN >= most
 
     def after_request(self, t: Transfer):
         """A transfer's life from the round after its request, a round a step: the manager approves or
@@ -538,7 +591,7 @@ class ShareTransfer(Scenario):
         if t.fate == "reject":
             self.ctx.expect_ok(t.fund.manager.send(self.shares.rejectTransfer(
                 t.request_id, b"price off market".ljust(32, b"\0"))))
-            t.fund.release(t.seller, t.buyer)
+            t.ended()
             return
         if t.fate == "cancel":
             self.cancel(t)
@@ -558,7 +611,7 @@ class ShareTransfer(Scenario):
 
     def cancel(self, t: Transfer) -> None:
         self.ctx.expect_ok(t.seller.agent.send(self.shares.cancelTransfer(t.request_id), signer=t.account))
-        t.fund.release(t.seller, t.buyer)
+        t.ended()
 
     # Contract refusals planted during trading, each in a chosen round; one that finds nobody free
     # (everyone is in a pending transfer) returns False and is tried the next round.
@@ -597,12 +650,14 @@ class ShareTransfer(Scenario):
                                     buyer="0x" + self.tainted.id.hex(), fund=picked[0].id)
 
     def plant_cap_breach(self) -> bool:
+        deep = self.deep
         small = sorted((f for f in self.transferable_funds if f.cap < 100), key=lambda f: -f.units)
-        if not (picked := self.idle_seller(small, minimum=2 * MIN_INVESTMENT)):
-            return False
-        fund, deep = picked[0], self.deep
-        if fund.units + deep.units <= fund.cap:
+        if small and small[0].units + deep.units <= small[0].cap:
             raise LedgerError("the nested partnership is too small to breach the cap")
+        if not (picked := self.idle_seller([f for f in small if f.units + deep.units > f.cap],
+                                           minimum=2 * MIN_INVESTMENT)):
+            return False
+        fund = picked[0]
         return self.refused_request(picked, deep, "cap_breach_nested_vehicle", "InvestorCapExceeded",
                                     f"a three-level partnership ({deep.units} investors looked through) would take "
                                     f"a {fund.cap}-investor fund past its cap", MIN_INVESTMENT,
@@ -617,10 +672,13 @@ class ShareTransfer(Scenario):
                                     fund=picked[0].id, lockup_end=picked[0].lockup_end)
 
     def plant_minimum_holding(self) -> bool:
-        if not (picked := self.idle_seller(self.transferable_funds)):
+        for fund in self.transferable_funds:  # a fund with a seller and another holder
+            if (picked := self.idle_seller([fund])) and (buyer := next(
+                    (i for i in self.buyers if i is not picked[1] and fund.stake(i) >= MIN_INVESTMENT), None)):
+                break
+        else:
             return False
         fund, seller, _ = picked
-        buyer = next(i for i in self.buyers if i is not seller and fund.stake(i) >= MIN_INVESTMENT)
         return self.refused_request(picked, buyer, "below_minimum_holding", "BelowMinimumHolding",
                                     "a partial transfer that would leave the seller under the 1,000,000 CNY minimum",
                                     fund.stake(seller) - MIN_INVESTMENT // 2, fund=fund.id,

@@ -1,6 +1,6 @@
-"""One suite for the engine contract, run against every engine: the embedded pyevm and rpc on a real
-Hardhat node. Each engine is set up once, with PermissionRegistry deployed, and every test runs
-between a snapshot and a revert to it."""
+"""One suite for the engine contract, run against every engine: the embedded pyevm, anvil (revm on a
+managed Anvil) and rpc on a real Hardhat node. Each engine is set up once, with PermissionRegistry
+deployed, and every test runs between a snapshot and a revert to it."""
 
 from __future__ import annotations
 

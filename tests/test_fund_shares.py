@@ -16,7 +16,7 @@ from conftest import (
 )
 from ledger.chain.access import call_by_governance
 from ledger.chain.consortium import CALL_GAS
-from ledger.evm.pyevm import BLOCK_GAS_LIMIT
+from ledger.evm.permissioned import BLOCK_GAS_LIMIT
 from ledger.chain.roles import GovernanceAction, Role
 
 WHOLE = 2**256 - 1

@@ -238,7 +238,7 @@ document.querySelectorAll('[data-tip]').forEach(function(t){parts.push(t.getAttr
 var out=document.createElement('pre');out.id='visible-text';out.textContent=parts.join('\\n');
 document.body.appendChild(out);})();</script>"""
 # Words that are no label: names of the tool and the engine, units, acronyms used as they are in Chinese texts.
-ALLOWED_WORDS = {"pilotledger", "py-evm", "pyevm", "rpc", "t", "kg", "CNY", "KYC", "CA", "ID"}
+ALLOWED_WORDS = {"pilotledger", "py-evm", "pyevm", "revm", "Anvil", "EVM", "rpc", "t", "kg", "CNY", "KYC", "CA", "ID"}
 
 
 def english_words(text: str, names: set[str]) -> list[str]:

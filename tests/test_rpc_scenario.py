@@ -14,8 +14,7 @@ from ledger.errors import PilotLedgerError
 from ledger.cli import main
 from ledger.evm import devnode
 from ledger.audit.reexecute import audit_ledger, audit_run
-from ledger.audit.verify import verify_run
-from rpc_node import start_node
+from rpc_node import assert_verifies_and_audits_against_the_node, start_node
 from scenarios.api import ANY_CHAIN
 from scenarios.runner import run_scenario
 
@@ -54,13 +53,7 @@ def test_every_planted_violation_is_refused_as_on_the_embedded_engine(runs):
 
 def test_the_rpc_run_verifies_and_audits_against_the_node(runs):
     root, on_node, _ = runs
-    [verified] = verify_run(root / "rpc")
-    assert verified.verified, verified.problems
-    assert verified.blocks == on_node["blocks"]
-    [audited] = audit_run(root / "rpc")
-    assert audited.verified, audited.problems
-    assert audited.blocks == on_node["blocks"]
-    assert audited.replayed.startswith("re-read from the node at http://127.0.0.1:")
+    assert_verifies_and_audits_against_the_node(root / "rpc", on_node["blocks"])
 
 
 def test_the_ledger_records_the_node(runs, node_url):

@@ -20,7 +20,7 @@ STEPS: list[int] = []  # the progress the small run reported
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "a"
-    return run_dir, run_scenario("share_transfer", 11, SMALL, run_dir, progress=STEPS.append)
+    return run_dir, run_scenario("share_transfer", 11, SMALL, run_dir, progress=lambda steps, _transactions: STEPS.append(steps))
 
 
 def test_every_planted_chain_violation_is_caught_with_its_reason(small_run):

@@ -106,7 +106,7 @@ def test_what_if_forgets_whole_blocks(world, tmp_path):
     chain.commit()
     head, blocks, time = chain.head, chain.store.block_count(), chain.time
     steps = []
-    ctx._progress = steps.append
+    ctx._progress = lambda done, _transactions: steps.append(done)
     with ctx.what_if(chain):
         desk.register(agent, "bob", identity_of(5, "bob"), IdentityKind.VEHICLE, {"name": "Bob LP"}, T0 + YEAR)
         ctx.plant_for_regulator("whatever", "tried, then forgotten")

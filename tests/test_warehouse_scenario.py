@@ -44,7 +44,8 @@ def small_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "a"
     steps: list[int] = []
     total: list[int] = []
-    summary = run_scenario("warehouse_receipt", 11, SMALL, run_dir, progress=steps.append, on_start=total.append)
+    summary = run_scenario("warehouse_receipt", 11, SMALL, run_dir,
+                           progress=lambda done, _transactions: steps.append(done), on_start=total.append)
     return run_dir, summary, sum(steps), total[0]
 
 

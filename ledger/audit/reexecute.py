@@ -4,9 +4,11 @@ One pass, block by block, so that the first bad block is named whatever is wrong
 it: verify.py's checks (header, roots, refusals, seals by the validators in force, every
 row covered by the seals); every transaction's signature recovers its recorded sender
 and its submitting node was an active member holding the role the call needs at that
-height; the block re-executes on stock py-evm (never the fast engine that produced it:
-an interpreter bug must not reproduce itself) to the same state root, hash, receipts and
-raw logs; and the decoded columns (event names and arguments, revert reasons, contract
+height; the block re-executes on another EVM implementation than the one that made it
+(revm through Anvil for a chain of the embedded py-evm engine, py-evm for one of the
+anvil engine: a bug of one implementation must not reproduce itself; for a py-evm chain
+where Anvil is not installed, stock py-evm, never the embedded engine's faster loop) to
+the same hash, state root, receipts and raw logs; and the decoded columns (event names and arguments, revert reasons, contract
 names) equal what the raw data gives. A chain run on an rpc node is re-read from that
 node instead. Where the run has a regulatory chain, the ledger must still match the
 anchors its platform sent there. The run-level audit also compares every member's copy
@@ -21,13 +23,13 @@ from pathlib import Path
 from typing import Callable
 
 import rlp
-from eth.vm.forks.shanghai import ShanghaiVM
 from eth_hash.auto import keccak
 
 from ledger.tooling.abi import ContractABI, decode_error
 from ledger.tooling.artifacts import ContractType, chain_contract
 from ledger.chain.run import LEDGER_FILE, chain_names
 from ledger.evm import SignedTx
+from ledger.evm.permissioned import PermissionedShanghaiVM
 from ledger.errors import ArtifactError, LedgerError, PilotLedgerError
 from ledger.chain.membership import Membership
 from ledger.chain.access import may_submit
@@ -44,7 +46,7 @@ class Audit(Findings):
     blocks: int = 0
     transactions: int = 0
     anchors_checked: int = 0
-    replayed: str = "re-executed from genesis on stock py-evm"  # or, for a chain run on a node, re-read from it
+    replayed: str = "re-executed from genesis on stock py-evm"  # or on revm; for a chain run on a node, re-read from it
 
     def to_json(self) -> dict:
         return {"chain": self.chain, "copy": self.copy, "node": self.node, "verified": self.verified,
@@ -55,15 +57,16 @@ class Audit(Findings):
 
 def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
                  progress: Callable[[int], None] | None = None, chain_dir: Path | None = None,
-                 node: str | None = None) -> Audit:
+                 node: str | None = None, on: str | None = None) -> Audit:
     """Audits the ledger file at `path`, a copy of chain `chain` whose public files (genesis record,
     certificates, pilot teams' artifacts) are in `chain_dir`; `regulatory` is the regulatory chain's
-    ledger, if the run has one."""
+    ledger, if the run has one. `on`: the EVM to re-execute on, "pyevm" or "anvil" (by default the
+    other one than the chain's: reexecutor_for)."""
     chain_dir = chain_dir or path.parent
     result = Audit(chain, str(path), node)
 
     def check(store: LedgerReader, genesis: dict | None, membership: Membership) -> None:
-        _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None))
+        _audit_blocks(store, genesis, chain_dir, result, membership, progress or (lambda _: None), on)
         if regulatory is not None:
             result.anchors_checked = check_anchored(store, chain, regulatory, result)
 
@@ -71,7 +74,7 @@ def audit_ledger(path: Path, chain: str, regulatory: Path | None = None,
 
 
 def _audit_blocks(store: LedgerReader, genesis: dict | None, chain_dir: Path, result: Audit,
-                  membership: Membership, progress: Callable[[int], None]) -> None:
+                  membership: Membership, progress: Callable[[int], None], on: str | None) -> None:
     if genesis is None:
         return  # nothing is re-executed against a genesis record nobody published (check_public_files says so)
     known = _KnownContracts(chain_dir)
@@ -80,7 +83,7 @@ def _audit_blocks(store: LedgerReader, genesis: dict | None, chain_dir: Path, re
         for block in sealed_blocks(store, genesis, membership):
             # Made once the genesis record and the first block's seals hold: a node named in a forged record
             # is never contacted.
-            replayer = replayer or _Replayer(store.meta(), result)
+            replayer = replayer or _Replayer(store.meta(), result, on)
             txs = _check_transactions(block, replayer)
             replayer.replay(block, txs)
             known.check_decoded(block, txs)
@@ -90,30 +93,61 @@ def _audit_blocks(store: LedgerReader, genesis: dict | None, chain_dir: Path, re
     except BadBlock as bad:
         result.fail(bad.number, str(bad))
         return
+    finally:
+        if replayer:
+            replayer.close()
     if replayer and replayer.skipped:
         result.problems.append(f"re-execution skipped: {replayer.skipped}; the hash chain, seals, signatures "
                                "and permissions were checked")
 
 
 class _Replayer:
-    """Re-executes blocks on stock py-evm, or re-reads them from the rpc node a chain ran on."""
+    """Re-executes blocks on the other EVM than the one that made the chain (revm, through Anvil, for a
+    chain made by py-evm, when Anvil is installed; py-evm for one made on Anvil, with the embedded engine's
+    faster loop, held to stock py-evm by tests/test_engine.py; stock py-evm for a py-evm chain otherwise),
+    or re-reads them from the rpc node a chain ran on. Both engines build the same headers (the anvil
+    engine builds them as py-evm does), so the same block has the same hash on either."""
 
-    def __init__(self, meta: dict, result: Audit) -> None:
+    def __init__(self, meta: dict, result: Audit, on: str | None = None) -> None:
         self.skipped: str | None = None
-        if meta.get("engine") == "rpc":
+        self._close = lambda: None
+        self.chain_id = meta.get("chain_id")
+        made_by = meta.get("engine")
+        if made_by == "rpc":
             self.decode, self._execute, self.skipped = _node_replay(meta)
             result.replayed = f"re-read from the node at {meta.get('rpc_url')}"
             return
-        from ledger.evm.pyevm import PyEvmEngine
-
+        on = on or reexecutor_for(made_by)
         try:
-            engine = PyEvmEngine(int(meta["chain_id"]), int(meta["genesis_time"]), vm=ShanghaiVM)
+            chain_id, genesis_time = int(meta["chain_id"]), int(meta["genesis_time"])
         except (KeyError, ValueError, TypeError) as exc:
             raise BadBlock(0, f"the genesis record cannot start a chain: {exc}") from None
+        if on == "anvil":
+            from ledger.evm.anvil import AnvilEngine
+
+            try:
+                engine = AnvilEngine(chain_id, genesis_time)
+            except PilotLedgerError as exc:
+                raise BadBlock(0, f"cannot start Anvil to re-execute on revm: {exc}") from None
+            self._close = engine.close
+            result.replayed = "re-executed from genesis on revm (Anvil)"
+        elif made_by == "anvil":  # py-evm's faster loop is an implementation of its own, apart from revm
+            from ledger.evm.pyevm import PyEvmEngine
+
+            engine = PyEvmEngine(chain_id, genesis_time)
+            result.replayed = "re-executed from genesis on py-evm"
+        else:
+            from ledger.evm.pyevm import PyEvmEngine
+
+            engine = PyEvmEngine(chain_id, genesis_time, vm=PermissionedShanghaiVM)
         if "0x" + engine.head().hash.hex() != meta.get("genesis_hash"):
+            self.close()
             raise BadBlock(0, "a fresh engine does not produce the recorded genesis block")
         self.decode = engine.decode
         self._execute = lambda _number, txs, timestamp: engine.execute_block(txs, timestamp)
+
+    def close(self) -> None:
+        self._close()
 
     def replay(self, block: SealedBlock, txs: list[SignedTx]) -> None:
         """Re-executes `block`, whose transactions `txs` are already decoded, and compares."""
@@ -136,6 +170,15 @@ class _Replayer:
             raise BadBlock(block.number, "events differ from re-execution")
 
 
+def reexecutor_for(made_by: str | None) -> str:
+    """The EVM the audit re-executes a chain on by default: the other one than the chain's own."""
+    from ledger.evm import devnode
+
+    if made_by == "anvil" or devnode.missing(anvil=True):
+        return "pyevm"
+    return "anvil"
+
+
 def _check_transactions(block: SealedBlock, replayer: _Replayer) -> list[SignedTx]:
     """The block's transactions, decoded once: each signature recovers its recorded sender, and each
     submitting node could submit its call at that height."""
@@ -148,6 +191,10 @@ def _check_transactions(block: SealedBlock, replayer: _Replayer) -> list[SignedT
         if (tx.hash, tx.sender, tx.nonce, tx.to or None) != (tx_hash, sender, nonce, to):
             raise BadBlock(block.number, f"transaction {tx_hash.hex()}'s signature does not recover its "
                                          "recorded hash, sender, nonce and recipient")
+        signed_for = getattr(tx.native, "chain_id", None)
+        if signed_for != replayer.chain_id:  # a transaction of another chain (or of none) replayed on this one
+            raise BadBlock(block.number, f"transaction {tx_hash.hex()} is signed for chain id {signed_for}, not "
+                                         f"this chain's {replayer.chain_id}")
         admission = may_submit(block.membership, node, block.membership.address_of(node), f"{contract}.{function}",
                                tx.to, tx.data, sender)
         if not admission.admitted:
@@ -250,9 +297,10 @@ def _block_count(path: Path) -> int:
 
 
 def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], None] | None = None,
-              pins: Path | None = None) -> list[Audit]:
+              pins: Path | None = None, on: str | None = None) -> list[Audit]:
     """Audits every chain of a run and checks every member's copy against it; or audits only the copies
-    held by `node`, in full; with `pins`, each chain against the genesis the regulator pinned for it."""
+    held by `node`, in full; with `pins`, each chain against the genesis the regulator pinned for it; `on`:
+    the EVM to re-execute on (audit_ledger)."""
     audits = []
     for chain, path, _ in ledger_copies(run_dir, node):
         try:
@@ -262,7 +310,7 @@ def audit_run(run_dir: Path, node: str | None = None, progress: Callable[[int], 
             audit.fail(0, str(exc))
             audits.append(audit)
             continue
-        audit = audit_ledger(path, chain, regulatory, progress, run_dir / chain, node)
+        audit = audit_ledger(path, chain, regulatory, progress, run_dir / chain, node, on)
         if node is None:
             check_member_copies(run_dir / chain, audit)
         audits.append(audit)

@@ -20,6 +20,7 @@ from ledger.tooling.abi import ContractABI, CustomError, decode_error
 from ledger.tooling.artifacts import ContractType, load_contract
 from ledger.trust.ca import CAVerifier, ConsortiumCA, certificate_address, certificate_pem
 from ledger.evm import Engine, ExecutedBlock, SignedTx
+from ledger.evm.base import execute_batch
 from ledger.errors import LedgerError, PilotLedgerError
 from ledger.chain.calls import Call, Ticket
 from ledger.chain.gateway import Gateway
@@ -64,11 +65,19 @@ class Contract:
         return self.abi.decode_output(function, output)
 
 
+def block_gas_limit() -> int:
+    """The chain parameter every engine keeps (imported late: ledger.evm.permissioned loads py-evm)."""
+    from ledger.evm.permissioned import BLOCK_GAS_LIMIT
+
+    return BLOCK_GAS_LIMIT
+
+
 @dataclass
 class _Pending:
     ticket: Ticket
     tx: SignedTx
     node: str
+    gas: int = 0  # the explicit gas of the queued transactions up to and including this one
 
 
 class Consortium:
@@ -247,11 +256,19 @@ class Consortium:
         if signer.private_key is None:
             raise LedgerError(f"{node.name} cannot sign for 0x{signer.address.hex()} on {self.name}: "
                               "that key's keystore was not opened")
+        limit = block_gas_limit()  # the explicit gas of a block's transactions stays within it
+        if call.gas > limit:
+            raise LedgerError(f"{call.contract}.{call.function} asks for {call.gas:,} gas, more than a block's "
+                              f"limit of {limit:,} on {self.name}")
+        queued = self._pending[-1].gas if self._pending else 0
+        if queued + call.gas > limit:
+            self.commit()  # the block is full: this call opens the next one
+            queued = 0
         nonce = self._nonces.get(signer.address, 0)
         tx = self.engine.sign(signer.private_key, nonce, call.to, call.data, call.gas)
         self._nonces[signer.address] = nonce + 1
         ticket.tx_hash = tx.hash
-        self._pending.append(_Pending(ticket, tx, node.name))
+        self._pending.append(_Pending(ticket, tx, node.name, queued + call.gas))
         return ticket
 
     def deploy(self, node: Node, name: str, *args: Any, label: str | None = None,
@@ -288,69 +305,98 @@ class Consortium:
         return len(self._pending)
 
     def commit(self) -> ExecutedBlock | None:
-        """Executes the queued transactions as one block, seals it and stores it.
+        """Executes the queued transactions as one block, seals it and stores it (on a node that mines on its
+        own clock: every block the node made of them, each sealed and stored; the last is returned).
 
         Returns None when nothing was submitted or refused since the last block. Without the keys of a
         quorum of the validators in force nothing is executed or written: the submissions stay queued."""
         if not self._pending and not self._refused:
             return None
-        validators = set(self.membership.validators())
-        sealers = sorted((n.account for n in self.nodes.values()
-                          if n.address in validators and getattr(n.account, "private_key", None)),
-                         key=lambda a: a.address)
-        if len(sealers) < quorum(len(validators)):
-            raise LedgerError(f"cannot seal block {self._head.number + 1} of {self.name}: the keys of "
-                              f"{len(sealers)} of {len(validators)} validators are here, {quorum(len(validators))} "
-                              "needed; nothing was written")
+        sealers = self._sealers(self._head.number + 1, "", "; nothing was written")
         genesis = self._genesis_id or self._write_genesis()
         pending, refused = self._pending, self._refused
         self._pending, self._refused = [], []
         self.time = max(self.time, self._head.timestamp + BLOCK_TIME)
         if self._public_as_of is not None and self._public_as_of != self._public_state():
             self.write_public_files()  # a node added or a certificate revoked: on disk before the block
-        block = self.engine.execute_block([p.tx for p in pending], self.time)
+        # One batch may be several blocks on a node that mines on its own clock (execute_batch): each is
+        # sealed and stored with its own transactions, and the refusals go with the last, the block commit
+        # returns, as when the batch is one block.
+        blocks = execute_batch(self.engine, [p.tx for p in pending], self.time)
+        by_hash = {p.tx.hash: p for p in pending}
+        earlier_digest = self._refusals_digest  # the digest the batch's blocks before the last record
+        if refused and len(blocks) > 1:  # the previous block's then
+            earlier_digest = (self.store.block(self._head.number).refusals_digest if self.store.head() is not None
+                              else GENESIS_REFUSALS_DIGEST)
+        committed: list[tuple[ExecutedBlock, list]] = []
+        for position, block in enumerate(blocks):
+            last = position == len(blocks) - 1
+            hashes = block.tx_hashes if block.tx_hashes is not None else [p.tx.hash for p in pending]
+            if any(h not in by_hash for h in hashes) or len(hashes) != len(block.outcomes):
+                raise LedgerError(f"block {block.number} of {self.name} holds transactions not of this batch")
+            in_block = [by_hash.pop(h) for h in hashes]
+            if last and by_hash:
+                raise LedgerError(f"{len(by_hash)} transactions of the batch are in none of the blocks "
+                                  f"{blocks[0].number}-{block.number} of {self.name}")
+            txs, events, created, decoded, governed = [], [], [], [], []
+            log_index = 0
+            for index, (p, outcome) in enumerate(zip(in_block, block.outcomes)):
+                ticket = p.ticket
+                ticket.block_number = block.number
+                error = None
+                if outcome.success:
+                    ticket.status = "committed"
+                    if not p.tx.to:  # a deployment, whatever the call was named
+                        created.append((outcome.contract_address, ticket.contract))
+                else:
+                    error = self.decode_error(outcome.output)
+                    ticket.status, ticket.reason, ticket.detail = "reverted", error.name, error.args
+                    if not p.tx.to:
+                        self._unregister(ticket.contract_address)
+                for log in outcome.logs:
+                    contract = self._by_address.get(log.address)
+                    named = contract.abi.decode_event(log.topics, log.data) if contract else None
+                    if named:
+                        ticket.events.append(named)
+                        decoded.append((contract.name, *named, p.tx.hash, ticket.function))
+                        if contract is self.contracts.get(REGISTRY):
+                            governed.append((REGISTRY, *named))
+                    events.append(EventRecord(log_index, p.tx.hash, log.address, contract and contract.name,
+                                              named and named[0], named and named[1], b"".join(log.topics),
+                                              log.data))
+                    log_index += 1
+                txs.append(TxRecord(
+                    p.tx.hash, index, p.node, p.tx.sender, p.tx.nonce, p.tx.to, ticket.contract, ticket.function,
+                    ticket.label, p.tx.raw, int(outcome.success), outcome.gas_used, outcome.contract_address,
+                    outcome.output, error and error.name, error and error.args,
+                ))
 
-        txs, events, created, decoded, governed = [], [], [], [], []
-        log_index = 0
-        for index, (p, outcome) in enumerate(zip(pending, block.outcomes)):
-            ticket = p.ticket
-            ticket.block_number = block.number
-            error = None
-            if outcome.success:
-                ticket.status = "committed"
-                if not p.tx.to:  # a deployment, whatever the call was named
-                    created.append((outcome.contract_address, ticket.contract))
-            else:
-                error = self.decode_error(outcome.output)
-                ticket.status, ticket.reason, ticket.detail = "reverted", error.name, error.args
-                if not p.tx.to:
-                    self._unregister(ticket.contract_address)
-            for log in outcome.logs:
-                contract = self._by_address.get(log.address)
-                named = contract.abi.decode_event(log.topics, log.data) if contract else None
-                if named:
-                    ticket.events.append(named)
-                    decoded.append((contract.name, *named, p.tx.hash, ticket.function))
-                    if contract is self.contracts.get(REGISTRY):
-                        governed.append((REGISTRY, *named))
-                events.append(EventRecord(log_index, p.tx.hash, log.address, contract and contract.name,
-                                          named and named[0], named and named[1], b"".join(log.topics), log.data))
-                log_index += 1
-            txs.append(TxRecord(
-                p.tx.hash, index, p.node, p.tx.sender, p.tx.nonce, p.tx.to, ticket.contract, ticket.function,
-                ticket.label, p.tx.raw, int(outcome.success), outcome.gas_used, outcome.contract_address,
-                outcome.output, error and error.name, error and error.args,
-            ))
+            digest = self._refusals_digest if last else earlier_digest
+            rows = BlockRows.build(block, digest, txs, events, refused if last else [], created)
+            seals = make_seals(seal_message(genesis, block.hash, digest, rows.records_digest()), sealers)
+            self.store.append_block(rows, seals)
+            self.membership.apply(governed)
+            self._head = block
+            committed.append((block, decoded))
+            if governed and not last:  # the batch's next block is sealed by the validators now in force
+                sealers = self._sealers(block.number + 1, f"governance in block {block.number} left ", "")
+        # The watchers see each block once all are stored: one may commit (an anchor on another chain).
+        for block, decoded in committed:
+            self.block_events = decoded
+            if self.on_block:
+                self.on_block(block)
+        return blocks[-1]
 
-        rows = BlockRows.build(block, self._refusals_digest, txs, events, refused, created)
-        seals = make_seals(seal_message(genesis, block.hash, self._refusals_digest, rows.records_digest()), sealers)
-        self.store.append_block(rows, seals)
-        self.membership.apply(governed)
-        self.block_events = decoded
-        self._head = block
-        if self.on_block:
-            self.on_block(block)
-        return block
+    def _sealers(self, number: int, cause: str, after: str) -> list:
+        """The accounts here of the validators in force, which seal block `number`: a quorum, or a LedgerError."""
+        validators = set(self.membership.validators())
+        sealers = sorted((n.account for n in self.nodes.values()
+                          if n.address in validators and getattr(n.account, "private_key", None)),
+                         key=lambda a: a.address)
+        if len(sealers) < quorum(len(validators)):
+            raise LedgerError(f"cannot seal block {number} of {self.name}: {cause}the keys of {len(sealers)} of "
+                              f"{len(validators)} validators are here, {quorum(len(validators))} needed{after}")
+        return sealers
 
     def _write_genesis(self) -> bytes:
         """Writes the genesis record before the first block, unless the scenario already did, and the public

@@ -60,13 +60,16 @@ def reopen_chain(run_dir: Path, chain: str, progress: Callable[[int], None] | No
         if acting is not None and acting not in certs:
             raise ConfigError(f"no node {acting!r} on {chain}; nodes: {', '.join(sorted(certs))}")
         # The embedded engine starts from the state snapshot, else again from genesis; an rpc node still
-        # holds the chain.
-        embedded = meta["engine"] == "pyevm"
+        # holds the chain. A chain of the anvil engine is one the embedded engine makes too (the same blocks
+        # and state), so it goes on on the embedded engine: no node to start and replay into.
+        embedded = meta["engine"] in ("pyevm", "anvil")
         engine = engine_at_snapshot(chain_dir, store, int(meta["chain_id"]), int(meta["genesis_time"]),
                                     warn or (lambda _: None)) if embedded else None
         if engine is None:
-            engine = make_engine(str(meta["engine"]), int(meta["chain_id"]),
+            engine = make_engine("pyevm" if embedded else str(meta["engine"]), int(meta["chain_id"]),
                                  int(meta["genesis_time"]) if embedded else None, meta.get("rpc_url"))
+        if getattr(engine, "resume_at", None) and store.head() is not None:
+            engine.resume_at(*store.head())  # a node that mines on its own clock has made blocks since
         _catch_up(engine, store, progress or (lambda _: None))
         consortium = Consortium(chain, None, int(meta["genesis_time"]), engine, store, ca)
         consortium.resume(lambda name: chain_contract(chain_dir, name))  # the caller checked the ledger holds

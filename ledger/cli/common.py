@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 import unicodedata
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,9 @@ from typing import Callable
 import click
 
 from ledger.chain.run import run_chains
-from ledger.present.i18n import set_language
+from ledger.present.i18n import set_language, translator
+
+_ = translator("cli")
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -153,9 +156,15 @@ class Progress:
     the `with` block reaches. A `total` given as a function opens the bar at the first `advance`,
     for work whose size is known only once it has begun."""
 
-    def __init__(self, label: str, total: int | Callable[[], int] | None = None, eta: bool = True) -> None:
-        self.label, self.total, self.eta = label, total, eta
+    def __init__(self, label: str, total: int | Callable[[], int] | None = None, eta: bool = True,
+                 counts: tuple[str, str] | None = None) -> None:
+        """`counts`: the words for a step and for an item (e.g. blocks and transactions), when each
+        advance() also says how many items its steps held: the bar then shows both counts and the items'
+        rate."""
+        self.label, self.total, self.eta, self.counts = label, total, eta, counts
         self._bar = None
+        self._steps = self._items = 0
+        self._started = time.monotonic()
 
     def __enter__(self) -> "Progress":
         if isinstance(self.total, int):
@@ -167,14 +176,25 @@ class Progress:
 
     def start(self, total: int, label: str | None = None) -> None:
         self.finish()
-        self._bar = click.progressbar(length=total, label=label or self.label, file=sys.stderr, show_eta=self.eta)
+        self._bar = click.progressbar(length=total, label=label or self.label, file=sys.stderr, show_eta=self.eta,
+                                      item_show_func=self._show_counts if self.counts else None)
         self._bar.__enter__()
+        self._steps = self._items = 0
+        self._started = time.monotonic()
 
-    def advance(self, steps: int = 1) -> None:
+    def advance(self, steps: int = 1, items: int = 0) -> None:
         if self._bar is None and callable(self.total):
             self.start(self.total())
+        self._steps += steps
+        self._items += items
         if self._bar is not None and self._bar.pos + steps < self._bar.length:
-            self._bar.update(steps)
+            self._bar.update(steps, self._items)
+
+    def _show_counts(self, _item) -> str:
+        step, item = self.counts
+        rate = self._items / max(time.monotonic() - self._started, 1e-9)
+        return _("{steps:,} {step}, {items:,} {item}, {rate:,.0f} {item}/s").format(
+            steps=self._steps, step=step, items=self._items, item=item, rate=rate)
 
     def finish(self) -> None:
         if self._bar is not None:

@@ -118,7 +118,7 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     nodes = node_urls(engine, rpc_urls)
     if run_dir is not None and run_dir.exists():
         raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
-    with Progress(_("{name} (seed {seed})").format(name=name, seed=seed), eta=False) as bar:
+    with Progress(_("{name} (seed {seed})").format(name=name, seed=seed), counts=run_counts()) as bar:
         summary = run_scenario(name, seed, given, run_dir, engine, bar.advance, bar.start, nodes)
     echo_json(summary) if as_json else click.echo(render_summary(summary, _run_names(summary["run_dir"], full)))
 
@@ -137,7 +137,7 @@ def resume_command(click_ctx, name: str, run_dir: Path, as_json: bool, full: boo
                               f"drop {param.opts[0]}")
     if click_ctx.args:
         raise ConfigError(f"--resume takes the run's options from its run.started marker; drop {click_ctx.args[0]}")
-    with Progress("", eta=False) as bar:
+    with Progress("", counts=run_counts()) as bar:
         def progress_for(scenario: str):
             return bar.advance, lambda total: bar.start(total, _("{name} (seed {seed})").format(name=scenario,
                                                                                             seed=seed_of()))
@@ -218,12 +218,18 @@ def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool,
                           f"(--{given[0].replace('_', '-')}); each scenario runs at its default sizes")
     if run_dir is not None and run_dir.exists():
         raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
-    with Progress("", eta=False) as bar:
+    with Progress("", counts=run_counts()) as bar:
         def progress_for(name: str):
             return bar.advance, lambda total: bar.start(total, _("{name} (seed {seed})").format(name=name, seed=seed))
         per = {name: {"violations": n} for name, n in spread(seed, violations, scenario_names()).items() if n}
         summary = run_all(seed, per, run_dir, engine, progress_for)
     echo_json(summary) if as_json else click.echo(render_all(summary, _run_names(summary["run_dir"], full)))
+
+
+def run_counts() -> tuple[str, str]:
+    """What a run's progress bar counts: blocks (its steps; the time left is estimated from the blocks the
+    scenario expects) and the transactions they held."""
+    return _("blocks"), _("transactions")
 
 
 MISSED = re.compile(r"^(?P<kind>\S+) \(expected (?P<expected>.*), got (?P<got>.*)\)$")  # scenarios.runner's words

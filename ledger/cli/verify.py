@@ -15,6 +15,8 @@ from ledger.present.i18n import plural_translator, translator
 _ = translator("cli")
 P_ = plural_translator("cli")
 REEXECUTED = "re-executed from genesis on stock py-evm"  # ledger.audit.reexecute.ChainAudit.replayed
+REEXECUTED_ON_REVM = "re-executed from genesis on revm (Anvil)"
+REEXECUTED_ON_PYEVM = "re-executed from genesis on py-evm"
 LAGS = re.compile(r"^(?P<where>.+) lags: it ends at block (?P<held>\d+) of (?P<head>\d+)$")
 
 
@@ -30,6 +32,10 @@ def _counts(blocks: int, transactions: int) -> str:
 def _replayed(text: str) -> str:
     if text == REEXECUTED:
         return _("re-executed from genesis on stock py-evm")
+    if text == REEXECUTED_ON_REVM:
+        return _("re-executed from genesis on revm (Anvil)")
+    if text == REEXECUTED_ON_PYEVM:
+        return _("re-executed from genesis on py-evm")
     if text.startswith("re-read from the node at "):
         return _("re-read from the node at {url}").format(url=text.removeprefix("re-read from the node at "))
     return text
@@ -86,11 +92,14 @@ def verify(run_dir: Path, pins: Path | None, as_json: bool) -> None:
 @click.command(context_settings=CONTEXT)
 @RUN_DIR_ARG
 @click.option("--node", help="Audit this node's own copies (RUN_DIR/<chain>/nodes/NODE/) instead of the chains'.")
+@click.option("--reexecute-on", "on", type=click.Choice(("pyevm", "anvil")),
+              help="The EVM that re-executes the blocks (default: the other one than the chain's: revm through "
+                   "Anvil for a py-evm chain, where Anvil is installed; stock py-evm for an Anvil chain).")
 @PIN_OPTION
 @JSON_OPTION
 @LANG_OPTION
-def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> None:
-    """Audit a run's ledgers: verify, re-execute every block from genesis, check signatures,
+def audit(run_dir: Path, node: str | None, on: str | None, pins: Path | None, as_json: bool) -> None:
+    """Audit a run's ledgers: verify, re-execute every block from genesis on another EVM, check signatures,
     permissions at each height and the anchors on the regulatory chain."""
     from ledger.audit.reexecute import audit_run, ledger_copies
 
@@ -99,10 +108,10 @@ def audit(run_dir: Path, node: str | None, pins: Path | None, as_json: bool) -> 
         raise ConfigError(f"{run_dir} holds no ledger" + (f" copy of node {node}" if node else ""))
     pinned = pins is not None and pins.exists()
     if as_json:
-        audits = audit_run(run_dir, node, pins=pins)
+        audits = audit_run(run_dir, node, pins=pins, on=on)
     else:
         with Progress(_("re-executing"), sum(blocks for _c, _n, blocks in copies)) as bar:
-            audits = audit_run(run_dir, node, progress=bar.advance, pins=pins)
+            audits = audit_run(run_dir, node, progress=bar.advance, pins=pins, on=on)
     verified = all(a.verified for a in audits)
     if as_json:
         echo_json({

@@ -1,10 +1,11 @@
-"""What every engine offers: execute a batch of signed transactions as one block,
+"""What every engine offers: execute a batch of signed transactions as one block (or, on a node that
+mines on its own clock, as the blocks the node made of it: execute_batch),
 read state, and go back to an earlier head. Scenario code never sees an engine; the
 Consortium does. tests/test_engines.py holds every engine to this contract."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 
@@ -36,6 +37,22 @@ class ExecutedBlock:
     gas_used: int
     header_rlp: bytes
     outcomes: tuple[TxOutcome, ...]
+    # The hashes of the block's transactions, in the block's order, one per outcome; None: the batch's own
+    # transactions in the order given (an engine that makes one block per batch need not say).
+    tx_hashes: tuple[bytes, ...] | None = None
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """What one transaction changed of one account: each field None where unchanged; storage holds the
+    changed slots with their new values (0: cleared)."""
+
+    address: bytes
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    storage: dict[int, int] = field(default_factory=dict)
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,3 +89,13 @@ class Engine(Protocol):
     def revert(self, snapshot: object) -> None:
         """Makes the snapshot's head the head again, with its state; later blocks are forgotten."""
         ...
+
+
+def execute_batch(engine: Engine, txs: Sequence[SignedTx], timestamp: int) -> list[ExecutedBlock]:
+    """A batch executed: the blocks recorded for it, in order. An engine on a node that mines on its own
+    clock (rpc) may find the batch spread over several blocks, with empty ones among them; it offers
+    `execute(txs, timestamp) -> list[ExecutedBlock]`, each block naming its transactions (tx_hashes) and
+    the last one holding the batch's last transaction. Any other engine makes the batch one block with
+    execute_block, and needs nothing more."""
+    execute = getattr(engine, "execute", None)
+    return list(execute(txs, timestamp)) if execute is not None else [engine.execute_block(txs, timestamp)]

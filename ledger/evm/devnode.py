@@ -1,5 +1,7 @@
-"""The dev node: a local Hardhat node (pinned in devnode/, installed by `npm ci --prefix devnode`)
-configured as the rpc engine needs it, started on a loopback port for tests and `python cli.py node`."""
+"""The dev node: a local Hardhat node, or Anvil (both pinned in devnode/, installed by `npm ci --prefix
+devnode`), configured as the rpc engine needs it, started on a loopback port for tests and `python cli.py
+node`. Hardhat mines on request only; Anvil mines on request, or with a block time on its own clock,
+as a QBFT network does, with the same chain id, genesis date, free gas and hardfork as the Hardhat node."""
 
 from __future__ import annotations
 
@@ -19,17 +21,50 @@ from ledger.errors import ConfigError, LedgerError
 
 DEVNODE_DIR = Path(__file__).resolve().parents[2] / "devnode"
 HARDHAT = DEVNODE_DIR / "node_modules" / ".bin" / "hardhat"
+ANVIL = DEVNODE_DIR / "node_modules" / ".bin" / "anvil"  # @foundry-rs/anvil-linux-amd64's native binary
 CONFIG = DEVNODE_DIR / "hardhat.config.cjs"
 STARTUP_TIMEOUT = 60.0
+# As devnode/hardhat.config.cjs sets the Hardhat node: chain id, genesis date (2021-01-01T00:00:00Z, before
+# the scenarios' business), a block gas limit as large as the embedded engine's, free gas, Shanghai.
+CHAIN_ID = 7001
+GENESIS_TIMESTAMP = 1609459200
+GAS_LIMIT = 2_000_000_000
+HARDFORK = "shanghai"
 
 
-def missing() -> str | None:
-    """Why the dev node cannot start here, or None."""
+def missing(anvil: bool = False) -> str | None:
+    """Why the dev node (Hardhat, or with `anvil` Anvil) cannot start here, or None."""
+    install = f"run `npm ci --prefix {DEVNODE_DIR.name} --no-audit --no-fund`"
+    if anvil:
+        if not ANVIL.exists():
+            return f"Anvil is not installed (@foundry-rs/anvil-linux-amd64, for Linux x64): {install}"
+        return None
     if shutil.which("node") is None:
         return "Node.js is not installed"
     if not HARDHAT.exists():
-        return f"Hardhat is not installed: run `npm ci --prefix {DEVNODE_DIR.name} --no-audit --no-fund`"
+        return f"Hardhat is not installed: {install}"
     return None
+
+
+RECENT_BLOCKS = 8  # the blocks, and states, a node that keeps only recent ones keeps
+
+
+def anvil_command(port: int, block_time: int | None = None, *, chain_id: int = CHAIN_ID,
+                  genesis_timestamp: int = GENESIS_TIMESTAMP, gas_limit: int = GAS_LIMIT,
+                  recent_only: bool = False) -> list[str]:
+    """Anvil on 127.0.0.1:`port`, configured as the Hardhat dev node (or with the chain id, genesis date and
+    block gas limit given): mining on request, or every `block_time` seconds on its own clock; transactions
+    in the order they came (fifo); free gas (a base fee of 0 stays 0 on Anvil); no accounts (the consortium
+    signs its own transactions). With `recent_only`, it keeps the transactions and states of its last
+    RECENT_BLOCKS blocks only (the anvil engine's node: the ledger holds the chain), so its memory follows
+    the state, not the run's length."""
+    mining = ["--block-time", str(block_time)] if block_time else ["--no-mining"]
+    if recent_only:
+        mining += ["--prune-history", str(RECENT_BLOCKS), "--transaction-block-keeper", str(RECENT_BLOCKS)]
+    return [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), *mining, "--order", "fifo",
+            "--chain-id", str(chain_id), "--timestamp", str(genesis_timestamp), "--gas-limit", str(gas_limit),
+            "--base-fee", "0", "--gas-price", "0", "--hardfork", HARDFORK, "--accounts", "0",
+            "--disable-default-create2-deployer"]  # a genesis with nothing in it, as the embedded engine's
 
 
 def free_port() -> int:
@@ -57,19 +92,30 @@ def check_port(port: int) -> None:
                 from None
 
 
-def start(port: int) -> tuple[subprocess.Popen, str]:
-    """Starts a Hardhat node on 127.0.0.1:`port`; returns it and its URL once it answers (or a ConfigError
-    within STARTUP_TIMEOUT seconds)."""
+def start(port: int, *, anvil: bool = False, block_time: int | None = None, chain_id: int = CHAIN_ID,
+          genesis_timestamp: int = GENESIS_TIMESTAMP, gas_limit: int = GAS_LIMIT,
+          recent_only: bool = False) -> tuple[subprocess.Popen, str]:
+    """Starts a Hardhat node, or with `anvil` Anvil (mining every `block_time` seconds if given, else on
+    request; for the chain id, genesis date and gas limit given), on 127.0.0.1:`port`; returns it and its URL
+    once it answers (or a ConfigError within STARTUP_TIMEOUT seconds)."""
+    if not anvil and (block_time is not None or (chain_id, genesis_timestamp, gas_limit) != (
+            CHAIN_ID, GENESIS_TIMESTAMP, GAS_LIMIT)):
+        raise ConfigError("a block time or chain settings are for Anvil: the Hardhat dev node is set in "
+                          f"devnode/{CONFIG.name} and mines on request only")
+    if block_time is not None and block_time < 1:
+        raise ConfigError(f"block time {block_time} s: give a whole number of seconds, 1 or more")
     check_port(port)
-    problem = missing()
+    problem = missing(anvil)
     if problem:
         raise ConfigError(f"cannot start the dev node: {problem}")
-    process = subprocess.Popen(
-        [str(HARDHAT), "--config", str(CONFIG), "node", "--hostname", "127.0.0.1", "--port", str(port)],
-        cwd=DEVNODE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = anvil_command(port, block_time, chain_id=chain_id, genesis_timestamp=genesis_timestamp,
+                            gas_limit=gas_limit, recent_only=recent_only) if anvil else [
+        str(HARDHAT), "--config", str(CONFIG), "node", "--hostname", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=DEVNODE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_answering(url, process)
+        _wait_until_answering(url, process, anvil)
     except BaseException:
         stop(process)
         raise
@@ -88,16 +134,16 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dev_node(port: int | None = None) -> Iterator[str]:
-    """A dev node for the duration of the block: yields its URL."""
-    process, url = start(port or free_port())
+def dev_node(port: int | None = None, **options) -> Iterator[str]:
+    """A dev node, as start() makes it with `options`, for the duration of the block: yields its URL."""
+    process, url = start(port or free_port(), **options)
     try:
         yield url
     finally:
         stop(process)
 
 
-def _wait_until_answering(url: str, process: subprocess.Popen) -> None:
+def _wait_until_answering(url: str, process: subprocess.Popen, anvil: bool) -> None:
     client = JsonRpcClient(url, timeout=5)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     try:
@@ -107,7 +153,7 @@ def _wait_until_answering(url: str, process: subprocess.Popen) -> None:
             try:
                 client.call("eth_chainId")
                 # The node logs every request it serves; silence spares it the work.
-                client.call("hardhat_setLoggingEnabled", False)
+                client.call("anvil_setLoggingEnabled" if anvil else "hardhat_setLoggingEnabled", False)
                 return
             except LedgerError:
                 time.sleep(0.2)

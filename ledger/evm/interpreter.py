@@ -28,7 +28,6 @@ from eth.constants import MAX_UNCLES
 from eth.exceptions import FullStack, Halt, InsufficientStack, InvalidInstruction, InvalidJumpDestination, OutOfGas
 from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COST
 from eth.vm.forks.berlin.logic import sload_eip2929
-from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.computation import ShanghaiComputation
 from eth.vm.forks.shanghai.state import ShanghaiState
 from eth.vm.logic.invalid import InvalidOpcode
@@ -41,6 +40,7 @@ from eth.vm.opcode_values import (
 from eth_utils import ValidationError
 
 from ledger.evm.mpt import keccak, trie_root
+from ledger.evm.permissioned import PermissionedShanghaiVM
 from ledger.evm.tries import BatchedAccountDB
 
 STACK_LIMIT = 1024
@@ -386,7 +386,7 @@ def _items_root(items) -> tuple[bytes, dict[bytes, bytes]]:
     return trie_root(zip(keys, encoded), nodes), nodes
 
 
-class FastShanghaiVM(ShanghaiVM):
+class FastShanghaiVM(PermissionedShanghaiVM):
     """Shanghai, with the opcode loop above, batched storage tries, and transaction and receipt
     tries built by mpt.py (same roots as py-evm's HexaryTrie, each node hashed once)."""
 

@@ -34,16 +34,6 @@ LEAF, EXT, BRANCH = 0, 1, 2
 BLANK_ROOT = keccak(b"\x80")
 _TO_NIBBLES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
 _TO_HEX = bytes.maketrans(bytes(range(16)), b"0123456789abcdef")
-NODE_CACHE_LIMIT = 300_000
-_nodes: dict[bytes, tuple] = {}
-
-
-def forget_nodes(live) -> None:
-    """Drops the decoded nodes whose hash `live` does not hold (after a database is cut back to them)."""
-    for node_hash in [h for h in _nodes if h not in live]:
-        del _nodes[node_hash]
-
-
 def nibbles(key: bytes) -> bytes:
     return key.hex().encode().translate(_TO_NIBBLES)
 
@@ -96,17 +86,17 @@ def _node_from_raw(raw: list) -> tuple:
 class Trie:
     """One batch of changes to the trie under `root`, read from (and written to) `db`."""
 
-    def __init__(self, db, root: bytes) -> None:
+    def __init__(self, db, root: bytes, decoded: dict[bytes, tuple] | None = None) -> None:
+        """`decoded`: the nodes read so far, by hash (a node's bytes never change), kept by the caller
+        across batches on the same database; by default this batch's own."""
         self.db = db
         self.root: tuple | bytes | None = None if root == BLANK_ROOT else root
+        self._decoded = {} if decoded is None else decoded
 
     def load(self, node_hash: bytes) -> tuple:
-        node = _nodes.get(node_hash)
+        node = self._decoded.get(node_hash)
         if node is None:
-            node = _node_from_raw(rlp.decode(self.db[node_hash]))
-            if len(_nodes) >= NODE_CACHE_LIMIT:
-                _nodes.clear()
-            _nodes[node_hash] = node
+            node = self._decoded[node_hash] = _node_from_raw(rlp.decode(self.db[node_hash]))
         return node
 
     # reads

@@ -1,6 +1,7 @@
-"""The embedded engine: py-evm, one MiningChain in memory, a batch of transactions
-per block, gas set explicitly on each transaction, signatures through coincurve,
-and the faster opcode loop of interpreter.py (same results as stock py-evm).
+"""The embedded engine: py-evm, one MiningChain in memory, a batch of transactions per block,
+gas set explicitly on each transaction, signatures through coincurve, the faster opcode loop of
+interpreter.py (same results as stock py-evm), and a permissioned network's header rules
+(permissioned.py: a fixed gas limit, base fee 0).
 
 The database keeps what the next block needs, not the chain's history (the ledger holds that):
 once it has grown to twice what it held after the last pruning, it is cut back to the head's
@@ -26,14 +27,14 @@ from eth_hash.auto import keccak
 import rlp
 
 from ledger.errors import LedgerError
-from ledger.evm.base import ExecutedBlock, Log, SignedTx, TxOutcome
+from ledger.evm.base import AccountChange, ExecutedBlock, Log, SignedTx, TxOutcome
 from ledger.evm.interpreter import FastShanghaiVM
-from ledger.evm.mpt import BLANK_ROOT, state_nodes
+from ledger.evm.mpt import BLANK_ROOT, logs_bloom, receipt_rlp, state_nodes, trie_root
 from ledger.evm.mpt import keccak as trie_keccak  # the faster Keccak-256 (the same hash)
-from ledger.evm.tries import forget_stale
+from ledger.evm.permissioned import BLOCK_GAS_LIMIT, COINBASE, GENESIS_ALLOC
+from ledger.evm.tries import caches_of
 from ledger.evm.signing import GAS_PRICE, Eip155Signer, decode_tx
 
-BLOCK_GAS_LIMIT = 2_000_000_000
 EXTRA_DATA = b"pilotledger"
 ANCESTORS = 256  # the headers BLOCKHASH reaches back to, kept below the head
 PRUNE_AT_LEAST = 20_000  # database entries below which pruning is not worth a walk of the state
@@ -67,10 +68,12 @@ class PyEvmEngine:
                 "timestamp": genesis_timestamp,
                 "base_fee_per_gas": 0,
                 "extra_data": EXTRA_DATA,
-                "coinbase": constants.ZERO_ADDRESS,
+                "coinbase": COINBASE,
                 "nonce": b"\0" * 8,
             }
-            self._chain = chain_class.from_genesis(AtomicDB(), genesis)
+            alloc = {address: {"balance": wei, "nonce": 0, "code": b"", "storage": {}}
+                     for address, wei in GENESIS_ALLOC.items()}
+            self._chain = chain_class.from_genesis(AtomicDB(), genesis, alloc)
         else:
             self._chain = chain_class(_db)
         self._builder = vm.get_transaction_builder()
@@ -163,7 +166,7 @@ class PyEvmEngine:
         keep.update((key, value) for key, value in kv.items() if key.startswith(b"v1:"))
         memory.kv_store = keep
         self._kept = len(keep)
-        forget_stale(keep)
+        caches_of(self._chain.chaindb.db).forget_stale(keep)
 
     def sign(self, private_key: bytes, nonce: int, to: bytes, data: bytes, gas: int) -> SignedTx:
         fields, sender = self._signer.sign(private_key, nonce, to, data, gas)
@@ -173,14 +176,16 @@ class PyEvmEngine:
 
     decode = staticmethod(decode_tx)
 
-    def execute_block(self, txs: Sequence[SignedTx], timestamp: int) -> ExecutedBlock:
+    def execute_block(self, txs: Sequence[SignedTx], timestamp: int, **header_fields) -> ExecutedBlock:
+        """`header_fields`: other values of the block's header than this chain's own (the coinbase and
+        mix_hash of another engine's block, when the audit re-executes it)."""
         chain = self._chain
         parent = chain.get_canonical_head()
         if timestamp <= parent.timestamp:
             raise LedgerError(f"block timestamp {timestamp} is not after its parent's {parent.timestamp}")
         chain.set_header_timestamp(timestamp)
         try:
-            result, receipts, computations = chain.mine_all([tx.native for tx in txs])
+            result, receipts, computations = chain.mine_all([tx.native for tx in txs], **header_fields)
         except Exception as exc:  # py-evm rejects an invalid transaction for the whole block
             chain.header = chain.create_header_from_parent(parent)
             raise LedgerError(f"engine refused the block: {exc}") from exc
@@ -204,6 +209,50 @@ class PyEvmEngine:
         block = self._executed(result.imported_block.header, tuple(outcomes))
         self._maybe_prune()
         return block
+
+    def record_block(self, txs: Sequence[SignedTx], timestamp: int, outcomes: Sequence[TxOutcome],
+                     changes: Iterable[AccountChange]) -> ExecutedBlock:
+        """A block another EVM executed (the anvil engine's), made as this chain makes its own: the state
+        changes it reported applied to the parent's state, the transactions, receipts and header built as
+        execute_block builds them, so the same block executed here would have the same hash."""
+        chain = self._chain
+        parent = chain.get_canonical_head()
+        if timestamp <= parent.timestamp:
+            raise LedgerError(f"block timestamp {timestamp} is not after its parent's {parent.timestamp}")
+        chain.set_header_timestamp(timestamp)
+        vm = chain.get_vm(chain.header)
+        state = vm.state
+        for change in changes:
+            if change.deleted:
+                state.delete_account(change.address)
+                continue
+            if change.balance is not None:
+                state.set_balance(change.address, change.balance)
+            if change.nonce is not None:
+                state.set_nonce(change.address, change.nonce)
+            if change.code is not None:
+                state.set_code(change.address, change.code)
+            for slot, value in change.storage.items():
+                state.set_storage(change.address, slot, value)
+        state.lock_changes()
+        state.persist()
+        receipts, cumulative, logs = [], 0, []
+        for outcome in outcomes:
+            cumulative += outcome.gas_used
+            block_logs = [(log.address, log.topics, log.data) for log in outcome.logs]
+            receipts.append(receipt_rlp(outcome.success, cumulative, block_logs))
+            logs += block_logs
+        index_keys = [rlp.encode(i) for i in range(len(txs))]
+        header = chain.header.copy(
+            state_root=state.state_root, gas_used=cumulative, bloom=int.from_bytes(logs_bloom(logs), "big"),
+            transaction_root=trie_root(zip(index_keys, (tx.raw for tx in txs))),
+            receipt_root=trie_root(zip(index_keys, receipts)))
+        # Only the header is kept (the ledger holds the block): what BLOCKHASH and the next block read.
+        chain.chaindb.persist_header(header)
+        chain.header = chain.create_header_from_parent(header)
+        executed = self._executed(header, tuple(outcomes))
+        self._maybe_prune()
+        return executed
 
     def call(self, to: bytes, data: bytes, sender: bytes = constants.ZERO_ADDRESS) -> tuple[bool, bytes]:
         """Runs a read-only call on the head state: (success, return or revert data)."""

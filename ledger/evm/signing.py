@@ -21,7 +21,7 @@ from ledger.trust.keys import address_of_public_key
 # Gas is still metered and limited per transaction.
 GAS_PRICE = 0
 
-# Legacy transactions decode the same in every fork; FastShanghaiVM builds ShanghaiVM's transactions.
+# Legacy transactions decode the same in every fork.
 _BUILDER = ShanghaiVM.get_transaction_builder()
 
 

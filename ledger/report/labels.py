@@ -322,6 +322,8 @@ DETAILS: list[tuple[re.Pattern, str, dict]] = [
     (re.compile(r"(?P<node>\S+) never was a member of (?P<chain>\S+)"), N_("{node} never was a member of {chain}"),
      {"chain": chain}),
     (re.compile(r"re-executed from genesis on stock py-evm"), N_("re-executed from genesis on stock py-evm"), {}),
+    (re.compile(r"re-executed from genesis on revm \(Anvil\)"), N_("re-executed from genesis on revm (Anvil)"), {}),
+    (re.compile(r"re-executed from genesis on py-evm$"), N_("re-executed from genesis on py-evm"), {}),
     (re.compile(r"re-read from the node at (?P<url>\S+)"), N_("re-read from the node at {url}"), {}),
     (re.compile(r"(?P<copy>.+) lags: it ends at block (?P<held>\d+) of (?P<head>\d+)"),
      N_("{copy} lags behind: it ends at block {held} of {head}"), {}),

@@ -135,7 +135,8 @@ def audit_section(audits: list[Audit], error: str | None) -> str:
         items.append(f'<p class="muted">{esc(_("No ledger to audit."))}</p>')
     return section("audit", _("Audit"), f'<div class="auditgrid">{"".join(items)}</div>',
                    _("Each chain’s ledger is checked against what its block headers and validators’ seals commit to, "
-                     "and re-executed from genesis on stock py-evm (or re-read from the node it ran on); every "
+                     "and re-executed from genesis on another EVM than the one that made it (revm or stock "
+                     "py-evm; or re-read from the node it ran on); every "
                      "member’s copy is compared with it."))
 
 

@@ -1,0 +1,198 @@
+"""The fast engine: transactions execute on revm, through Anvil (foundry's node, the npm package
+devnode/ pins), which pilotledger starts on a loopback port for one chain and stops with it; the
+chain's headers and state roots are made here, from the state changes Anvil reports.
+
+Anvil's own headers cannot be the ledger's: its state root keeps every storage slot a transaction
+ever wrote, zeros included (the Ethereum trie holds no zero slot; py-evm and geth agree), and its
+genesis header claims an empty state whatever it holds. So each block is executed on Anvil, which
+gives the receipts, and replayed with its `trace_replayBlockTransactions` (state diff), which gives
+each transaction's output and what it changed (balances, nonces, code, storage slots, cleared ones
+too); the changes are applied to the chain's state, kept as the embedded engine keeps it (py-evm's
+account database over the batched tries of tries.py and mpt.py), and the block's header is built
+exactly as the embedded engine builds it (PyEvmEngine.record_block). The same blocks on either
+engine have the same hash: tests/test_engines.py checks it on whole scenarios.
+
+Anvil runs as the embedded chain does: the chain's id and genesis time, the fixed gas limit, base
+fee 0 (a base fee of 0 stays 0 on Anvil), the genesis allocation (permissioned.GENESIS_ALLOC), no
+CREATE2 factory, mining only on request, transactions first in, first out; it keeps only its last
+blocks and states (the ledger keeps the chain), so its memory follows the state, not the run.
+
+Why Anvil and not pyrevm, the Python binding of the same revm: pyrevm 0.3.7 runs a call as a
+"message call" that neither raises the sender's nonce nor finalises the journal, so slots and
+accounts stay warm from one transaction to the next (the gas differs from a real block's) and the
+journal grows with every transaction; its commit() unbalances the journal depth; and it cannot tell
+which storage a transaction changed, which the state root needs."""
+
+from __future__ import annotations
+
+import atexit
+import weakref
+from typing import Sequence
+
+import rlp
+from eth_hash.auto import keccak
+from eth_utils import decode_hex
+
+from ledger.errors import ConfigError, LedgerError
+from ledger.evm import devnode
+from ledger.evm.base import AccountChange, ExecutedBlock, Log, SignedTx, TxOutcome
+from ledger.evm.jsonrpc import JsonRpcClient, RpcError
+from ledger.evm.permissioned import BLOCK_GAS_LIMIT, GENESIS_ALLOC
+from ledger.evm.pyevm import PyEvmEngine
+from ledger.evm.signing import Eip155Signer, decode_tx
+
+
+class AnvilEngine:
+    name = "anvil"
+
+    def __init__(self, chain_id: int, genesis_timestamp: int) -> None:
+        """A new chain `chain_id` whose genesis block is dated `genesis_timestamp`, on a fresh Anvil."""
+        self.chain_id = chain_id
+        self._signer = Eip155Signer(chain_id)
+        self._book = PyEvmEngine(chain_id, genesis_timestamp)  # the chain's headers and state; never executes
+        process, url = devnode.start(devnode.free_port(), anvil=True, chain_id=chain_id,
+                                     genesis_timestamp=genesis_timestamp, gas_limit=BLOCK_GAS_LIMIT,
+                                     recent_only=True)
+        self._stop = weakref.finalize(self, devnode.stop, process)
+        atexit.register(self._stop)
+        self.url = url
+        self._rpc = JsonRpcClient(url)
+        try:
+            self._rpc.batch([("anvil_setBalance", ["0x" + address.hex(), hex(wei)])
+                             for address, wei in GENESIS_ALLOC.items()] + [("evm_setAutomine", [False])])
+        except LedgerError as exc:
+            self.close()
+            raise ConfigError(f"the Anvil node at {url} would not take the chain's genesis: {exc}") from None
+
+    def sign(self, private_key: bytes, nonce: int, to: bytes, data: bytes, gas: int) -> SignedTx:
+        fields, sender = self._signer.sign(private_key, nonce, to, data, gas)
+        raw = rlp.encode(fields)
+        return SignedTx(raw, keccak(raw), sender, nonce, to, data, None)
+
+    decode = staticmethod(decode_tx)
+
+    def execute_block(self, txs: Sequence[SignedTx], timestamp: int) -> ExecutedBlock:
+        typed = next((tx for tx in txs if tx.raw[0] < 0xC0), None)
+        if typed is not None:  # the ledger's receipts and roots are built for legacy transactions
+            raise LedgerError(f"transaction 0x{typed.hash.hex()} is not a legacy transaction: the anvil engine "
+                              "takes the legacy (EIP-155) transactions pilotledger signs")
+        number = self._book.head().number + 1
+        if timestamp <= self._book.head().timestamp:
+            raise LedgerError(f"block timestamp {timestamp} is not after its parent's {self._book.head().timestamp}")
+        for tx in txs:  # one by one: the node takes them in this order (a batch request may be served in parallel)
+            try:
+                self._rpc.call("eth_sendRawTransaction", "0x" + tx.raw.hex())
+            except RpcError as exc:
+                raise LedgerError(f"Anvil refused transaction 0x{tx.hash.hex()}: {exc}") from None
+        self._rpc.call("evm_mine", timestamp)
+        block, receipts, traces = self._rpc.batch([
+            ("eth_getBlockByNumber", [hex(number), False]),
+            ("eth_getBlockReceipts", [hex(number)]),
+            ("trace_replayBlockTransactions", [hex(number), ["trace", "stateDiff"]])])
+        hashes = ["0x" + tx.hash.hex() for tx in txs]
+        if block is None or block["transactions"] != hashes or [r["transactionHash"] for r in receipts] != hashes \
+                or [t["transactionHash"] for t in traces] != hashes:
+            raise LedgerError(f"Anvil's block {number} does not hold exactly the batch of {len(txs)} transactions "
+                              "in order")
+        outcomes = tuple(_outcome(receipt, trace) for receipt, trace in zip(receipts, traces))
+        changes = [change for trace in traces for change in account_changes(trace["stateDiff"], trace["trace"])]
+        for change in changes:
+            if change.code and reads_block_identity(change.code):
+                raise LedgerError(
+                    f"contract 0x{change.address.hex()} reads BLOCKHASH or PREVRANDAO, which Anvil answers from "
+                    "its own headers, not the ledger's: run this chain on the pyevm engine")
+        return self._book.record_block(txs, timestamp, outcomes, changes)
+
+    def call(self, to: bytes, data: bytes, sender: bytes = b"\0" * 20) -> tuple[bool, bytes]:
+        return self._book.call(to, data, sender)  # the same state; py-evm's answer needs no round trip
+
+    def head(self) -> ExecutedBlock:
+        return self._book.head()
+
+    def state(self):
+        """The head and its state, as PyEvmEngine.state() gives them (for the state snapshot)."""
+        return self._book.state()
+
+    def snapshot(self) -> object:
+        try:
+            return self._rpc.call("evm_snapshot"), self._book.snapshot()
+        except RpcError as exc:
+            raise LedgerError(f"Anvil cannot take a snapshot: {exc}") from None
+
+    def revert(self, snapshot: object) -> None:
+        node, book = snapshot
+        if not self._rpc.call("evm_revert", node):
+            raise LedgerError(f"Anvil has no snapshot {node}")
+        self._book.revert(book)
+
+    def close(self) -> None:
+        """Stops the node (also done when the engine is collected, and at exit)."""
+        self._rpc.close()
+        self._stop()
+
+
+def _outcome(receipt: dict, trace: dict) -> TxOutcome:
+    success = receipt["status"] == "0x1"
+    created = receipt.get("contractAddress")
+    return TxOutcome(
+        success=success,
+        gas_used=int(receipt["gasUsed"], 16),
+        logs=tuple(Log(decode_hex(log["address"]), tuple(decode_hex(t) for t in log["topics"]),
+                       decode_hex(log["data"])) for log in receipt["logs"]),
+        output=decode_hex(trace["output"]),
+        contract_address=decode_hex(created) if created and success else None,
+    )
+
+
+def account_changes(diff: dict, calls: list[dict] = ()) -> list[AccountChange]:
+    """What one transaction changed, from a parity-style state diff: each field "=" (unchanged), {"+": new}
+    (created), {"-": old} (deleted) or {"*": {"from": old, "to": new}}; an account whose fields are all
+    deleted was deleted. Anvil's diff leaves a contract that self-destructed as unchanged: the transaction's
+    call trace (`calls`) names it ("suicide"), and it is deleted after the transaction's other changes."""
+    destroyed = [decode_hex(c["action"]["address"]) for c in calls if c.get("type") == "suicide"]
+    return _changed(diff) + [AccountChange(address, deleted=True) for address in dict.fromkeys(destroyed)]
+
+
+def _changed(diff: dict) -> list[AccountChange]:
+    changes = []
+    for address, fields in diff.items():
+        if all(isinstance(fields.get(name), dict) and "-" in fields[name] for name in ("balance", "nonce", "code")):
+            changes.append(AccountChange(decode_hex(address), deleted=True))
+            continue
+        new = {name: _new_value(value) for name, value in fields.items() if name != "storage"}
+        changes.append(AccountChange(
+            decode_hex(address),
+            balance=None if new.get("balance") is None else int(new["balance"], 16),
+            nonce=None if new.get("nonce") is None else int(new["nonce"], 16),
+            code=None if new.get("code") is None else decode_hex(new["code"]),
+            storage={int(slot, 16): int(_new_value(value) or "0x0", 16)
+                     for slot, value in fields.get("storage", {}).items()},
+        ))
+    return changes
+
+
+def _new_value(field: str | dict) -> str | None:
+    """A state-diff field's value after the transaction: None when unchanged, "0x0" when cleared."""
+    if field == "=":
+        return None
+    if "+" in field:
+        return field["+"]
+    if "*" in field:
+        return field["*"]["to"]
+    return "0x0"  # "-": the value is gone
+
+
+def reads_block_identity(code: bytes) -> bool:
+    """Whether runtime `code` has a BLOCKHASH or PREVRANDAO instruction (PUSH data and Solidity's trailing
+    metadata skipped)."""
+    if len(code) > 2:  # solc ends the code with its CBOR metadata and the metadata's length
+        metadata = int.from_bytes(code[-2:], "big") + 2
+        if metadata < len(code) and code[-metadata] in (0xA1, 0xA2, 0xA3):
+            code = code[:-metadata]
+    pc = 0
+    while pc < len(code):
+        op = code[pc]
+        if op in (0x40, 0x44):
+            return True
+        pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
+    return False

@@ -1,0 +1,106 @@
+"""The anvil engine (revm through a pilotledger-managed Anvil; headers and state roots made here from the
+state changes Anvil reports) builds the very blocks the embedded py-evm engine builds, and the audit
+re-executes each engine's chains on the other. tests/test_engines.py holds it to the engine contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ledger.audit.reexecute import audit_run
+from ledger.evm.anvil import AnvilEngine, account_changes
+from ledger.evm.permissioned import PermissionedShanghaiVM
+from ledger.evm.pyevm import PyEvmEngine
+from ledger.trust.keys import Account
+from scenarios.runner import run_scenario
+
+T0 = 1641916800
+KEY = Account.derive(1, "anvil-test").private_key
+
+
+def deploy_code(runtime: bytes) -> bytes:
+    return bytes.fromhex("60%02x600c60003960%02x6000f3" % (len(runtime), len(runtime))) + runtime
+
+
+def test_state_diffs_become_account_changes() -> None:
+    a, b = "0x" + "aa" * 20, "0x" + "bb" * 20
+    diff = {
+        a: {"balance": "=", "nonce": {"*": {"from": "0x1", "to": "0x2"}}, "code": "=",
+            "storage": {"0x05": {"*": {"from": "0x0", "to": "0x7"}}, "0x06": {"-": "0x2"}, "0x07": {"+": "0x1"}}},
+        b: {"balance": {"-": "0x0"}, "nonce": {"-": "0x1"}, "code": {"-": "0x6000"}, "storage": {}},
+    }
+    changed, deleted = account_changes(diff)
+    assert (changed.nonce, changed.balance, changed.code, changed.storage) == (2, None, None, {5: 7, 6: 0, 7: 1})
+    assert deleted.deleted and deleted.address == bytes.fromhex("bb" * 20)
+
+
+@pytest.mark.parametrize("runtime", [
+    bytes.fromhex("600060075500"),  # SSTORE(7, 0) on an empty slot
+    bytes.fromhex("6001600555600060055500"),  # SSTORE(5, 1) then SSTORE(5, 0)
+    bytes.fromhex("600160085500"),  # SSTORE(8, 1)
+])
+def test_state_roots_are_the_ethereum_ones_where_anvils_are_not(runtime: bytes) -> None:
+    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
+    try:
+        roots = []
+        for engine in (anvil, pyevm):
+            created = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(runtime), 200_000)], T0 + 10)
+            called = engine.execute_block([engine.sign(KEY, 1, created.outcomes[0].contract_address, b"", 100_000)],
+                                          T0 + 20)
+            roots.append((created.hash, called.hash, called.state_root))
+        assert roots[0] == roots[1]
+        # Anvil's own header keeps a slot written with 0 in its storage trie: its root differs there.
+        anvils_own = anvil._rpc.call("eth_getBlockByNumber", "latest", False)["stateRoot"]
+        assert (anvils_own == "0x" + roots[1][2].hex()) == (runtime == bytes.fromhex("600160085500"))
+    finally:
+        anvil.close()
+
+
+SMALL = {"share_transfer": {"investors": 60, "transfers": 60}, "regional_equity": {"investors": 80, "transfers": 40}}
+
+
+@pytest.mark.parametrize("scenario", sorted(SMALL))
+def test_a_scenario_makes_the_same_chain_on_both_engines_and_each_audits_on_the_other(tmp_path, scenario) -> None:
+    runs = {engine: run_scenario(scenario, 5, SMALL[scenario], tmp_path / engine, engine)
+            for engine in ("pyevm", "anvil")}
+    pyevm, anvil = runs["pyevm"], runs["anvil"]
+    assert {c: s["head_hash"] for c, s in anvil["chains"].items()} == \
+        {c: s["head_hash"] for c, s in pyevm["chains"].items()}
+    for field in ("caught", "missed", "unexpected_refusals", "refused_by_reason", "transactions", "blocks"):
+        assert anvil[field] == pyevm[field], field
+    assert json.loads((tmp_path / "anvil" / "ground_truth.json").read_text()) == \
+        json.loads((tmp_path / "pyevm" / "ground_truth.json").read_text())
+    for engine, other in (("pyevm", "revm (Anvil)"), ("anvil", "py-evm")):
+        audits = audit_run(tmp_path / engine)
+        assert audits and all(a.verified for a in audits), [a.problems for a in audits]
+        assert {a.replayed for a in audits} == {f"re-executed from genesis on {other}"}
+
+
+def test_a_self_destructed_contract_is_deleted_as_py_evm_deletes_it() -> None:
+    # With calldata: SELFDESTRUCT to 0xcafe; without: SSTORE(1, 1).
+    runtime = bytes.fromhex("36600a57" "6001600155" "00" "5b" "61cafeff")
+    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
+    try:
+        hashes = []
+        for engine in (anvil, pyevm):
+            created = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(runtime), 200_000)], T0 + 10)
+            address = created.outcomes[0].contract_address
+            wrote = engine.execute_block([engine.sign(KEY, 1, address, b"", 100_000)], T0 + 20)
+            destroyed = engine.execute_block([engine.sign(KEY, 2, address, b"\x01", 100_000)], T0 + 30)
+            assert destroyed.outcomes[0].success
+            hashes.append((created.hash, wrote.hash, destroyed.hash))
+        assert hashes[0] == hashes[1]
+    finally:
+        anvil.close()
+
+
+def test_a_contract_reading_blockhash_or_prevrandao_is_refused_on_anvil() -> None:
+    from ledger.errors import LedgerError
+
+    anvil = AnvilEngine(20221, T0)
+    try:
+        with pytest.raises(LedgerError, match="BLOCKHASH or PREVRANDAO"):
+            anvil.execute_block([anvil.sign(KEY, 0, b"", deploy_code(bytes.fromhex("445f5500")), 200_000)], T0 + 10)
+    finally:
+        anvil.close()
