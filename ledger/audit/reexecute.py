@@ -131,15 +131,14 @@ class _Replayer:
                 raise BadBlock(0, f"cannot start Anvil to re-execute on revm: {exc}") from None
             self._close = engine.close
             result.replayed = "re-executed from genesis on revm (Anvil)"
-        elif made_by == "anvil":  # py-evm's faster loop is an implementation of its own, apart from revm
-            from ledger.evm.pyevm import PyEvmEngine
-
-            engine = PyEvmEngine(chain_id, genesis_time)
-            result.replayed = "re-executed from genesis on py-evm"
         else:
             from ledger.evm.pyevm import PyEvmEngine
 
-            engine = PyEvmEngine(chain_id, genesis_time, vm=PermissionedShanghaiVM)
+            if made_by == "anvil":  # py-evm's faster loop is an implementation of its own, apart from revm
+                engine = PyEvmEngine(chain_id, genesis_time)
+                result.replayed = "re-executed from genesis on py-evm"
+            else:
+                engine = PyEvmEngine(chain_id, genesis_time, vm=PermissionedShanghaiVM)
         if "0x" + engine.head().hash.hex() != meta.get("genesis_hash"):
             self.close()
             raise BadBlock(0, "a fresh engine does not produce the recorded genesis block")

@@ -35,10 +35,11 @@ from eth_utils import decode_hex
 
 from ledger.errors import ConfigError, LedgerError
 from ledger.evm import devnode
-from ledger.evm.base import AccountChange, ExecutedBlock, Log, SignedTx, TxOutcome
+from ledger.evm.base import AccountChange, ExecutedBlock, SignedTx
 from ledger.evm.jsonrpc import JsonRpcClient, RpcError
 from ledger.evm.permissioned import BLOCK_GAS_LIMIT, GENESIS_ALLOC
 from ledger.evm.pyevm import PyEvmEngine
+from ledger.evm.rpc import receipt_outcome
 from ledger.evm.signing import Eip155Signer, decode_tx
 
 
@@ -94,7 +95,8 @@ class AnvilEngine:
                 or [t["transactionHash"] for t in traces] != hashes:
             raise LedgerError(f"Anvil's block {number} does not hold exactly the batch of {len(txs)} transactions "
                               "in order")
-        outcomes = tuple(_outcome(receipt, trace) for receipt, trace in zip(receipts, traces))
+        outcomes = tuple(receipt_outcome(receipt, decode_hex(trace["output"]))
+                         for receipt, trace in zip(receipts, traces))
         changes = [change for trace in traces for change in account_changes(trace["stateDiff"], trace["trace"])]
         for change in changes:
             if change.code and reads_block_identity(change.code):
@@ -129,19 +131,6 @@ class AnvilEngine:
         """Stops the node (also done when the engine is collected, and at exit)."""
         self._rpc.close()
         self._stop()
-
-
-def _outcome(receipt: dict, trace: dict) -> TxOutcome:
-    success = receipt["status"] == "0x1"
-    created = receipt.get("contractAddress")
-    return TxOutcome(
-        success=success,
-        gas_used=int(receipt["gasUsed"], 16),
-        logs=tuple(Log(decode_hex(log["address"]), tuple(decode_hex(t) for t in log["topics"]),
-                       decode_hex(log["data"])) for log in receipt["logs"]),
-        output=decode_hex(trace["output"]),
-        contract_address=decode_hex(created) if created and success else None,
-    )
 
 
 def account_changes(diff: dict, calls: list[dict] = ()) -> list[AccountChange]:

@@ -176,14 +176,19 @@ class PyEvmEngine:
 
     decode = staticmethod(decode_tx)
 
+    def _open_block(self, timestamp: int):
+        """The head, after dating the block to be built on it `timestamp` (which must be later)."""
+        parent = self._chain.get_canonical_head()
+        if timestamp <= parent.timestamp:
+            raise LedgerError(f"block timestamp {timestamp} is not after its parent's {parent.timestamp}")
+        self._chain.set_header_timestamp(timestamp)
+        return parent
+
     def execute_block(self, txs: Sequence[SignedTx], timestamp: int, **header_fields) -> ExecutedBlock:
         """`header_fields`: other values of the block's header than this chain's own (the coinbase and
         mix_hash of another engine's block, when the audit re-executes it)."""
         chain = self._chain
-        parent = chain.get_canonical_head()
-        if timestamp <= parent.timestamp:
-            raise LedgerError(f"block timestamp {timestamp} is not after its parent's {parent.timestamp}")
-        chain.set_header_timestamp(timestamp)
+        parent = self._open_block(timestamp)
         try:
             result, receipts, computations = chain.mine_all([tx.native for tx in txs], **header_fields)
         except Exception as exc:  # py-evm rejects an invalid transaction for the whole block
@@ -216,10 +221,7 @@ class PyEvmEngine:
         changes it reported applied to the parent's state, the transactions, receipts and header built as
         execute_block builds them, so the same block executed here would have the same hash."""
         chain = self._chain
-        parent = chain.get_canonical_head()
-        if timestamp <= parent.timestamp:
-            raise LedgerError(f"block timestamp {timestamp} is not after its parent's {parent.timestamp}")
-        chain.set_header_timestamp(timestamp)
+        self._open_block(timestamp)
         vm = chain.get_vm(chain.header)
         state = vm.state
         for change in changes:

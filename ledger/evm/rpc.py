@@ -320,6 +320,12 @@ def _utc(timestamp: int) -> str:
 
 
 def _outcome(receipt: dict, reverts: dict[str, bytes]) -> TxOutcome:
+    # A receipt carries no return data: a successful transaction's output is not recorded.
+    return receipt_outcome(receipt, b"" if receipt["status"] == "0x1" else reverts[receipt["transactionHash"]])
+
+
+def receipt_outcome(receipt: dict, output: bytes) -> TxOutcome:
+    """A transaction's outcome from its JSON-RPC receipt and its output (return or revert data)."""
     success = receipt["status"] == "0x1"
     created = receipt.get("contractAddress")
     return TxOutcome(
@@ -327,8 +333,7 @@ def _outcome(receipt: dict, reverts: dict[str, bytes]) -> TxOutcome:
         gas_used=int(receipt["gasUsed"], 16),
         logs=tuple(Log(_bytes(log["address"]), tuple(_bytes(t) for t in log["topics"]), _bytes(log["data"]))
                    for log in receipt["logs"]),
-        # A receipt carries no return data: a successful transaction's output is not recorded.
-        output=b"" if success else reverts[receipt["transactionHash"]],
+        output=output,
         contract_address=_bytes(created) if created and success else None,
     )
 
