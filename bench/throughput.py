@@ -164,7 +164,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Where a run's time goes: the part each function belongs to (the first match from the top of its stack).
 PARTS = (
     ("engine start", ("evm/anvil.py:__init__", "evm/pyevm.py:__init__")),
-    ("execution", ("evm/anvil.py:execute_block", "evm/pyevm.py:execute_block")),
+    ("execution", ("evm/anvil.py:execute_block", "evm/anvil.py:take", "evm/pyevm.py:execute_block")),
+    ("views", ("evm/anvil.py:call", "evm/pyevm.py:call")),
     ("signing", ("evm/signing.py:sign",)), ("gateway", ("chain/gateway.py:",)),
     ("sealing", ("chain/sealer.py:",)), ("store", ("chain/store.py:",)),
     ("risk monitor", ("supervision/monitor.py:",)), ("node copies", ("write_node_copies",)),

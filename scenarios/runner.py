@@ -16,8 +16,9 @@ from typing import Callable
 
 from ledger.chain.reader import LedgerReader
 from ledger.chain.snapshot import write_state_snapshot
-from ledger.chain.run import (LEDGER_FILE, RUN_FILE, chain_name, finish_marker, read_marker, run_status, start_marker,
-                              write_json_atomically, write_node_copies)
+from ledger.chain.run import (ALL_NODES, LEDGER_FILE, NO_NODES, RUN_FILE, chain_name, finish_marker,
+                              node_copies_choice, read_marker, run_status, start_marker, write_json_atomically,
+                              write_node_copies)
 from ledger.chain.store import SQLITE_FULL, SQLITE_WRITE_FAILED, DiskFull
 from ledger.errors import ConfigError, LedgerError
 from ledger.supervision.catalogue import score
@@ -53,7 +54,7 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
                  engine: str = "pyevm", progress: Callable[[int], None] | None = None,
                  on_start: Callable[[int], None] | None = None, rpc_urls: dict[str, str] | None = None, *,
                  part_of: str | None = None, same_as: "SameBlocks | None" = None,
-                 final_dir: Path | None = None) -> dict:
+                 final_dir: Path | None = None, node_copies: str | list[str] = ALL_NODES) -> dict:
     """Runs scenario `name` and returns its summary (also written to RUN_DIR/run.json). On the rpc
     engine, `rpc_urls` maps each chain to its node's URL (scenarios.api.ANY_CHAIN: a single chain's).
 
@@ -62,16 +63,21 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
     the certificates again and, last, run.json (atomically), and the marker goes. A run that fails before
     its first block leaves no folder; one that fails later keeps its marker, and `--resume` finishes it.
     `part_of`: the `run scenario all` this is a sub-run of. `same_as`: on --resume, the interrupted run's
-    blocks, which this run must commit again; `final_dir`: where the run will be moved to then."""
+    blocks, which this run must commit again; `final_dir`: where the run will be moved to then. `node_copies`:
+    which member nodes get a copy of each chain's ledger ("all", "none" or node names, each of which must be
+    a node of the run by its first block: UnknownNode, and no folder left, otherwise)."""
     scenario_class = get_scenario(name)
     resolved = scenario_class.resolve_options(options)
+    node_copies = node_copies_choice(node_copies)
     run_dir = run_dir or fresh_run_dir(RUNS_ROOT, name, seed)
     make_run_dir(run_dir)
     ctx = None
     try:
         start_marker(run_dir, {"scenario": name, "seed": seed, "options": resolved, "engine": engine,
-                               "rpc_urls": dict(rpc_urls or {}), **({"part_of": part_of} if part_of else {})})
-        ctx = ScenarioContext(seed, resolved, run_dir, engine, progress, rpc_urls, block_check=same_as)
+                               "rpc_urls": dict(rpc_urls or {}), "node_copies": node_copies,
+                               **({"part_of": part_of} if part_of else {})})
+        ctx = ScenarioContext(seed, resolved, run_dir, engine, progress, rpc_urls,
+                              block_check=_NodesNamed(node_copies, lambda: ctx, same_as))
         if on_start:
             on_start(scenario_class.expected_steps(resolved))
         started = time.perf_counter()
@@ -81,7 +87,7 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
             ctx.close()
         if same_as is not None:
             same_as.finish()
-        summary = summarize(name, seed, resolved, engine, final_dir or run_dir, ctx)
+        summary = {**summarize(name, seed, resolved, engine, final_dir or run_dir, ctx), "node_copies": node_copies}
         write_json_atomically(run_dir / "ground_truth.json", [p.to_json() for p in ctx.planted])
         for consortium in ctx.chains.values():
             write_node_copies(consortium, run_dir)
@@ -100,9 +106,35 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
         raise
 
 
+class UnknownNode(ConfigError):
+    """--node-copies named a node the run does not have."""
+
+
+class _NodesNamed:
+    """The block check that, at the run's first block (its founders seal it, so its nodes are there by then),
+    refuses node names given to --node-copies that are none of the run's nodes; then `then`'s, if any."""
+
+    def __init__(self, node_copies: str | list[str], ctx: Callable[[], ScenarioContext], then=None) -> None:
+        self.names = set(node_copies) if isinstance(node_copies, list) else set()
+        self.ctx, self.then = ctx, then
+
+    def __call__(self, chain: str, block, forgotten: bool) -> None:
+        if self.names:
+            known = {n for c in self.ctx().chains.values() for n in c.nodes}
+            unknown = sorted(self.names - known)
+            if unknown:
+                raise UnknownNode(f"--node-copies names {', '.join(unknown)}, which "
+                                  f"{'is no node' if len(unknown) == 1 else 'are no nodes'} of this run; "
+                                  f"its nodes: {', '.join(sorted(known))}")
+            self.names = set()
+        if self.then is not None:
+            self.then(chain, block, forgotten)
+
+
 def _stopped(run_dir: Path, ctx: ScenarioContext | None, exc: BaseException, name: str) -> None:
     """A run that failed or was interrupted: before its first block its folder goes (nothing of it is worth
-    keeping); after, the folder stays with its marker, for --resume. A full disk is said in one line."""
+    keeping), as it does when its first block finds a bad --node-copies name (UnknownNode); after, the folder
+    stays with its marker, for --resume. A full disk is said in one line."""
     blocks = False
     for consortium in (ctx.chains.values() if ctx else ()):
         try:
@@ -110,7 +142,7 @@ def _stopped(run_dir: Path, ctx: ScenarioContext | None, exc: BaseException, nam
             consortium.store.close()
         except (sqlite3.Error, LedgerError, OSError):
             blocks = True  # cannot tell: kept
-    if not blocks:
+    if not blocks or isinstance(exc, UnknownNode):
         shutil.rmtree(run_dir, ignore_errors=True)
     full = _disk_full(exc, run_dir)
     if full is not None:
@@ -192,23 +224,29 @@ ALL = "all"
 
 
 def run_all(seed: int, options: dict[str, dict[str, int | None]] | None = None, run_dir: Path | None = None,
-            engine: str = "pyevm", progress_for: Callable[[str], tuple] | None = None, *, resume: bool = False) -> dict:
+            engine: str = "pyevm", progress_for: Callable[[str], tuple] | None = None, *, resume: bool = False,
+            node_copies: str = ALL_NODES) -> dict:
     """Runs every scenario into RUN_DIR/<scenario>/ and scores the regulator's findings on each against
     its ground truth: per scenario and overall (micro-averaged over all regulator plants and findings).
     `options` maps a scenario's name to its options (defaults otherwise); `progress_for(name)` gives a
     scenario's (progress, on_start) callbacks. RUN_DIR and each sub-run get their run.started marker (the
     sub-run's names the `all` run it belongs to); with `resume`, RUN_DIR is an interrupted `all` run: its
-    complete sub-runs are kept, the interrupted one is resumed (resume_run) and the rest are run."""
+    complete sub-runs are kept, the interrupted one is resumed (resume_run) and the rest are run. `node_copies`:
+    "all" or "none" (node names differ from one scenario to the next)."""
     options = options or {}
+    if node_copies_choice(node_copies) not in (ALL_NODES, NO_NODES):
+        raise ConfigError("run scenario all takes --node-copies all or none: its scenarios have nodes of "
+                          "different names; run a scenario by name to give its nodes' names")
     run_dir = run_dir or fresh_run_dir(RUNS_ROOT, ALL, seed)
     if not resume:
         make_run_dir(run_dir)
     started = time.perf_counter()
-    summary: dict = {"scenario": ALL, "seed": seed, "engine": engine, "run_dir": str(run_dir), "scores": {}}
+    summary: dict = {"scenario": ALL, "seed": seed, "engine": engine, "node_copies": node_copies,
+                     "run_dir": str(run_dir), "scores": {}}
     try:
         if not resume:
             start_marker(run_dir, {"scenario": ALL, "seed": seed, "options": options, "engine": engine,
-                                   "rpc_urls": {}})
+                                   "rpc_urls": {}, "node_copies": node_copies})
         for name in scenario_names():
             progress, on_start = progress_for(name) if progress_for else (None, None)
             sub = run_dir / name
@@ -216,11 +254,11 @@ def run_all(seed: int, options: dict[str, dict[str, int | None]] | None = None, 
                 summary[name] = json.loads((sub / RUN_FILE).read_text(encoding="utf-8"))  # done before
             elif resume and sub.is_dir():
                 marker = read_marker(sub) or {"scenario": name, "seed": seed, "options": options.get(name, {}),
-                                              "engine": engine, "part_of": ALL}
+                                              "engine": engine, "part_of": ALL, "node_copies": node_copies}
                 summary[name] = _resume_one(sub, marker, progress, on_start)
             else:
                 summary[name] = run_scenario(name, seed, options.get(name, {}), sub, engine, progress, on_start,
-                                             part_of=ALL)
+                                             part_of=ALL, node_copies=node_copies)
             scored = score(run_dir / name)
             summary["scores"][name] = scored
         totals = {k: sum(s[k] for s in summary["scores"].values())
@@ -319,7 +357,8 @@ def resume_run(run_dir: Path, name: str | None = None, progress: Callable[[int],
     marker = status.marker
     if status.scenario == ALL:
         options = marker.get("options") if isinstance(marker.get("options"), dict) else {}
-        return run_all(status.seed, options, run_dir, marker.get("engine", "pyevm"), progress_for, resume=True)
+        return run_all(status.seed, options, run_dir, marker.get("engine", "pyevm"), progress_for, resume=True,
+                       node_copies=_node_copies(run_dir, marker))
     return _resume_one(run_dir, marker, progress, on_start)
 
 
@@ -332,6 +371,7 @@ def _resume_one(run_dir: Path, marker: dict, progress, on_start) -> dict:
     if not isinstance(name, str) or not isinstance(seed, int) or engine != "pyevm" and engine not in _engines() \
             or any(not isinstance(v, int) or isinstance(v, bool) for v in options.values()):
         raise ConfigError(f"{run_dir}: its run.started marker does not say what run it was")
+    node_copies = _node_copies(run_dir, marker)
     temp = run_dir.with_name(RESUMING.format(name=run_dir.name))
     if temp.exists():
         left = read_marker(temp)
@@ -341,7 +381,7 @@ def _resume_one(run_dir: Path, marker: dict, progress, on_start) -> dict:
     same = SameBlocks(run_dir, seed)
     try:
         summary = run_scenario(name, seed, options, temp, engine, progress, on_start, part_of=marker.get("part_of"),
-                               same_as=same, final_dir=run_dir)
+                               same_as=same, final_dir=run_dir, node_copies=node_copies)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -354,6 +394,14 @@ def _resume_one(run_dir: Path, marker: dict, progress, on_start) -> dict:
     os.rename(temp, run_dir)
     shutil.rmtree(old, ignore_errors=True)
     return summary
+
+
+def _node_copies(run_dir: Path, marker: dict) -> str | list[str]:
+    """The --node-copies the interrupted run was started with ("all" for a marker from before the option)."""
+    try:
+        return node_copies_choice(marker.get("node_copies", ALL_NODES))
+    except ConfigError:
+        raise ConfigError(f"{run_dir}: its run.started marker does not say what run it was") from None
 
 
 def _exchange(a: Path, b: Path) -> bool:

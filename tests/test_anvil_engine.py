@@ -61,10 +61,17 @@ SMALL = {"share_transfer": {"investors": 60, "transfers": 60}, "regional_equity"
 
 
 @pytest.mark.parametrize("scenario", sorted(SMALL))
-def test_a_scenario_makes_the_same_chain_on_both_engines_and_each_audits_on_the_other(tmp_path, scenario) -> None:
+def test_a_scenario_makes_the_same_chain_on_both_engines_and_each_audits_on_the_other(tmp_path, scenario,
+                                                                                     monkeypatch) -> None:
+    # The Anvil node is replaced by a fresh one holding its state every 150 transactions: not a block differs.
+    renewed = []
+    monkeypatch.setattr(AnvilEngine, "RENEW_AFTER", 150)
+    renew = AnvilEngine._renew_node
+    monkeypatch.setattr(AnvilEngine, "_renew_node", lambda engine: renewed.append(renew(engine)))
     runs = {engine: run_scenario(scenario, 5, SMALL[scenario], tmp_path / engine, engine)
             for engine in ("pyevm", "anvil")}
     pyevm, anvil = runs["pyevm"], runs["anvil"]
+    assert len(renewed) >= 2
     assert {c: s["head_hash"] for c, s in anvil["chains"].items()} == \
         {c: s["head_hash"] for c, s in pyevm["chains"].items()}
     for field in ("caught", "missed", "unexpected_refusals", "refused_by_reason", "transactions", "blocks"):
@@ -102,5 +109,35 @@ def test_a_contract_reading_blockhash_or_prevrandao_is_refused_on_anvil() -> Non
     try:
         with pytest.raises(LedgerError, match="BLOCKHASH or PREVRANDAO"):
             anvil.execute_block([anvil.sign(KEY, 0, b"", deploy_code(bytes.fromhex("445f5500")), 200_000)], T0 + 10)
+    finally:
+        anvil.close()
+
+
+def test_a_refused_block_leaves_the_node_at_the_ledgers_head() -> None:
+    from ledger.errors import LedgerError
+    counter = bytes.fromhex("6000546001018060005560005260206000f3")  # slot 0 += 1, returned
+    other = Account.derive(1, "anvil-test/other").private_key
+    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
+    try:
+        hashes = []
+        for engine in (anvil, pyevm):
+            address = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(counter), 200_000)],
+                                           T0 + 10).outcomes[0].contract_address
+            calls = [engine.sign(KEY, 1, address, b"", 100_000), engine.sign(other, 0, address, b"", 20_000)]
+            for tx in calls[:1] if engine is anvil else ():
+                engine.take(tx)  # handed over ahead, then the block is refused (intrinsic gas too low)
+            with pytest.raises(LedgerError):
+                engine.execute_block(calls, T0 + 20)
+            snapshot = engine.snapshot()
+            with pytest.raises(LedgerError):  # a nonce ahead: Anvil pools it and mines the block without it
+                engine.execute_block([calls[0], engine.sign(other, 5, address, b"", 100_000)], T0 + 20)
+            if engine is anvil:  # the node holds a block the ledger does not: nothing more until a revert
+                with pytest.raises(LedgerError, match="stopped at block 2"):
+                    engine.call(address, b"")
+            engine.revert(snapshot)
+            block = engine.execute_block(calls[:1], T0 + 20)
+            assert engine.call(address, b"") == (True, (2).to_bytes(32, "big"))
+            hashes.append(block.hash)
+        assert hashes[0] == hashes[1]
     finally:
         anvil.close()

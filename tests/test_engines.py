@@ -163,6 +163,28 @@ def test_revert_restores_head_and_state_and_the_block_rebuilds(engine, deployed)
     assert again.hash == first.hash
 
 
+def test_transactions_taken_ahead_make_the_next_block_or_are_forgotten_by_revert(engine, deployed):
+    take = getattr(engine, "take", None)  # an engine on a node takes each transaction as it is queued
+    if take is None:
+        pytest.skip(f"the {engine.name} engine takes a block's transactions when it executes it")
+    snapshot = engine.snapshot()
+    txs = [propose(engine, deployed, offset=i, member=bytes([i + 1]) * 20) for i in range(3)]
+    for tx in txs:
+        take(tx)
+    assert view(engine, deployed, "proposalCount") == 0  # handed over, not executed
+    with pytest.raises(LedgerError, match="before taking a snapshot"):
+        engine.snapshot()
+    engine.revert(snapshot)  # what was handed over is forgotten with the blocks
+    block = engine.execute_block(txs[:1], next_time(engine))
+    assert len(block.outcomes) == 1 and view(engine, deployed, "proposalCount") == 1
+    take(txs[1])  # one handed over ahead, one at execution: the block holds both, in order
+    block = engine.execute_block(txs[1:], next_time(engine))
+    assert [o.success for o in block.outcomes] == [True, True] and view(engine, deployed, "proposalCount") == 3
+    take(txs[0])
+    with pytest.raises(LedgerError, match="not the first of block"):
+        engine.execute_block(txs[1:], next_time(engine))
+
+
 def test_a_consortium_seals_and_stores_blocks_that_verify(engine, deployed, tmp_path):
     chain = open_chain(tmp_path, "sealed", 5, 31337, next_time(engine), engine.name,
                        rpc_url=getattr(engine, "url", None))  # on the rpc engine: the same node

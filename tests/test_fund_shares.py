@@ -446,6 +446,22 @@ def test_request_transfer_records_request(chain, held):
     assert shares(chain, fund, alice) == 3 * MIN  # nothing moves before settlement
 
 
+def test_a_closed_request_keeps_only_its_status(chain, held):
+    # Its parties and amounts are in its events: the state keeps a byte of each closed request, so that a
+    # market's state does not grow with the transfers it has made.
+    fund, _, alice, _, bob = held
+    settled = approved(chain, fund, alice, bob, MIN, 1_000)
+    t = ok(settle(chain, settled))
+    assert t.event("TransferSettled")["amount"] == MIN
+    rejected = requested(chain, fund, alice, bob, MIN)
+    ok(reject(chain, rejected))
+    for rid, closed in ((settled, SETTLED), (rejected, REJECTED)):
+        r = chain.shares.view("request", rid)
+        assert (int(r[0], 16), r[1], r[2], int(r[3], 16), r[4], r[5]) == (0, 0, closed, 0, 0, 0)
+    t = settle(chain, rejected + 1)  # its status shares a slot with theirs: still unknown
+    assert reverted(t, "UnknownRequest")
+
+
 def test_request_transfer_refuses_unknown_fund(chain, held):
     _, _, alice, _, bob = held
     t = request(chain, 9, alice, bob, MIN)

@@ -4,6 +4,7 @@ hang or a read without end."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -75,3 +76,58 @@ def test_an_answer_past_the_size_bound_is_refused(monkeypatch) -> None:
     client = JsonRpcClient(serve(b'{"jsonrpc":"2.0","id":1,"result":"' + b"0" * 5000 + b'"}'))
     with pytest.raises(NodeUnreachable, match="more than 1,000"):
         client.call("eth_chainId")
+
+
+def serve_pipelined(wrong_id_at: int | None = None) -> str:
+    """A node that reads requests as they come, several in one read, and answers each (result: its id
+    doubled) in one write per read, so that answers arrive several to a segment, as a busy node's do."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def run() -> None:
+        connection, _ = server.accept()
+        with connection:
+            pending, answered = b"", 0
+            while chunk := connection.recv(65536):
+                pending += chunk
+                out = b""
+                while b"\r\n\r\n" in pending:
+                    head, rest = pending.split(b"\r\n\r\n", 1)
+                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                      if line.lower().startswith(b"content-length")))
+                    if len(rest) < length:
+                        break
+                    body, pending = rest[:length], rest[length:]
+                    request_id = json.loads(body)["id"]
+                    answered += 1
+                    answer_id = request_id + 1 if answered == wrong_id_at else request_id
+                    payload = json.dumps({"jsonrpc": "2.0", "id": answer_id, "result": 2 * request_id}).encode()
+                    out += b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload
+                connection.sendall(out)
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_pipelined_requests_are_answered_in_order_with_calls_between() -> None:
+    client = JsonRpcClient(serve_pipelined(), timeout=10)
+    count = jsonrpc.PIPELINE_DEPTH * 2 + 7  # past the depth: the oldest answers are read while sending
+    for _ in range(count // 2):
+        client.send("eth_sendRawTransaction", "0x00")
+    assert client.call("eth_chainId") == 2 * (count // 2 + 1)  # behind the pipelined ones, its own answer
+    for _ in range(count - count // 2):
+        client.send("eth_sendRawTransaction", "0x00")
+    answers = client.answers()
+    ids = [a["id"] for a in answers]
+    assert len(answers) == count and ids == sorted(ids) and len(set(ids)) == count
+    assert all(a["result"] == 2 * a["id"] for a in answers)
+    assert client.answers() == []
+
+
+def test_a_pipelined_answer_to_another_request_is_one_line() -> None:
+    client = JsonRpcClient(serve_pipelined(wrong_id_at=3), timeout=5)
+    for _ in range(5):
+        client.send("eth_sendRawTransaction", "0x00")
+    with pytest.raises(NodeUnreachable, match="did not answer eth_sendRawTransaction"):
+        client.answers()

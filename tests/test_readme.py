@@ -231,8 +231,8 @@ NOT_RUN = {
         "recompiles every contract (tests/test_artifacts.py checks the artifacts against the sources)",
     "python bench/throughput.py [--transfers 10000] [--investors 1000] [--engines pyevm,anvil] [--profile] "
     "[--baselines] [--json]": "a benchmark: minutes, and timings",
-    "python bench/scale.py [--sizes 10k,100k,1m] [--engines pyevm,anvil] [--keep DIR] [--json]":
-        "a benchmark: hours at the largest size",
+    "python bench/scale.py [--sizes 10k,100k,1m] [--engines pyevm,anvil] [--node-copies all] [--no-audit] "
+    "[--keep DIR] [--json]": "a benchmark: hours at the largest size",
     "python cli.py compile examples/MaximumHoldingModule.sol":
         "needs the runs/proto run of the deploy/call/send walkthrough; tests/test_compliance.py does the same "
         "steps in process (test_a_pilot_team_adds_a_rule_with_one_module)",

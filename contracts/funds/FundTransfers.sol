@@ -13,7 +13,7 @@ import {FundEnforcement} from "./FundEnforcement.sol";
 abstract contract FundTransfers is FundEnforcement {
     enum RequestStatus { None, Requested, Approved, Rejected, Cancelled, Settled }
 
-    /// @dev Packed into three storage slots: a request is written once per transfer.
+    /// @dev Packed into three storage slots, held while the request is open.
     struct TransferRequest {
         address from;
         uint64 fundId;
@@ -25,7 +25,11 @@ abstract contract FundTransfers is FundEnforcement {
 
     ISettlementCash public cash;
     uint256 public requestCount;
-    mapping(uint256 => TransferRequest) private _requests;
+    mapping(uint256 => TransferRequest) private _requests; // the open requests
+    /// @dev A closed request (rejected, cancelled, settled) keeps only its status, a byte, 32 to a slot: its
+    /// parties and amounts are in its events, and the state stays the size of the open business however
+    /// many transfers a market makes.
+    mapping(uint256 => uint256) private _closedStatuses;
 
     event CashChanged(address indexed cash);
     event TransferRequested(
@@ -82,35 +86,38 @@ abstract contract FundTransfers is FundEnforcement {
     function rejectTransfer(uint256 requestId, bytes32 reason) external restricted {
         TransferRequest storage r = _open(requestId);
         _onlyManager(r.fundId);
-        r.status = RequestStatus.Rejected;
+        _close(requestId, RequestStatus.Rejected);
         emit TransferRejected(requestId, msg.sender, reason);
     }
 
     /// @notice The requester withdraws a request that has not settled.
     function cancelTransfer(uint256 requestId) external {
-        TransferRequest storage r = _request(requestId);
+        TransferRequest storage r = _open(requestId);
         if (r.from != msg.sender) revert NotRequester(requestId, msg.sender);
-        _open(requestId);
-        r.status = RequestStatus.Cancelled;
+        _close(requestId, RequestStatus.Cancelled);
         emit TransferCancelled(requestId);
     }
 
     /// @notice The platform settles an approved request: shares against cash, both or neither.
     function settleTransfer(uint256 requestId) external restricted {
         _whenNotPaused();
-        TransferRequest storage r = _request(requestId);
+        TransferRequest memory r = _request(requestId);
         if (r.status == RequestStatus.Requested) revert TransferNotApproved(requestId);
         if (r.status != RequestStatus.Approved) revert InvalidRequestStatus(requestId, r.status);
         Movement memory m = _transfer(r.fundId, r.from, r.to, r.amount);
-        r.status = RequestStatus.Settled;
+        _close(requestId, RequestStatus.Settled);
         cash.transferFrom(r.to, r.from, r.price);
         _make(m);
         emit TransferSettled(requestId, r.fundId, r.from, r.to, r.amount, r.price);
     }
 
-    /// @notice The transfer request `requestId`.
-    function request(uint256 requestId) external view returns (TransferRequest memory) {
-        return _request(requestId);
+    /// @notice The transfer request `requestId`; of a closed one, only its status (the rest is in its events).
+    function request(uint256 requestId) external view returns (TransferRequest memory r) {
+        r = _requests[requestId];
+        if (r.status == RequestStatus.None) {
+            r.status = _closedStatus(requestId);
+            if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
+        }
     }
 
     /// @dev Reverts unless the caller manages fund `fundId`.
@@ -134,8 +141,23 @@ abstract contract FundTransfers is FundEnforcement {
         }
     }
 
+    /// @dev The open request `requestId`; a closed one reverts with its status, an unknown one as unknown.
     function _request(uint256 requestId) private view returns (TransferRequest storage r) {
         r = _requests[requestId];
-        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
+        if (r.status == RequestStatus.None) {
+            RequestStatus closed = _closedStatus(requestId);
+            if (closed == RequestStatus.None) revert UnknownRequest(requestId);
+            revert InvalidRequestStatus(requestId, closed);
+        }
+    }
+
+    /// @dev Closes the open request `requestId` with `status`: its record goes, its status stays.
+    function _close(uint256 requestId, RequestStatus status) private {
+        delete _requests[requestId];
+        _closedStatuses[requestId >> 5] |= uint256(status) << ((requestId & 31) * 8);
+    }
+
+    function _closedStatus(uint256 requestId) private view returns (RequestStatus) {
+        return RequestStatus(uint8(_closedStatuses[requestId >> 5] >> ((requestId & 31) * 8)));
     }
 }

@@ -29,12 +29,12 @@ from eth_hash.auto import keccak
 
 from ledger.audit.anchors import anchors_on, check_anchors, problem_block
 from ledger.trust.ca import certificate_address, issued_by
-from ledger.chain.run import (LEDGER_FILE, chain_ledgers, chain_name, chain_names, ledger_path, own_name, run_of,
-                              sibling)
+from ledger.chain.run import (LEDGER_FILE, chain_ledgers, chain_name, chain_names, holds_copy, ledger_path,
+                              node_copies_of, own_name, read_marker, run_of, shown_choice, sibling)
 from ledger.chain.consortium import CERTS_DIR, GENESIS_FILE, GENESIS_REFUSALS_DIGEST
 from ledger.evm.mpt import receipt_rlp, trie_root
 from ledger.errors import ConfigError, LedgerError
-from ledger.chain.membership import REGISTRY, Membership, registry_events
+from ledger.chain.membership import REGISTRY, Membership, membership_at, registry_events
 from ledger.chain.sealer import check_seals, genesis_id, link_refusal, seal_message
 from ledger.chain.reader import TABLES, BlockRows, LedgerReader, parse_json
 
@@ -487,6 +487,7 @@ def member_copies(chain_dir: Path) -> list[tuple[str, Path]]:
 def check_member_copies(chain_dir: Path, result: Findings) -> None:
     """Checks every member's copy against the chain: each must hold on its own (seals and all) and agree
     with the chain block by block. A copy that is a shorter prefix of the chain lags; it is not wrong.
+    In a complete run, every member the run chose to hold a copy (--node-copies) must hold one.
     `result` gets the earliest problem and the notes."""
     try:
         chain = LedgerReader(chain_dir / LEDGER_FILE)
@@ -495,6 +496,8 @@ def check_member_copies(chain_dir: Path, result: Findings) -> None:
     try:
         ours = {n: _sealed_content(chain.block_rows(n)) for n in chain.block_numbers()}
         head = max(ours, default=0)
+        if ours:  # a chain with no block has no member yet
+            _check_copy_holders(chain_dir, chain, result)
     finally:
         chain.close()
     try:
@@ -524,6 +527,31 @@ def check_member_copies(chain_dir: Path, result: Findings) -> None:
             store.close()
         if held < head:
             result.notes.append(f"{where} lags: it ends at block {held} of {head}")
+
+
+def _check_copy_holders(chain_dir: Path, chain: LedgerReader, result: Findings) -> None:
+    """Each member (a certified node the chain's registry admitted) that the (sub-)run's --node-copies gives a
+    copy must hold one once the run is complete (copies are written at its end); one that holds none by the
+    run's choice is a note. A run that recorded no choice (made before the option) is not checked here."""
+    run = chain_dir.parent
+    choice = node_copies_of(run)
+    if choice is None or read_marker(run) is not None:
+        return
+    try:
+        membership = membership_at(chain)
+    except Exception:  # noqa: BLE001 - a damaged chain ledger, whatever its damage: its own check says where
+        return
+    certified = sorted(p.stem for p in (chain_dir / CERTS_DIR).glob("*.pem") if p.stem not in ("ca", "crl"))
+    members = [n for n in certified if membership.address_of(n) is not None
+               and not (chain_dir / NODES_DIR / n / LEDGER_FILE).exists()]
+    for node in members:
+        if holds_copy(choice, node):
+            result.fail(0, f"{node}'s copy is missing, though the run gives {node} one "
+                           f"(--node-copies {shown_choice(choice)})")
+    without = [n for n in members if not holds_copy(choice, n)]
+    if without:
+        result.notes.append(f"no copy held by {', '.join(without)}, by the run's choice "
+                            f"(--node-copies {shown_choice(choice)})")
 
 
 def check_certificates(certs: Path, genesis: dict, membership: Membership) -> list[str]:

@@ -96,6 +96,7 @@ class Consortium:
         self.keystores = keystores
         self.client_holders: dict[str, tuple[str, bytes]] = {}  # reopened: label -> (holding node, address)
         self.engine = engine
+        self._take = getattr(engine, "take", None)  # an engine that takes each transaction as it is queued
         self.store = store
         self.ca = ca
         self.time = genesis_time
@@ -267,6 +268,8 @@ class Consortium:
         nonce = self._nonces.get(signer.address, 0)
         tx = self.engine.sign(signer.private_key, nonce, call.to, call.data, call.gas)
         self._nonces[signer.address] = nonce + 1
+        if self._take is not None:  # the node starts on it while the scenario goes on (AnvilEngine.take)
+            self._take(tx)
         ticket.tx_hash = tx.hash
         self._pending.append(_Pending(ticket, tx, node.name, queued + call.gas))
         return ticket

@@ -60,14 +60,64 @@ def open_chain(run_dir: Path, name: str, keys: KeyDeriver | int, chain_id: int, 
     return Consortium(name, keys, genesis_time, executor, store, ca, KeystoreWriter(chain_dir, name))
 
 
+ALL_NODES, NO_NODES = "all", "none"  # --node-copies: every member holds a copy (the default), or none does
+
+
+def node_copies_choice(given: object) -> str | list[str]:
+    """--node-copies as a run records it: "all", "none", or the names of the nodes that hold a copy, sorted
+    (given as "A,B" on the command line, or as a list in a run's marker). ConfigError for anything else."""
+    if given in (ALL_NODES, NO_NODES):
+        return given
+    names = given.split(",") if isinstance(given, str) else given if isinstance(given, list) else None
+    if names is None or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(f"--node-copies takes {ALL_NODES}, {NO_NODES} or node names separated by commas "
+                          f"(NODE,NODE...), got {given!r}")
+    names = sorted({n.strip() for n in names})
+    if set(names) & {ALL_NODES, NO_NODES}:
+        raise ConfigError(f"--node-copies takes {ALL_NODES} or {NO_NODES} alone, not among node names")
+    return names
+
+
+def node_copies_of(run_dir: Path) -> str | list[str] | None:
+    """The --node-copies choice the (sub-)run at RUN_DIR was made with, from its marker or its run.json; None
+    where it recorded none (a run made before the option, or a chain put together by hand): every member
+    holds a copy then, but a missing one is not reported."""
+    record = read_marker(run_dir)
+    summary = Path(run_dir) / RUN_FILE
+    if record is None:
+        try:  # a summary is a few kB: a link, or a file far larger, is none (as run_status reads it)
+            if summary.is_symlink() or not summary.is_file() or summary.stat().st_size > 64 * MARKER_BYTES:
+                return None
+            record = loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return None
+    try:
+        return node_copies_choice(record["node_copies"]) if isinstance(record, dict) and "node_copies" in record \
+            else None
+    except ConfigError:
+        return None
+
+
+def holds_copy(choice: str | list[str] | None, node: str) -> bool:
+    """Whether the run's choice (node_copies_of) gives member `node` a copy of the ledger."""
+    return choice in (None, ALL_NODES) or isinstance(choice, list) and node in choice
+
+
+def shown_choice(choice: str | list[str]) -> str:
+    """A --node-copies choice as it is given on the command line."""
+    return choice if isinstance(choice, str) else ",".join(choice)
+
+
 def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
-    """Gives every member node its own copy of the chain's ledger, RUN_DIR/<chain>/nodes/<NODE>/ledger.sqlite,
-    so that one node's copy can be audited, or damaged, on its own; a copy a node already holds gets
-    the blocks it lacks. A node that never became a member never held the ledger. Returns a line for
-    each copy that could not be brought up to date."""
+    """Gives every member node the run chose (--node-copies, recorded in its marker and run.json; all by
+    default) its own copy of the chain's ledger, RUN_DIR/<chain>/nodes/<NODE>/ledger.sqlite, so that one
+    node's copy can be audited, or damaged, on its own; a copy a node already holds gets the blocks it
+    lacks. A node that never became a member never held the ledger. Returns a line for each copy that
+    could not be brought up to date."""
     problems = []
+    choice = node_copies_of(run_of(run_dir, consortium.name))
     for node in consortium.nodes.values():
-        if consortium.membership.get(node.address) is None:
+        if consortium.membership.get(node.address) is None or not holds_copy(choice, node.name):
             continue
         copy = run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE
         if any(p.is_symlink() for p in (copy, copy.parent, copy.with_name(LEDGER_FILE + "-wal"))):

@@ -63,9 +63,15 @@ def own_options(name: str | None, args: list[str], builtin: set[str]) -> dict[st
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed: same seed, same chain, byte for byte.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Where to write the run (default: runs/NAME-seedN).")
 @click.option("--engine", type=click.Choice(ENGINES), default="pyevm", show_default=True,
-              help="Execution engine: pyevm (embedded) or rpc (a JSON-RPC node, see --rpc-url).")
+              help="Execution engine: pyevm (embedded py-evm), anvil (revm on an Anvil pilotledger starts, for "
+                   "market-scale runs) or rpc (a JSON-RPC node, see --rpc-url).")
 @click.option("--rpc-url", "rpc_urls", multiple=True, metavar="[CHAIN=]URL",
               help="With --engine rpc: the node's URL, or CHAIN=URL once per chain of a multi-chain scenario.")
+@click.option("--node-copies", default="all", show_default=True, metavar="all|none|NODE,...",
+              help="Which member nodes hold their own copy of each chain's ledger (RUN_DIR/<chain>/nodes/NODE/"
+                   "ledger.sqlite): all, none, or the nodes named (e.g. the regulator's). Each copy is the whole "
+                   "ledger; the chain's own ledger is always kept. Recorded in the run: --resume, send, deploy "
+                   "and govern keep the choice.")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Finish the interrupted run at RUN_DIR (killed, or stopped by a full disk) with the seed, options "
                    "and engine its run.started marker gives: the run is made again beside it, every block the "
@@ -79,10 +85,11 @@ def own_options(name: str | None, args: list[str], builtin: set[str]) -> dict[st
 @FULL_OPTION
 @LANG_OPTION
 @click.pass_context
-def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, rpc_urls, resume, list_accounts,
-                         as_json, list_only, full, **options) -> None:
+def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, rpc_urls, node_copies, resume,
+                         list_accounts, as_json, list_only, full, **options) -> None:
     """Run scenario NAME: the business, planted violations, and a summary of what the chain refused.
     A scenario of your own (--scenarios-dir) takes its own options too, as --NAME VALUE."""
+    from ledger.chain.run import node_copies_choice
     from scenarios.runner import run_scenario
 
     if scenarios_dir is not None:
@@ -99,12 +106,13 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     if resume is not None:
         resume_command(click_ctx, name, resume, as_json, full)
         return
+    node_copies = node_copies_choice(node_copies)  # a name is checked against the run's nodes at its first block
     if name == "all":
         if scenarios_dir is not None:
             raise ConfigError("run scenario all runs the built-in scenarios only; run yours by name")
         if engine == "rpc":
             raise ConfigError("run scenario all runs on the embedded engine; run each scenario by name on a node")
-        run_all_command(seed, run_dir, engine, as_json, options, full)
+        run_all_command(seed, run_dir, engine, as_json, options, full, node_copies)
         return
     scenario = get_scenario(name)
     known = {o.name for o in scenario.options}
@@ -119,7 +127,8 @@ def run_scenario_command(click_ctx, name, scenarios_dir, seed, run_dir, engine, 
     if run_dir is not None and run_dir.exists():
         raise ConfigError(f"run directory {run_dir} already exists; pick a new one")
     with Progress(_("{name} (seed {seed})").format(name=name, seed=seed), counts=run_counts()) as bar:
-        summary = run_scenario(name, seed, given, run_dir, engine, bar.advance, bar.start, nodes)
+        summary = run_scenario(name, seed, given, run_dir, engine, bar.advance, bar.start, nodes,
+                               node_copies=node_copies)
     echo_json(summary) if as_json else click.echo(render_summary(summary, _run_names(summary["run_dir"], full)))
 
 
@@ -205,7 +214,7 @@ def echo_signing_accounts(name: str, seed: int, options: dict, as_json: bool) ->
 
 
 def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool, options: dict,
-                    full: bool = False) -> None:
+                    full: bool = False, node_copies: str | list[str] = "all") -> None:
     """`run scenario all`: every scenario at its default sizes, and the regulator's findings scored."""
     from scenarios.registry import scenario_names
     from scenarios.runner import run_all
@@ -222,7 +231,7 @@ def run_all_command(seed: int, run_dir: Path | None, engine: str, as_json: bool,
         def progress_for(name: str):
             return bar.advance, lambda total: bar.start(total, _("{name} (seed {seed})").format(name=name, seed=seed))
         per = {name: {"violations": n} for name, n in spread(seed, violations, scenario_names()).items() if n}
-        summary = run_all(seed, per, run_dir, engine, progress_for)
+        summary = run_all(seed, per, run_dir, engine, progress_for, node_copies=node_copies)
     echo_json(summary) if as_json else click.echo(render_all(summary, _run_names(summary["run_dir"], full)))
 
 

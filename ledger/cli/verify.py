@@ -18,6 +18,7 @@ REEXECUTED = "re-executed from genesis on stock py-evm"  # ledger.audit.reexecut
 REEXECUTED_ON_REVM = "re-executed from genesis on revm (Anvil)"
 REEXECUTED_ON_PYEVM = "re-executed from genesis on py-evm"
 LAGS = re.compile(r"^(?P<where>.+) lags: it ends at block (?P<held>\d+) of (?P<head>\d+)$")
+NO_COPY = re.compile(r"^no copy held by (?P<nodes>.+), by the run's choice \(--node-copies (?P<choice>\S+)\)$")
 
 
 def _state(verified: bool) -> str:
@@ -51,6 +52,10 @@ def _note(line: str) -> str:
             where = _("{node}'s copy").format(node=where.removesuffix("'s copy"))
         return _("{where} lags: it ends at block {held} of {head}").format(
             where=where, held=lag["held"], head=lag["head"])
+    none = NO_COPY.match(line)
+    if none:
+        return _("no copy held by {nodes}, by the run's choice (--node-copies {choice})").format(
+            nodes=none["nodes"], choice=none["choice"])
     return line
 
 
@@ -105,7 +110,7 @@ def audit(run_dir: Path, node: str | None, on: str | None, pins: Path | None, as
 
     copies = ledger_copies(run_dir, node)
     if not copies:
-        raise ConfigError(f"{run_dir} holds no ledger" + (f" copy of node {node}" if node else ""))
+        raise ConfigError(_no_copy(run_dir, node))
     pinned = pins is not None and pins.exists()
     if as_json:
         audits = audit_run(run_dir, node, pins=pins, on=on)
@@ -132,6 +137,23 @@ def audit(run_dir: Path, node: str | None, on: str | None, pins: Path | None, as
     _say_pinned(pins, pinned)
     if not verified:
         sys.exit(1)
+
+
+def _no_copy(run_dir: Path, node: str | None) -> str:
+    """Why `audit` finds nothing to audit: no ledger at all, or no copy of NODE's (by the run's choice, or lost)."""
+    from ledger.audit.verify import NODES_DIR
+    from ledger.chain.run import chain_names, holds_copy, node_copies_of, shown_choice
+
+    if node is None:
+        return f"{run_dir} holds no ledger"
+    choice = node_copies_of(run_dir)
+    if choice is not None and any((run_dir / chain / NODES_DIR / node).is_dir() for chain in chain_names(run_dir)):
+        if not holds_copy(choice, node):
+            return (f"{node} holds no copy of the ledger in {run_dir}: the run was made with --node-copies "
+                    f"{shown_choice(choice)}; audit the chains themselves with `audit {run_dir}`")
+        return (f"{node}'s copy of the ledger is missing from {run_dir}, though the run gives {node} one "
+                f"(--node-copies {shown_choice(choice)})")
+    return f"{run_dir} holds no ledger copy of node {node}"
 
 
 def _say_pinned(pins: Path | None, existed: bool) -> None:

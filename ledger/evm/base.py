@@ -90,6 +90,9 @@ class Engine(Protocol):
         """Makes the snapshot's head the head again, with its state; later blocks are forgotten."""
         ...
 
+    # Optional: take(tx) hands a node a transaction queued for the next block as soon as it is signed, so
+    # that the node works on it while the next is prepared (the anvil engine); execute_block gets it again.
+
 
 def execute_batch(engine: Engine, txs: Sequence[SignedTx], timestamp: int) -> list[ExecutedBlock]:
     """A batch executed: the blocks recorded for it, in order. An engine on a node that mines on its own

@@ -5,12 +5,14 @@ as a QBFT network does, with the same chain id, genesis date, free gas and hardf
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,21 +48,25 @@ def missing(anvil: bool = False) -> str | None:
     return None
 
 
-RECENT_BLOCKS = 8  # the blocks, and states, a node that keeps only recent ones keeps
+# The blocks, and states, a node that keeps only recent ones keeps: the head and its parent, whose state a
+# replay of the head runs on (each state kept costs a copy of the state's memory).
+RECENT_BLOCKS = 2
 
 
 def anvil_command(port: int, block_time: int | None = None, *, chain_id: int = CHAIN_ID,
                   genesis_timestamp: int = GENESIS_TIMESTAMP, gas_limit: int = GAS_LIMIT,
-                  recent_only: bool = False) -> list[str]:
+                  recent_only: bool = False, load_state: Path | None = None) -> list[str]:
     """Anvil on 127.0.0.1:`port`, configured as the Hardhat dev node (or with the chain id, genesis date and
     block gas limit given): mining on request, or every `block_time` seconds on its own clock; transactions
     in the order they came (fifo); free gas (a base fee of 0 stays 0 on Anvil); no accounts (the consortium
     signs its own transactions). With `recent_only`, it keeps the transactions and states of its last
     RECENT_BLOCKS blocks only (the anvil engine's node: the ledger holds the chain), so its memory follows
-    the state, not the run's length."""
+    the state, not the run's length. With `load_state`, it starts from that state file (anvil_dumpState's JSON)."""
     mining = ["--block-time", str(block_time)] if block_time else ["--no-mining"]
     if recent_only:
         mining += ["--prune-history", str(RECENT_BLOCKS), "--transaction-block-keeper", str(RECENT_BLOCKS)]
+    if load_state is not None:
+        mining += ["--load-state", str(load_state)]
     return [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), *mining, "--order", "fifo",
             "--chain-id", str(chain_id), "--timestamp", str(genesis_timestamp), "--gas-limit", str(gas_limit),
             "--base-fee", "0", "--gas-price", "0", "--hardfork", HARDFORK, "--accounts", "0",
@@ -94,7 +100,7 @@ def check_port(port: int) -> None:
 
 def start(port: int, *, anvil: bool = False, block_time: int | None = None, chain_id: int = CHAIN_ID,
           genesis_timestamp: int = GENESIS_TIMESTAMP, gas_limit: int = GAS_LIMIT,
-          recent_only: bool = False) -> tuple[subprocess.Popen, str]:
+          recent_only: bool = False, load_state: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Starts a Hardhat node, or with `anvil` Anvil (mining every `block_time` seconds if given, else on
     request; for the chain id, genesis date and gas limit given), on 127.0.0.1:`port`; returns it and its URL
     once it answers (or a ConfigError within STARTUP_TIMEOUT seconds)."""
@@ -109,10 +115,10 @@ def start(port: int, *, anvil: bool = False, block_time: int | None = None, chai
     if problem:
         raise ConfigError(f"cannot start the dev node: {problem}")
     command = anvil_command(port, block_time, chain_id=chain_id, genesis_timestamp=genesis_timestamp,
-                            gas_limit=gas_limit, recent_only=recent_only) if anvil else [
+                            gas_limit=gas_limit, recent_only=recent_only, load_state=load_state) if anvil else [
         str(HARDHAT), "--config", str(CONFIG), "node", "--hostname", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, cwd=DEVNODE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_end_with_parent)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_answering(url, process, anvil)
@@ -120,6 +126,17 @@ def start(port: int, *, anvil: bool = False, block_time: int | None = None, chai
         stop(process)
         raise
     return process, url
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the node's process, before it starts: Linux sends it SIGTERM when the thread that started it (the main
+    one, in pilotledger) ends, however it ends (a kill, SIGKILL too, leaves no time for stop()), so that no
+    node outlives its run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -1,8 +1,8 @@
 """The Ethereum JSON-RPC client of the rpc and anvil engines and the dev node: JSON over one kept-alive
 HTTP/1.1 connection (each request written in one piece, Nagle off; http.client reads the answer), with
-batch requests so
-that a whole block's receipts come back in one round trip. This module only maps what can go wrong to
-the project's errors, one line each.
+batch requests, so that a whole block's receipts come back in one round trip, and pipelined ones (send,
+then answers), so that the node works on a request while the caller prepares the next. This module only
+maps what can go wrong to the project's errors, one line each.
 
 Hand-written over http.client because every transaction of a run on a node is one request: web3's
 HTTPProvider over requests took about 1.6 ms a request on loopback (headers and body sent apart, the
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from ledger.errors import ConfigError, LedgerError
 
 MAX_BATCH = 500  # Besu refuses batches above 1024 requests by default
+PIPELINE_DEPTH = 256  # requests written ahead of their answers: the answers waiting stay well within a socket's buffer
 MAX_ANSWER_BYTES = 256 * 2**20  # a block's traces on a market-scale run are a few MB
 JSON_RECURSION_LIMIT = 5000
 
@@ -56,7 +57,31 @@ class JsonRpcClient:
         self._head = (f"POST {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
                       "Content-Length: ").encode()
         self._socket: socket.socket | None = None
+        self._reader: _KeptReader | None = None
         self._ids = itertools.count(1)
+        self._unanswered: list[dict] = []  # pipelined requests whose answers are not read yet, oldest first
+        self._answered: list[dict] = []  # and the answers read, in the same order
+
+    def send(self, method: str, *params: Any) -> None:
+        """Writes the request now and leaves its answer for answers(): a node answers the requests of one
+        connection in order (HTTP/1.1 pipelining), so several can be on their way at once."""
+        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        if len(self._unanswered) >= PIPELINE_DEPTH:
+            self._read_unanswered(1)
+        if self._socket is None:
+            self._open()
+        try:
+            self._socket.sendall(self._message(request))
+        except OSError as exc:
+            self.close()
+            raise NodeUnreachable(f"no JSON-RPC answer from {self.url}: {_why(exc)}") from None
+        self._unanswered.append(request)
+
+    def answers(self) -> list[dict]:
+        """The raw responses to the requests sent since the last answers(), in order, errors included."""
+        self._read_unanswered(len(self._unanswered))
+        answered, self._answered = self._answered, []
+        return answered
 
     def call(self, method: str, *params: Any) -> Any:
         request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
@@ -89,17 +114,57 @@ class JsonRpcClient:
     def close(self) -> None:
         if self._socket is not None:
             self._socket.close()
-            self._socket = None
+            self._socket = self._reader = None
+        self._unanswered = []  # their answers are lost with the connection
+
+    def _read_unanswered(self, count: int) -> None:
+        """Reads the answers of the `count` oldest pipelined requests."""
+        for _ in range(count):
+            if not self._unanswered:  # the node closed the connection after an earlier answer
+                raise NodeUnreachable(f"{self.url} closed the connection before answering every request")
+            request = self._unanswered[0]
+            try:
+                status, payload, closing = self._answer()
+            except (http.client.HTTPException, OSError, ValueError) as exc:
+                self.close()
+                raise NodeUnreachable(f"no JSON-RPC answer from {self.url}: {_why(exc)}") from None
+            except NodeUnreachable:
+                self.close()
+                raise
+            if status != 200:
+                self.close()
+                raise NodeUnreachable(f"{self.url} answered HTTP {status} without JSON-RPC")
+            response = _parse(payload, self.url)
+            if not isinstance(response, dict) or response.get("id") != request["id"]:
+                self.close()
+                raise NodeUnreachable(f"{self.url} did not answer {request['method']} with its JSON-RPC response")
+            self._unanswered.pop(0)
+            self._answered.append(response)
+            if closing:
+                self.close()
+
+    def _message(self, request: object) -> bytes:
+        """The request as one write: no wait on Nagle's algorithm between head and body."""
+        body = json.dumps(request, separators=(",", ":")).encode()
+        return self._head + str(len(body)).encode() + b"\r\n\r\n" + body
+
+    def _open(self) -> None:
+        try:
+            self._socket = self._connect()
+        except OSError as exc:
+            raise NodeUnreachable(f"no JSON-RPC answer from {self.url}: {_why(exc)}") from None
+        self._reader = _KeptReader(self._socket.makefile("rb"))
 
     def _post(self, request: object) -> Any:
-        body = json.dumps(request, separators=(",", ":")).encode()
-        message = self._head + str(len(body)).encode() + b"\r\n\r\n" + body
+        if self._unanswered:  # the connection's answers come in order: the pipelined ones first
+            self._read_unanswered(len(self._unanswered))
+        message = self._message(request)
         for attempt in (1, 2):  # a kept-alive connection the node has closed is opened again, once
             fresh = self._socket is None
             try:
                 if fresh:
-                    self._socket = self._connect()
-                self._socket.sendall(message)  # one write: no wait on Nagle's algorithm between head and body
+                    self._open()
+                self._socket.sendall(message)
                 status, payload, closing = self._answer()
             except NodeUnreachable:
                 self.close()
@@ -119,7 +184,7 @@ class JsonRpcClient:
         """The status, body and whether the node closes the connection, read within the time limit and
         MAX_ANSWER_BYTES (a node that trickles its answer or sends without end is cut off)."""
         deadline = time.monotonic() + self._timeout
-        response = http.client.HTTPResponse(self._socket, method="POST")
+        response = http.client.HTTPResponse(self._reader, method="POST")
         response.begin()
         if (response.length or 0) > MAX_ANSWER_BYTES:
             raise NodeUnreachable(f"{self.url} answered with {response.length:,} bytes, more than "
@@ -138,6 +203,24 @@ class JsonRpcClient:
         connection = socket.create_connection(self._address, timeout=self._timeout)
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self._tls.wrap_socket(connection, server_hostname=self._address[0]) if self._tls else connection
+
+
+class _KeptReader:
+    """The connection's one buffered reader, lent to each answer's http.client.HTTPResponse (which asks its
+    "socket" for a file and closes it when done): what was read ahead, the start of the next pipelined
+    answer, stays for that answer."""
+
+    def __init__(self, reader) -> None:
+        self._file = reader
+
+    def makefile(self, mode: str) -> "_KeptReader":
+        return self
+
+    def close(self) -> None:
+        pass  # the connection closes it
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 def _why(exc: Exception) -> str:

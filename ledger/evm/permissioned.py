@@ -14,6 +14,7 @@ from eth.vm.forks.shanghai.headers import create_shanghai_header_from_parent
 from eth_utils import ValidationError
 
 BLOCK_GAS_LIMIT = 2_000_000_000  # every block's gas limit: the chain parameter a consortium configures
+CALL_GAS = BLOCK_GAS_LIMIT // 10  # the gas of a read-only call (a view), on every engine
 COINBASE = b"\0" * 20  # every block's fee recipient (the fees are 0)
 # The genesis allocation: the fee recipient holds 1 wei, so that it is never an empty account. Touched by every
 # transaction's (zero) fee, an empty recipient is deleted again under EIP-161 by py-evm and geth, but kept

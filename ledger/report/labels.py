@@ -327,6 +327,8 @@ DETAILS: list[tuple[re.Pattern, str, dict]] = [
     (re.compile(r"re-read from the node at (?P<url>\S+)"), N_("re-read from the node at {url}"), {}),
     (re.compile(r"(?P<copy>.+) lags: it ends at block (?P<held>\d+) of (?P<head>\d+)"),
      N_("{copy} lags behind: it ends at block {held} of {head}"), {}),
+    (re.compile(r"no copy held by (?P<nodes>.+), by the run's choice \(--node-copies (?P<choice>\S+)\)"),
+     N_("no copy held by {nodes}, by the run's choice (--node-copies {choice})"), {}),
     (re.compile(r"(?P<asset>\S+) has (?P<count>\d+) (look-through holder units|holders) of its cap (?P<cap>\d+)"),
      N_("{asset} has {count} look-through holders against its cap of {cap}"), {}),
     (re.compile(r"warehouse (?P<warehouse>0x[0-9a-fA-F]+) has (?P<live>\d+) live against (?P<declared>\d+) declared"),

@@ -129,7 +129,7 @@ def audit_section(audits: list[Audit], error: str | None) -> str:
             f'<div>{esc(checked)}</div>'
             + (f'<div class="problem">{esc(_("First bad block: {n}").format(n=a.first_bad_block))}</div>'
                f'<ul class="problems">{problems}</ul>' if problems else
-               f'<div class="muted">{esc(_("Headers, transaction and receipt roots, refusal digests, validator seals over every stored row, signatures, permissions at each height, state roots, decoded columns, certificates and every member’s copy all check out."))}</div>')
+               f'<div class="muted">{esc(_("Headers, transaction and receipt roots, refusal digests, validator seals over every stored row, signatures, permissions at each height, state roots, decoded columns, certificates and every copy the members hold all check out."))}</div>')
             + "".join(f'<div class="muted">{esc(detail(note))}</div>' for note in a.notes) + "</div>")
     if not audits:
         items.append(f'<p class="muted">{esc(_("No ledger to audit."))}</p>')
