@@ -32,11 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI = str(ROOT / "cli.py")
 # Options that give about the number of transactions named (share_transfer at --transfers 26000 --investors 4500
 # made 100,870: about 3.4 a transfer, onboarding and subscriptions included), with funds enough for the
-# investors under the funds' holder caps. A million is a year of trading on the 100k market.
+# investors under the funds' holder caps. A million is a year of trading on the 100k market, in blocks ten times
+# as large (--batch 400): Anvil's work for each block it mines grows with the state (it keeps each block's
+# state), and with the default blocks of about 130 transactions it took a whole core by 400,000 transactions.
 SIZES = {
     "10k": {"investors": 450, "transfers": 2_600, "funds": 8},
     "100k": {"investors": 4_500, "transfers": 26_000, "funds": 60},
-    "1m": {"investors": 4_500, "transfers": 290_000, "funds": 60},
+    "1m": {"investors": 4_500, "transfers": 290_000, "funds": 60, "batch": 400},
 }
 
 
