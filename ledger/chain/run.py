@@ -83,14 +83,8 @@ def node_copies_of(run_dir: Path) -> str | list[str] | None:
     where it recorded none (a run made before the option, or a chain put together by hand): every member
     holds a copy then, but a missing one is not reported."""
     record = read_marker(run_dir)
-    summary = Path(run_dir) / RUN_FILE
     if record is None:
-        try:  # a summary is a few kB: a link, or a file far larger, is none (as run_status reads it)
-            if summary.is_symlink() or not summary.is_file() or summary.stat().st_size > 64 * MARKER_BYTES:
-                return None
-            record = loads(summary.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            return None
+        record = read_summary(run_dir)
     try:
         return node_copies_choice(record["node_copies"]) if isinstance(record, dict) and "node_copies" in record \
             else None
@@ -256,6 +250,19 @@ def read_marker(run_dir: Path) -> dict | None:
     return value if isinstance(value, dict) else {}
 
 
+def read_summary(run_dir: Path) -> dict:
+    """RUN_DIR's run.json; {} when there is none or it cannot be read as one (a summary is a few kB: a link, as
+    read_marker says of its marker, or a file far larger is none)."""
+    path = Path(run_dir) / RUN_FILE
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 64 * MARKER_BYTES:
+            return {}
+        value = loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def note_chain(run_dir: Path, chain: str) -> None:
     """Adds `chain` to the chains RUN_DIR's marker lists, in the order they were opened (the first is the
     run's primary chain, whose head an interrupted run is described by). No marker: nothing to do."""
@@ -340,13 +347,7 @@ def run_status(run_dir: Path, command: str = "pilotledger") -> RunStatus:
     run_dir = Path(run_dir)
     marker = read_marker(run_dir)
     if marker is None:
-        summary = {}
-        try:
-            if (run_dir / RUN_FILE).is_file() and (run_dir / RUN_FILE).stat().st_size <= 64 * MARKER_BYTES:
-                summary = loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            summary = {}
-        summary = summary if isinstance(summary, dict) else {}
+        summary = read_summary(run_dir)
         return RunStatus(run_dir, True, _text(summary.get("scenario")), _number(summary.get("seed")), None, None,
                          False, False)
     scenario, seed = _text(marker.get("scenario")), _number(marker.get("seed"))
