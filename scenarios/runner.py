@@ -16,8 +16,8 @@ from typing import Callable
 
 from ledger.chain.reader import LedgerReader
 from ledger.chain.snapshot import write_state_snapshot
-from ledger.chain.run import (ALL_NODES, LEDGER_FILE, NO_NODES, RUN_FILE, chain_name, finish_marker,
-                              node_copies_choice, read_marker, run_status, start_marker, write_json_atomically,
+from ledger.chain.run import (ALL_NODES, LEDGER_FILE, NO_NODES, RUN_FILE, chain_name, copy_holders,
+                              finish_marker, node_copies_choice, read_marker, run_status, start_marker, write_json_atomically,
                               write_node_copies)
 from ledger.chain.store import SQLITE_FULL, SQLITE_WRITE_FAILED, DiskFull
 from ledger.errors import ConfigError, LedgerError
@@ -89,6 +89,9 @@ def run_scenario(name: str, seed: int, options: dict[str, int | None], run_dir: 
             same_as.finish()
         summary = {**summarize(name, seed, resolved, engine, final_dir or run_dir, ctx), "node_copies": node_copies}
         write_json_atomically(run_dir / "ground_truth.json", [p.to_json() for p in ctx.planted])
+        if isinstance(node_copies, list):  # a node named that never became a member holds no copy: said, not hidden
+            held = {node.name for c in ctx.chains.values() for node in copy_holders(c, node_copies)}
+            summary["node_copies_never_members"] = [name for name in node_copies if name not in held]
         for consortium in ctx.chains.values():
             write_node_copies(consortium, run_dir)
             consortium.write_public_files()  # nodes added since the last block get theirs

@@ -5,6 +5,8 @@ import shutil
 import sqlite3
 
 from conftest import DAY, PERSON, T0
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from ledger.trust.ca import ConsortiumCA
 from ledger.chain.run import LEDGER_FILE, open_chain
 from ledger.trust.keys import Account
@@ -86,6 +88,17 @@ def test_cert_untrusted_even_for_an_admitted_member(chain):
     govern(chain, A.ADD_MEMBER, node.address, node.org_id, Role.KYC_AGENT)
     assert chain.registry.view("hasRole", node.address, Role.KYC_AGENT)
     assert refused(kyc_write(chain, node), "CERT_UNTRUSTED")
+
+
+def test_a_certificate_whose_signature_is_altered_after_a_good_check_is_still_untrusted(chain):
+    """The CA's signature check is remembered per certificate, whole: a copy differing only in its signature
+    is another certificate and is checked afresh."""
+    node = admitted_node(chain)
+    assert kyc_write(chain, node).ok
+    der = bytearray(node.certificate.public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 1  # the signature's last byte
+    node.certificate = x509.load_der_x509_certificate(bytes(der))
+    assert_recorded(chain, kyc_write(chain, node), "CERT_UNTRUSTED", node)
 
 
 def test_cert_expired_non_founding_member(chain):

@@ -17,6 +17,7 @@ import pytest
 from ledger.audit.reexecute import audit_run
 from ledger.audit.verify import verify_run
 from ledger.chain.run import LEDGER_FILE, MARKER_FILE, RUN_FILE, read_marker, write_json_atomically
+from ledger.cli.run import render_summary
 from scenarios.runner import UnknownNode, resume_run, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +174,15 @@ def test_resume_keeps_the_choice(runs, tmp_path: Path) -> None:
     summary = resume_run(run)
     assert summary["node_copies"] == [REGULATOR] and list(copies(run)) == [REGULATOR]
     assert head(run / CHAIN / LEDGER_FILE) == head(runs[REGULATOR] / CHAIN / LEDGER_FILE)
+
+
+def test_a_node_named_that_never_becomes_a_member_is_said_to_hold_no_copy(tmp_path: Path) -> None:
+    # ROGUE is a node of the run (it tries and is refused) but never a member: it holds no copy, and the run says so.
+    summary = run_scenario("share_transfer", SEED, SMALL, tmp_path / "run", node_copies=f"{REGULATOR},ROGUE")
+    assert summary["node_copies"] == [REGULATOR, "ROGUE"]
+    assert summary["node_copies_never_members"] == ["ROGUE"]
+    assert list(copies(tmp_path / "run")) == [REGULATOR]
+    assert "none for ROGUE: named by --node-copies, never a member" in render_summary(summary)
 
 
 def test_a_bad_choice_is_one_line_and_leaves_no_folder(tmp_path: Path) -> None:

@@ -109,10 +109,7 @@ def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
     lacks. A node that never became a member never held the ledger. Returns a line for each copy that
     could not be brought up to date."""
     problems = []
-    choice = node_copies_of(run_of(run_dir, consortium.name))
-    for node in consortium.nodes.values():
-        if consortium.membership.get(node.address) is None or not holds_copy(choice, node.name):
-            continue
+    for node in copy_holders(consortium, node_copies_of(run_of(run_dir, consortium.name))):
         copy = run_dir / consortium.name / "nodes" / node.name / LEDGER_FILE
         if any(p.is_symlink() for p in (copy, copy.parent, copy.with_name(LEDGER_FILE + "-wal"))):
             problems.append(f"{node.name}: its copy is a link to another file; left as it is")
@@ -124,6 +121,13 @@ def write_node_copies(consortium: Consortium, run_dir: Path) -> list[str]:
         except (LedgerError, sqlite3.Error) as exc:
             problems.append(f"{node.name}: {exc}")
     return problems
+
+
+def copy_holders(consortium: Consortium, choice: str | list[str] | None) -> list:
+    """The nodes of the chain that hold a copy of its ledger by the run's choice: members only (a node that
+    never became a member never held the ledger)."""
+    return [node for node in consortium.nodes.values()
+            if consortium.membership.get(node.address) is not None and holds_copy(choice, node.name)]
 
 
 def chain_names(run_dir: Path) -> list[str]:

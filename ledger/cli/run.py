@@ -377,6 +377,9 @@ def render_summary(s: dict, names: Names | None = None) -> str:
     if "anchors" in s:
         rows.append((_("regulatory chain"), _("{n} anchors (to block {height}), {reports} reports").format(
             n=s["anchors"], height=s["anchored_height"], reports=s["reports_filed"])))
+    if s.get("node_copies_never_members"):
+        rows.append((_("node copies"), _("none for {names}: named by --node-copies, never a member").format(
+            names=", ".join(s["node_copies_never_members"]))))
     rows.append((_("risk alerts"), len(s["alerts"])))
     for a in s["alerts"][:ALERTS_SHOWN]:
         when = fmt.date_time(a["time"]) if a.get("time") else ""

@@ -66,6 +66,7 @@ class AnvilEngine:
         self._book = PyEvmEngine(chain_id, genesis_timestamp)  # the chain's headers and state; never executes
         self._taken: list[bytes] = []  # hashes of the transactions take() handed the node, for the next block
         self._failed: str | None = None  # why the node is not at the ledger's head, if it is not
+        self._may_self_destruct = False  # whether a contract on the chain could (see _record)
         self._start_node()
         try:
             self._rpc.batch([("anvil_setBalance", ["0x" + address.hex(), hex(wei)])
@@ -89,15 +90,15 @@ class AnvilEngine:
         follows the state, not the run's length."""
         dumped = decode_hex(self._rpc.call("anvil_dumpState"))
         try:
-            state = json.loads(gzip.decompress(dumped) if dumped[:2] == b"\x1f\x8b" else dumped)
-            state["blocks"] = [max(state["blocks"], key=lambda block: int(block["header"]["number"], 16))]
-            state["transactions"] = []
+            state = head_state(gzip.decompress(dumped) if dumped[:2] == b"\x1f\x8b" else dumped)
         except (ValueError, KeyError, TypeError, OSError) as exc:
             raise LedgerError(f"Anvil's state dump does not read: {exc}") from None
+        del dumped
         self.close()
         with tempfile.TemporaryDirectory(prefix="pilotledger-anvil-") as folder:
             path = Path(folder) / "state.json"
-            path.write_text(json.dumps(state), encoding="utf-8")
+            path.write_bytes(state)
+            del state
             self._start_node(path)
         if int(self._rpc.call("eth_blockNumber"), 16) != self._book.head().number:
             raise LedgerError("a fresh Anvil did not take the chain's state at its head")
@@ -160,10 +161,13 @@ class AnvilEngine:
 
     def _record(self, txs: Sequence[SignedTx], timestamp: int, number: int) -> ExecutedBlock:
         """The block the node has just mined, read back, checked and recorded in the book."""
+        # The call trace, a quarter of the replay's cost, only names the contracts that self-destructed: it is
+        # asked for once one could (a contract on the chain, or a deployment in the block, that can).
+        traced = self._may_self_destruct or any(not tx.to for tx in txs)
         block, receipts, traces = self._rpc.batch([
             ("eth_getBlockByNumber", [hex(number), False]),
             ("eth_getBlockReceipts", [hex(number)]),
-            ("trace_replayBlockTransactions", [hex(number), ["trace", "stateDiff"]])])
+            ("trace_replayBlockTransactions", [hex(number), ["trace", "stateDiff"] if traced else ["stateDiff"]])])
         hashes = ["0x" + tx.hash.hex() for tx in txs]
         if block is None or block["transactions"] != hashes or [r["transactionHash"] for r in receipts] != hashes \
                 or [t["transactionHash"] for t in traces] != hashes:
@@ -171,12 +175,16 @@ class AnvilEngine:
                               "in order")
         outcomes = tuple(receipt_outcome(receipt, decode_hex(trace["output"]))
                          for receipt, trace in zip(receipts, traces))
-        changes = [change for trace in traces for change in account_changes(trace["stateDiff"], trace["trace"])]
+        changes = [change for trace in traces
+                   for change in account_changes(trace["stateDiff"], trace.get("trace") or [])]
         for change in changes:
-            if change.code and reads_block_identity(change.code):
+            if not change.code:
+                continue
+            if runs_any(change.code, BLOCK_IDENTITY, skip_metadata=True):
                 raise LedgerError(
                     f"contract 0x{change.address.hex()} reads BLOCKHASH or PREVRANDAO, which Anvil answers from "
                     "its own headers, not the ledger's: run this chain on the pyevm engine")
+            self._may_self_destruct = self._may_self_destruct or runs_any(change.code, SELF_DESTRUCTION)
         return self._book.record_block(txs, timestamp, outcomes, changes)
 
     def call(self, to: bytes, data: bytes, sender: bytes = b"\0" * 20) -> tuple[bool, bytes]:
@@ -275,17 +283,36 @@ def _new_value(field: str | dict) -> str | None:
     return "0x0"  # "-": the value is gone
 
 
-def reads_block_identity(code: bytes) -> bool:
-    """Whether runtime `code` has a BLOCKHASH or PREVRANDAO instruction (PUSH data and Solidity's trailing
-    metadata skipped)."""
-    if len(code) > 2:  # solc ends the code with its CBOR metadata and the metadata's length
+def head_state(dump: bytes) -> bytes:
+    """Anvil's state dump (its JSON: "block", "accounts", then "best_block_number", "blocks", "transactions"...)
+    cut to the accounts and the head block. The accounts, most of a market's dump, are copied as they are, not
+    parsed: parsed into Python they took several times the memory of the whole run at a million transactions."""
+    accounts_end = dump.index(b',"best_block_number":')  # accounts hold hex strings only: the first is the key
+    if not dump.startswith(b'{"block":') or b',"accounts":' not in dump[:accounts_end]:
+        raise ValueError("not the layout of anvil_dumpState (block, accounts, best_block_number, blocks, ...)")
+    rest = json.loads(b"{" + dump[accounts_end + 1:])
+    rest["blocks"] = [max(rest["blocks"], key=lambda block: int(block["header"]["number"], 16))]
+    rest["transactions"] = []
+    return dump[:accounts_end] + b"," + json.dumps(rest).encode()[1:]
+
+
+BLOCK_IDENTITY = b"\x40\x44"  # BLOCKHASH, PREVRANDAO
+SELF_DESTRUCTION = b"\xf0\xf5\xff"  # CREATE and CREATE2 (the child may self-destruct), SELFDESTRUCT
+
+
+def runs_any(code: bytes, opcodes: bytes, skip_metadata: bool = False) -> bool:
+    """Whether runtime `code` holds one of `opcodes` as an instruction: PUSH data skipped (the linear walk the
+    EVM's jump analysis makes, so every instruction that can run is seen), and, with `skip_metadata`, solc's
+    trailing metadata too (its hash bytes are data, but code could pose as metadata: only where a wrong
+    answer is caught by the audit)."""
+    if skip_metadata and len(code) > 2:  # solc ends the code with its CBOR metadata and the metadata's length
         metadata = int.from_bytes(code[-2:], "big") + 2
         if metadata < len(code) and code[-metadata] in (0xA1, 0xA2, 0xA3):
             code = code[:-metadata]
     pc = 0
     while pc < len(code):
         op = code[pc]
-        if op in (0x40, 0x44):
+        if op in opcodes:
             return True
         pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
     return False

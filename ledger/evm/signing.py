@@ -34,16 +34,18 @@ def decode_tx(raw: bytes) -> SignedTx:
 class Eip155Signer:
     def __init__(self, chain_id: int) -> None:
         self.chain_id = chain_id
-        self._keys: dict[bytes, PrivateKey] = {}
+        self._keys: dict[bytes, tuple[PrivateKey, bytes]] = {}  # private key -> its coincurve key, its address
 
     def sign(self, private_key: bytes, nonce: int, to: bytes, data: bytes, gas: int) -> tuple[list, bytes]:
         """The signed transaction's RLP fields (nonce, gas price, gas, to, value, data, v, r, s) and its sender."""
-        key = self._keys.get(private_key)
-        if key is None:
-            key = self._keys[private_key] = PrivateKey(private_key)
+        known = self._keys.get(private_key)
+        if known is None:
+            key = PrivateKey(private_key)
+            known = self._keys[private_key] = key, address_of_public_key(key.public_key)
+        key, sender = known
         unsigned = rlp.encode([nonce, GAS_PRICE, gas, to, 0, data, self.chain_id, 0, 0])
         signature = key.sign_recoverable(keccak(unsigned), hasher=None)
         v = signature[64] + 35 + 2 * self.chain_id
         fields = [nonce, GAS_PRICE, gas, to, 0, data, v,
                   int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")]
-        return fields, address_of_public_key(key.public_key)
+        return fields, sender

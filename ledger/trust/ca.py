@@ -10,6 +10,7 @@ operator secret give the same certificates byte for byte."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -162,9 +163,10 @@ class CAVerifier:
         return _check(self.certificate, self.is_revoked, certificate, at)
 
 
+@functools.lru_cache(maxsize=4096)  # the gateway asks it of every transaction: a certificate's bytes never change
 def issued_by(ca_certificate: x509.Certificate, certificate: x509.Certificate) -> bool:
     """Whether the CA of `ca_certificate` issued and signed `certificate` (whatever its validity window or
-    revocation)."""
+    revocation). Certificates compare and hash by their whole DER encoding, signature included."""
     if certificate.issuer != ca_certificate.subject:
         return False
     try:
