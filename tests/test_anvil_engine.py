@@ -5,12 +5,14 @@ re-executes each engine's chains on the other. tests/test_engines.py holds it to
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from ledger.audit.reexecute import audit_run
 from ledger.errors import LedgerError
-from ledger.evm.anvil import AnvilEngine, account_changes, head_state
+from ledger.evm import anvil as anvil_engine
+from ledger.evm.anvil import BLOCK_IDENTITY, SELF_DESTRUCTION, AnvilEngine, account_changes, head_state, runs_any
 from ledger.evm.permissioned import PermissionedShanghaiVM
 from ledger.evm.pyevm import PyEvmEngine
 from ledger.trust.keys import Account
@@ -85,29 +87,58 @@ def test_a_scenario_makes_the_same_chain_on_both_engines_and_each_audits_on_the_
         assert {a.replayed for a in audits} == {f"re-executed from genesis on {other}"}
 
 
-def test_a_renewal_keeps_the_dumped_accounts_byte_for_byte_and_only_the_head_block() -> None:
+def test_a_renewal_keeps_the_dumped_accounts_byte_for_byte_and_only_the_head_block(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(anvil_engine, "DUMP_CHUNK", 7)  # the markers fall across chunks
     accounts = b'{"0x' + b"aa" * 20 + b'":{"nonce":1,"balance":"0x0","code":"0x","storage":{"0x1":"0x2"}}}'
     block = lambda n: {"header": {"number": hex(n)}, "transactions": [{"tx": n}]}
     blocks = json.dumps([block(8), block(9), block(7)]).encode()
-    dump = (b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":"0x9","blocks":' + blocks
-            + b',"transactions":[{"t":1}],"historical_states":null}')
-    cut = head_state(dump)
-    assert cut.startswith(b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":')
-    assert json.loads(cut) == {"block": {"number": "0x9"}, "accounts": json.loads(accounts),
-                               "best_block_number": "0x9", "blocks": [block(9)], "transactions": [],
-                               "historical_states": None}
-    with pytest.raises(ValueError):  # another layout is refused, not guessed at (the engine says so in a line)
-        head_state(b'{"accounts":{},"block":{},"best_block_number":"0x1","blocks":[],"transactions":[]}')
+    dump, cut = tmp_path / "dump.json", tmp_path / "head.json"
+    dump.write_bytes(b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":"0x9","blocks":'
+                     + blocks + b',"transactions":[{"t":1}],"historical_states":null}')
+    head_state(dump, cut)
+    assert cut.read_bytes().startswith(b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":')
+    assert json.loads(cut.read_bytes()) == {"block": {"number": "0x9"}, "accounts": json.loads(accounts),
+                                            "best_block_number": "0x9", "blocks": [block(9)], "transactions": [],
+                                            "historical_states": None}
+    for other in (b'{"accounts":{},"block":{},"best_block_number":"0x1","blocks":[],"transactions":[]}',
+                  b'{"block":{},"best_block_number":"0x1","blocks":[],"transactions":[]}',
+                  b'{"block":{},"accounts":{}'):
+        dump.write_bytes(other)
+        with pytest.raises(ValueError):  # another layout is refused, not guessed at (the engine says so in a line)
+            head_state(dump, cut)
 
 
-def test_a_dump_that_does_not_read_stops_the_renewal_in_one_line(monkeypatch) -> None:
+def test_a_dump_that_does_not_read_stops_the_engine_in_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(AnvilEngine, "RENEW_AFTER", 1)
+    monkeypatch.setattr(anvil_engine, "STATE_START", b"{not anvil's}")
     engine = AnvilEngine(20221, T0)
     try:
-        monkeypatch.setattr(engine._rpc, "call", lambda method, *params: "0x" + b'{"blocks":[]}'.hex())
-        with pytest.raises(LedgerError, match="Anvil's state dump does not read"):
-            engine._renew_node()
+        with pytest.raises(LedgerError, match="Anvil's state dump does not read: not the layout of anvil_dumpState"):
+            engine.execute_block([engine.sign(KEY, 0, b"\x01" * 20, b"", 30_000)], T0 + 10)
+        with pytest.raises(LedgerError, match="the anvil engine lost its node after block 1"):
+            engine.call(b"\x01" * 20, b"")
+        assert not engine._folder.exists()  # the dump went with the node's folder
     finally:
         engine.close()
+
+
+def test_a_renewed_node_holds_the_state_and_leaves_no_files(monkeypatch) -> None:
+    monkeypatch.setattr(AnvilEngine, "RENEW_AFTER", 1)
+    counter = bytes.fromhex("6000546001018060005560005260206000f3")  # slot 0 += 1, returned
+    engine = AnvilEngine(20221, T0)
+    folders = []
+    try:
+        address = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(counter), 200_000)],
+                                       T0 + 10).outcomes[0].contract_address
+        for nonce in (1, 2, 3):
+            folders.append(engine._folder)
+            block = engine.execute_block([engine.sign(KEY, nonce, address, b"", 100_000)], T0 + 10 + 10 * nonce)
+            assert int.from_bytes(block.outcomes[0].output, "big") == nonce
+        assert engine.call(address, b"") == (True, (4).to_bytes(32, "big"))
+        assert not any(folder.exists() for folder in folders) and engine._folder.exists()
+    finally:
+        engine.close()
+    assert not engine._folder.exists()
 
 
 def test_a_self_destructed_contract_is_deleted_as_py_evm_deletes_it() -> None:
@@ -123,6 +154,32 @@ def test_a_self_destructed_contract_is_deleted_as_py_evm_deletes_it() -> None:
             destroyed = engine.execute_block([engine.sign(KEY, 2, address, b"\x01", 100_000)], T0 + 30)
             assert destroyed.outcomes[0].success
             hashes.append((created.hash, wrote.hash, destroyed.hash))
+        assert hashes[0] == hashes[1]
+    finally:
+        anvil.close()
+
+
+def test_a_self_destruct_in_a_reverted_frame_deletes_nothing() -> None:
+    # D self-destructs when called with data; W calls D so and then reverts; R calls W and goes on. Calling R, and
+    # calling W directly (the whole transaction fails), leave D in place on both engines.
+    destructible = bytes.fromhex("36600a57" "6001600155" "00" "5b" "61cafeff")
+    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
+    try:
+        hashes = []
+        for engine in (anvil, pyevm):
+            d = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(destructible), 300_000)],
+                                     T0 + 10).outcomes[0].contract_address
+            w_code = bytes.fromhex("6001600053" "6000600060016000600073") + d + bytes.fromhex("5af15060006000fd")
+            w = engine.execute_block([engine.sign(KEY, 1, b"", deploy_code(w_code), 300_000)],
+                                     T0 + 20).outcomes[0].contract_address
+            r_code = bytes.fromhex("6000600060006000600073") + w + bytes.fromhex("5af100")
+            r = engine.execute_block([engine.sign(KEY, 2, b"", deploy_code(r_code), 300_000)],
+                                     T0 + 30).outcomes[0].contract_address
+            through_r = engine.execute_block([engine.sign(KEY, 3, r, b"", 300_000)], T0 + 40)
+            direct = engine.execute_block([engine.sign(KEY, 4, w, b"", 300_000)], T0 + 50)
+            still_there = engine.execute_block([engine.sign(KEY, 5, d, b"", 100_000)], T0 + 60)
+            assert through_r.outcomes[0].success and not direct.outcomes[0].success
+            hashes.append((through_r.hash, direct.hash, still_there.hash))
         assert hashes[0] == hashes[1]
     finally:
         anvil.close()
@@ -153,12 +210,27 @@ def test_the_call_trace_is_asked_for_once_a_contract_could_self_destruct() -> No
 def test_a_contract_reading_blockhash_or_prevrandao_is_refused_on_anvil() -> None:
     from ledger.errors import LedgerError
 
-    anvil = AnvilEngine(20221, T0)
-    try:
-        with pytest.raises(LedgerError, match="BLOCKHASH or PREVRANDAO"):
-            anvil.execute_block([anvil.sign(KEY, 0, b"", deploy_code(bytes.fromhex("445f5500")), 200_000)], T0 + 10)
-    finally:
-        anvil.close()
+    # PREVRANDAO plainly; and behind a jump over a byte that poses as the start of solc's metadata (a1).
+    for code in ("445f5500", "600456" "a1" "5b4460005500" "0007"):
+        anvil = AnvilEngine(20221, T0)
+        try:
+            with pytest.raises(LedgerError, match="BLOCKHASH or PREVRANDAO"):
+                anvil.execute_block([anvil.sign(KEY, 0, b"", deploy_code(bytes.fromhex(code)), 200_000)], T0 + 10)
+        finally:
+            anvil.close()
+
+
+def test_no_contract_of_the_scenarios_is_refused_or_traced_on_anvil() -> None:
+    # Their code runs neither BLOCKHASH, PREVRANDAO, CREATE, CREATE2 nor SELFDESTRUCT; their metadata, after
+    # INVALID, is not run.
+    artifacts = sorted((Path(__file__).resolve().parent.parent / "contracts" / "artifacts").glob("*.json"))
+    assert len(artifacts) >= 10
+    for artifact in artifacts:
+        code = bytes.fromhex(json.loads(artifact.read_text())["deployedBytecode"].removeprefix("0x"))
+        assert not runs_any(code, BLOCK_IDENTITY) and not runs_any(code, SELF_DESTRUCTION), artifact.name
+    assert runs_any(bytes.fromhex("00" "44"), BLOCK_IDENTITY) is False  # after STOP, with no JUMPDEST: not run
+    assert runs_any(bytes.fromhex("00" "5b" "44"), BLOCK_IDENTITY) is True
+    assert runs_any(bytes.fromhex("6144ff" "00"), SELF_DESTRUCTION + BLOCK_IDENTITY) is False  # PUSH2 data
 
 
 def test_a_refused_block_leaves_the_node_at_the_ledgers_head() -> None:

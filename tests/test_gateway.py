@@ -91,14 +91,17 @@ def test_cert_untrusted_even_for_an_admitted_member(chain):
 
 
 def test_a_certificate_whose_signature_is_altered_after_a_good_check_is_still_untrusted(chain):
-    """The CA's signature check is remembered per certificate, whole: a copy differing only in its signature
-    is another certificate and is checked afresh."""
+    """The CA's signature check is remembered per certificate, whole: a copy differing only in its signature,
+    or in the algorithm it names outside the signed part, is another certificate and is refused."""
     node = admitted_node(chain)
     assert kyc_write(chain, node).ok
-    der = bytearray(node.certificate.public_bytes(serialization.Encoding.DER))
-    der[-1] ^= 1  # the signature's last byte
-    node.certificate = x509.load_der_x509_certificate(bytes(der))
-    assert_recorded(chain, kyc_write(chain, node), "CERT_UNTRUSTED", node)
+    good = node.certificate.public_bytes(serialization.Encoding.DER)
+    ed25519, ed448 = bytes.fromhex("06032b6570"), bytes.fromhex("06032b6571")  # the algorithms' OIDs
+    outer = good.rindex(ed25519)  # the signatureAlgorithm outside the signed part
+    for altered in (good[:-1] + bytes([good[-1] ^ 1]),  # the signature's last byte
+                    good[:outer] + ed448 + good[outer + len(ed448):]):  # another algorithm named, same signature
+        node.certificate = x509.load_der_x509_certificate(altered)
+        assert_recorded(chain, kyc_write(chain, node), "CERT_UNTRUSTED", node)
 
 
 def test_cert_expired_non_founding_member(chain):

@@ -30,8 +30,9 @@ which storage a transaction changed, which the state root needs."""
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
+import shutil
+import signal
 import tempfile
 import weakref
 from pathlib import Path
@@ -49,6 +50,13 @@ from ledger.evm.permissioned import BLOCK_GAS_LIMIT, CALL_GAS, GENESIS_ALLOC
 from ledger.evm.pyevm import PyEvmEngine
 from ledger.evm.rpc import receipt_outcome
 from ledger.evm.signing import Eip155Signer, decode_tx
+
+# A node's state dump (anvil_dumpState's JSON, which Anvil also writes when stopped with --dump-state), as
+# head_state reads it: the block environment, the accounts, then the rest.
+STATE_START, ACCOUNTS_KEY, ACCOUNTS_END = b'{"block":', b',"accounts":', b',"best_block_number":'
+DUMP_FILE, HEAD_FILE = "dump.json", "head.json"
+DUMP_CHUNK = 1 << 22
+DUMP_TIMEOUT = 600  # seconds for a node to write its state as it stops (a market's: a few seconds)
 
 
 class AnvilEngine:
@@ -76,10 +84,15 @@ class AnvilEngine:
             raise ConfigError(f"the Anvil node at {self.url} would not take the chain's genesis: {exc}") from None
 
     def _start_node(self, state: Path | None = None) -> None:
-        process, self.url = devnode.start(devnode.free_port(), anvil=True, chain_id=self.chain_id,
-                                          genesis_timestamp=self._genesis_timestamp, gas_limit=BLOCK_GAS_LIMIT,
-                                          recent_only=True, load_state=state)
-        self._stop = weakref.finalize(self, devnode.stop, process)  # also at exit
+        self._folder = Path(tempfile.mkdtemp(prefix="pilotledger-anvil-"))  # where the node dumps its state
+        try:
+            self._process, self.url = devnode.start(
+                devnode.free_port(), anvil=True, chain_id=self.chain_id, genesis_timestamp=self._genesis_timestamp,
+                gas_limit=BLOCK_GAS_LIMIT, recent_only=True, load_state=state, dump_state=self._folder / DUMP_FILE)
+        except BaseException:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
+        self._stop = weakref.finalize(self, _discard, self._process, self._folder)  # also at exit
         self._rpc = JsonRpcClient(self.url)
         self._reads = JsonRpcClient(self.url)  # the calls': never behind the transactions handed over
         self._mined = 0  # transactions this node has mined
@@ -87,19 +100,23 @@ class AnvilEngine:
     def _renew_node(self) -> None:
         """Replaces the node with a fresh one that holds the same state: the accounts and their storage, and the
         head block only (the old node keeps every block it mined, which is what grows), so that Anvil's memory
-        follows the state, not the run's length."""
-        dumped = decode_hex(self._rpc.call("anvil_dumpState"))
+        follows the state, not the run's length. The old node writes its state to a file as it stops (rather
+        than answer anvil_dumpState, which this process would have to hold whole: a market's state is hundreds
+        of MB), and the fresh one loads it cut to the head block (head_state)."""
+        self._rpc.close()
+        self._reads.close()
+        self._stop.detach()
+        folder = self._folder
         try:
-            state = head_state(gzip.decompress(dumped) if dumped[:2] == b"\x1f\x8b" else dumped)
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise LedgerError(f"Anvil's state dump does not read: {exc}") from None
-        del dumped
-        self.close()
-        with tempfile.TemporaryDirectory(prefix="pilotledger-anvil-") as folder:
-            path = Path(folder) / "state.json"
-            path.write_bytes(state)
-            del state
-            self._start_node(path)
+            devnode.stop(self._process, signal.SIGTERM, timeout=DUMP_TIMEOUT)
+            try:
+                head_state(folder / DUMP_FILE, folder / HEAD_FILE)
+            except (ValueError, KeyError, TypeError, OSError) as exc:
+                raise LedgerError(f"Anvil's state dump does not read: {exc}") from None
+            (folder / DUMP_FILE).unlink()
+            self._start_node(folder / HEAD_FILE)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         if int(self._rpc.call("eth_blockNumber"), 16) != self._book.head().number:
             raise LedgerError("a fresh Anvil did not take the chain's state at its head")
 
@@ -137,7 +154,11 @@ class AnvilEngine:
             raise
         self._mined += len(txs)
         if self._mined >= self.RENEW_AFTER and not self._book.holds_snapshots():  # a snapshot is the node's
-            self._renew_node()
+            try:
+                self._renew_node()
+            except LedgerError as exc:
+                self._failed = f"the anvil engine lost its node after block {number}: {exc}"
+                raise
         return block
 
     def _hand_over(self, txs: Sequence[SignedTx], timestamp: int, number: int) -> None:
@@ -180,7 +201,7 @@ class AnvilEngine:
         for change in changes:
             if not change.code:
                 continue
-            if runs_any(change.code, BLOCK_IDENTITY, skip_metadata=True):
+            if runs_any(change.code, BLOCK_IDENTITY):
                 raise LedgerError(
                     f"contract 0x{change.address.hex()} reads BLOCKHASH or PREVRANDAO, which Anvil answers from "
                     "its own headers, not the ledger's: run this chain on the pyevm engine")
@@ -245,12 +266,22 @@ class AnvilEngine:
         self._stop()
 
 
+def _discard(process, folder: Path) -> None:
+    """Ends the node at once, without the state dump SIGTERM would make it write, and removes its folder."""
+    devnode.stop(process, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def account_changes(diff: dict, calls: list[dict] = ()) -> list[AccountChange]:
     """What one transaction changed, from a parity-style state diff: each field "=" (unchanged), {"+": new}
     (created), {"-": old} (deleted) or {"*": {"from": old, "to": new}}; an account whose fields are all
     deleted was deleted. Anvil's diff leaves a contract that self-destructed as unchanged: the transaction's
-    call trace (`calls`) names it ("suicide"), and it is deleted after the transaction's other changes."""
-    destroyed = [decode_hex(c["action"]["address"]) for c in calls if c.get("type") == "suicide"]
+    call trace (`calls`) names it ("suicide"), and it is deleted after the transaction's other changes, unless
+    a frame around the suicide failed (its "error" set; the transaction's own frame is at traceAddress []):
+    a reverted frame's self-destruct is undone with the rest of the frame."""
+    failed = [tuple(c.get("traceAddress", ())) for c in calls if c.get("error")]
+    destroyed = [decode_hex(c["action"]["address"]) for c in calls if c.get("type") == "suicide"
+                 and not any(tuple(c.get("traceAddress", ()))[:len(frame)] == frame for frame in failed)]
     return _changed(diff) + [AccountChange(address, deleted=True) for address in dict.fromkeys(destroyed)]
 
 
@@ -283,36 +314,55 @@ def _new_value(field: str | dict) -> str | None:
     return "0x0"  # "-": the value is gone
 
 
-def head_state(dump: bytes) -> bytes:
-    """Anvil's state dump (its JSON: "block", "accounts", then "best_block_number", "blocks", "transactions"...)
-    cut to the accounts and the head block. The accounts, most of a market's dump, are copied as they are, not
-    parsed: parsed into Python they took several times the memory of the whole run at a million transactions."""
-    accounts_end = dump.index(b',"best_block_number":')  # accounts hold hex strings only: the first is the key
-    if not dump.startswith(b'{"block":') or b',"accounts":' not in dump[:accounts_end]:
-        raise ValueError("not the layout of anvil_dumpState (block, accounts, best_block_number, blocks, ...)")
-    rest = json.loads(b"{" + dump[accounts_end + 1:])
-    rest["blocks"] = [max(rest["blocks"], key=lambda block: int(block["header"]["number"], 16))]
-    rest["transactions"] = []
-    return dump[:accounts_end] + b"," + json.dumps(rest).encode()[1:]
+def head_state(dump: Path, out: Path) -> None:
+    """Writes to `out` Anvil's state dump `dump` (its JSON: "block", "accounts", then "best_block_number",
+    "blocks", "transactions"...) cut to the accounts and the head block. The accounts, most of a market's dump,
+    are copied a chunk at a time, never parsed nor held whole; only what follows them is parsed."""
+    with dump.open("rb") as source, out.open("wb") as target:
+        head = source.read(len(STATE_START))
+        if head != STATE_START:
+            raise ValueError("not the layout of anvil_dumpState (block, accounts, best_block_number, blocks, ...)")
+        target.write(head)
+        carried, accounts = b"", False
+        while True:
+            chunk = source.read(DUMP_CHUNK)
+            if not chunk:
+                raise ValueError("the dump ends before its best_block_number")
+            window = carried + chunk
+            accounts = accounts or ACCOUNTS_KEY in window
+            at = window.find(ACCOUNTS_END)  # accounts hold hex strings only: the first is the key
+            if at >= 0:
+                break
+            keep = len(ACCOUNTS_END) - 1  # a marker split between two chunks is found in the next window
+            target.write(window[:-keep])
+            carried = window[-keep:]
+        if not accounts:
+            raise ValueError("the dump names no accounts before its best_block_number")
+        target.write(window[:at])
+        rest = json.loads(b"{" + window[at + 1:] + source.read())
+        rest["blocks"] = [max(rest["blocks"], key=lambda block: int(block["header"]["number"], 16))]
+        rest["transactions"] = []
+        target.write(b"," + json.dumps(rest).encode()[1:])
 
 
 BLOCK_IDENTITY = b"\x40\x44"  # BLOCKHASH, PREVRANDAO
 SELF_DESTRUCTION = b"\xf0\xf5\xff"  # CREATE and CREATE2 (the child may self-destruct), SELFDESTRUCT
+HALTS = b"\x00\x56\xf3\xfd\xfe\xff"  # STOP, JUMP, RETURN, REVERT, INVALID, SELFDESTRUCT: the next is not run after
 
 
-def runs_any(code: bytes, opcodes: bytes, skip_metadata: bool = False) -> bool:
-    """Whether runtime `code` holds one of `opcodes` as an instruction: PUSH data skipped (the linear walk the
-    EVM's jump analysis makes, so every instruction that can run is seen), and, with `skip_metadata`, solc's
-    trailing metadata too (its hash bytes are data, but code could pose as metadata: only where a wrong
-    answer is caught by the audit)."""
-    if skip_metadata and len(code) > 2:  # solc ends the code with its CBOR metadata and the metadata's length
-        metadata = int.from_bytes(code[-2:], "big") + 2
-        if metadata < len(code) and code[-metadata] in (0xA1, 0xA2, 0xA3):
-            code = code[:-metadata]
-    pc = 0
+def runs_any(code: bytes, opcodes: bytes) -> bool:
+    """Whether runtime `code` can run one of `opcodes`: each instruction of the walk the EVM's jump analysis
+    makes (PUSH data skipped), but those after a halt or an unconditional jump that no JUMPDEST reopens, which
+    nothing can reach (solc's trailing metadata, after INVALID, among them, unless its hash happens to hold a
+    JUMPDEST; code dressed up as metadata is still seen)."""
+    reachable, pc = True, 0
     while pc < len(code):
         op = code[pc]
-        if op in opcodes:
+        if op == 0x5B:
+            reachable = True
+        elif reachable and op in opcodes:
             return True
+        elif op in HALTS:
+            reachable = False
         pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
     return False

@@ -169,6 +169,8 @@ def issued_by(ca_certificate: x509.Certificate, certificate: x509.Certificate) -
     revocation). Certificates compare and hash by their whole DER encoding, signature included."""
     if certificate.issuer != ca_certificate.subject:
         return False
+    if certificate.signature_algorithm_oid != x509.SignatureAlgorithmOID.ED25519:  # outside what is signed
+        return False
     try:
         ca_certificate.public_key().verify(certificate.signature, certificate.tbs_certificate_bytes)
     except (InvalidSignature, TypeError):
