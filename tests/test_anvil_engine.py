@@ -92,32 +92,39 @@ def test_a_renewal_keeps_the_dumped_accounts_byte_for_byte_and_only_the_head_blo
     accounts = b'{"0x' + b"aa" * 20 + b'":{"nonce":1,"balance":"0x0","code":"0x","storage":{"0x1":"0x2"}}}'
     block = lambda n: {"header": {"number": hex(n)}, "transactions": [{"tx": n}]}
     blocks = json.dumps([block(8), block(9), block(7)]).encode()
-    dump, cut = tmp_path / "dump.json", tmp_path / "head.json"
+    dump = tmp_path / "dump.json"
     dump.write_bytes(b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":"0x9","blocks":'
                      + blocks + b',"transactions":[{"t":1}],"historical_states":null}')
-    head_state(dump, cut)
-    assert cut.read_bytes().startswith(b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":')
-    assert json.loads(cut.read_bytes()) == {"block": {"number": "0x9"}, "accounts": json.loads(accounts),
-                                            "best_block_number": "0x9", "blocks": [block(9)], "transactions": [],
-                                            "historical_states": None}
+    head_state(dump)
+    assert dump.read_bytes().startswith(b'{"block":{"number":"0x9"},"accounts":' + accounts + b',"best_block_number":')
+    assert json.loads(dump.read_bytes()) == {"block": {"number": "0x9"}, "accounts": json.loads(accounts),
+                                             "best_block_number": "0x9", "blocks": [block(9)], "transactions": [],
+                                             "historical_states": None}
     for other in (b'{"accounts":{},"block":{},"best_block_number":"0x1","blocks":[],"transactions":[]}',
                   b'{"block":{},"best_block_number":"0x1","blocks":[],"transactions":[]}',
                   b'{"block":{},"accounts":{}'):
         dump.write_bytes(other)
         with pytest.raises(ValueError):  # another layout is refused, not guessed at (the engine says so in a line)
-            head_state(dump, cut)
+            head_state(dump)
 
 
-def test_a_dump_that_does_not_read_stops_the_engine_in_one_line(monkeypatch) -> None:
+@pytest.mark.parametrize("broken, said", [
+    ("layout", "Anvil's state dump does not read: not the layout of anvil_dumpState"),
+    ("state", "a fresh Anvil would not take the chain's state: the dev node exited"),
+])
+def test_a_renewal_that_fails_stops_the_engine_in_one_line(monkeypatch, broken, said) -> None:
     monkeypatch.setattr(AnvilEngine, "RENEW_AFTER", 1)
-    monkeypatch.setattr(anvil_engine, "STATE_START", b"{not anvil's}")
+    if broken == "layout":
+        monkeypatch.setattr(anvil_engine, "STATE_START", b"{not anvil's}")
+    else:  # a state the fresh node refuses to load
+        monkeypatch.setattr(anvil_engine, "head_state", lambda dump: dump.write_bytes(b'{"block":{}}'))
     engine = AnvilEngine(20221, T0)
     try:
-        with pytest.raises(LedgerError, match="Anvil's state dump does not read: not the layout of anvil_dumpState"):
+        with pytest.raises(LedgerError, match=said):
             engine.execute_block([engine.sign(KEY, 0, b"\x01" * 20, b"", 30_000)], T0 + 10)
         with pytest.raises(LedgerError, match="the anvil engine lost its node after block 1"):
             engine.call(b"\x01" * 20, b"")
-        assert not engine._folder.exists()  # the dump went with the node's folder
+        assert not engine._dump.parent.exists()  # the dump went with its folder
     finally:
         engine.close()
 
@@ -131,14 +138,13 @@ def test_a_renewed_node_holds_the_state_and_leaves_no_files(monkeypatch) -> None
         address = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(counter), 200_000)],
                                        T0 + 10).outcomes[0].contract_address
         for nonce in (1, 2, 3):
-            folders.append(engine._folder)
+            folders.append(engine._dump.parent)
             block = engine.execute_block([engine.sign(KEY, nonce, address, b"", 100_000)], T0 + 10 + 10 * nonce)
             assert int.from_bytes(block.outcomes[0].output, "big") == nonce
         assert engine.call(address, b"") == (True, (4).to_bytes(32, "big"))
-        assert not any(folder.exists() for folder in folders) and engine._folder.exists()
+        assert len(set(folders)) == 3 and not any(folder.exists() for folder in folders)  # made only to renew
     finally:
         engine.close()
-    assert not engine._folder.exists()
 
 
 def test_a_self_destructed_contract_is_deleted_as_py_evm_deletes_it() -> None:
@@ -218,6 +224,31 @@ def test_a_contract_reading_blockhash_or_prevrandao_is_refused_on_anvil() -> Non
                 anvil.execute_block([anvil.sign(KEY, 0, b"", deploy_code(bytes.fromhex(code)), 200_000)], T0 + 10)
         finally:
             anvil.close()
+
+
+def test_creation_code_that_runs_blockhash_or_prevrandao_is_refused_on_anvil() -> None:
+    factory = bytes.fromhex("365f5f37" "365f5ff0" "00")  # CREATE(calldata)
+    cases = {  # what is deployed; then what the deployed contract is called with (None: nothing)
+        "a deployment's own creation code": (bytes.fromhex("445f5500"), None),  # SSTORE(0, PREVRANDAO), no code left
+        "a factory child's": (deploy_code(factory), bytes.fromhex("5f405f5500")),  # SSTORE(0, BLOCKHASH(0))
+    }
+    for what, (deployed, data) in cases.items():
+        anvil = AnvilEngine(20221, T0)
+        try:
+            with pytest.raises(LedgerError, match="whose creation code reads BLOCKHASH or PREVRANDAO"):
+                block = anvil.execute_block([anvil.sign(KEY, 0, b"", deployed, 300_000)], T0 + 10)
+                anvil.execute_block([anvil.sign(KEY, 1, block.outcomes[0].contract_address, data, 300_000)],
+                                    T0 + 20)
+        finally:
+            anvil.close()
+    # Bytes after the code a deployment returns (its arguments) that would read PREVRANDAO if run, but are not.
+    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
+    try:
+        hashes = [engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(b"\x00") + bytes.fromhex("5b44"),
+                                                    300_000)], T0 + 10).hash for engine in (anvil, pyevm)]
+        assert hashes[0] == hashes[1]
+    finally:
+        anvil.close()
 
 
 def test_no_contract_of_the_scenarios_is_refused_or_traced_on_anvil() -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import shutil
 import signal
 import tempfile
@@ -54,7 +55,7 @@ from ledger.evm.signing import Eip155Signer, decode_tx
 # A node's state dump (anvil_dumpState's JSON, which Anvil also writes when stopped with --dump-state), as
 # head_state reads it: the block environment, the accounts, then the rest.
 STATE_START, ACCOUNTS_KEY, ACCOUNTS_END = b'{"block":', b',"accounts":', b',"best_block_number":'
-DUMP_FILE, HEAD_FILE = "dump.json", "head.json"
+DUMP_FILE = "dump.json"
 DUMP_CHUNK = 1 << 22
 DUMP_TIMEOUT = 600  # seconds for a node to write its state as it stops (a market's: a few seconds)
 
@@ -84,15 +85,13 @@ class AnvilEngine:
             raise ConfigError(f"the Anvil node at {self.url} would not take the chain's genesis: {exc}") from None
 
     def _start_node(self, state: Path | None = None) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix="pilotledger-anvil-"))  # where the node dumps its state
-        try:
-            self._process, self.url = devnode.start(
-                devnode.free_port(), anvil=True, chain_id=self.chain_id, genesis_timestamp=self._genesis_timestamp,
-                gas_limit=BLOCK_GAS_LIMIT, recent_only=True, load_state=state, dump_state=self._folder / DUMP_FILE)
-        except BaseException:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            raise
-        self._stop = weakref.finalize(self, _discard, self._process, self._folder)  # also at exit
+        # Where the node writes its state when renewal stops it: a folder made only then, so that a run that is
+        # killed leaves none behind (its node, killed with it, writes nothing).
+        self._dump = Path(tempfile.gettempdir()) / f"pilotledger-anvil-{secrets.token_hex(8)}" / DUMP_FILE
+        self._process, self.url = devnode.start(
+            devnode.free_port(), anvil=True, chain_id=self.chain_id, genesis_timestamp=self._genesis_timestamp,
+            gas_limit=BLOCK_GAS_LIMIT, recent_only=True, load_state=state, dump_state=self._dump)
+        self._stop = weakref.finalize(self, devnode.stop, self._process, signal.SIGKILL)  # also at exit; no dump
         self._rpc = JsonRpcClient(self.url)
         self._reads = JsonRpcClient(self.url)  # the calls': never behind the transactions handed over
         self._mined = 0  # transactions this node has mined
@@ -102,19 +101,20 @@ class AnvilEngine:
         head block only (the old node keeps every block it mined, which is what grows), so that Anvil's memory
         follows the state, not the run's length. The old node writes its state to a file as it stops (rather
         than answer anvil_dumpState, which this process would have to hold whole: a market's state is hundreds
-        of MB), and the fresh one loads it cut to the head block (head_state)."""
+        of MB), the file is cut to the head block where it lies (head_state), and the fresh node loads it."""
         self._rpc.close()
         self._reads.close()
         self._stop.detach()
-        folder = self._folder
+        folder = self._dump.parent
         try:
+            folder.mkdir(mode=0o700)
             devnode.stop(self._process, signal.SIGTERM, timeout=DUMP_TIMEOUT)
-            try:
-                head_state(folder / DUMP_FILE, folder / HEAD_FILE)
-            except (ValueError, KeyError, TypeError, OSError) as exc:
-                raise LedgerError(f"Anvil's state dump does not read: {exc}") from None
-            (folder / DUMP_FILE).unlink()
-            self._start_node(folder / HEAD_FILE)
+            head_state(self._dump)
+            self._start_node(self._dump)
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            raise LedgerError(f"Anvil's state dump does not read: {exc}") from None
+        except ConfigError as exc:  # the fresh node would not start
+            raise LedgerError(f"a fresh Anvil would not take the chain's state: {exc}") from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         if int(self._rpc.call("eth_blockNumber"), 16) != self._book.head().number:
@@ -202,11 +202,26 @@ class AnvilEngine:
             if not change.code:
                 continue
             if runs_any(change.code, BLOCK_IDENTITY):
-                raise LedgerError(
-                    f"contract 0x{change.address.hex()} reads BLOCKHASH or PREVRANDAO, which Anvil answers from "
-                    "its own headers, not the ledger's: run this chain on the pyevm engine")
+                raise LedgerError(f"contract 0x{change.address.hex()} {READS_BLOCK_IDENTITY}")
             self._may_self_destruct = self._may_self_destruct or runs_any(change.code, SELF_DESTRUCTION)
+        self._check_creation_code(traces, number)
         return self._book.record_block(txs, timestamp, outcomes, changes)
+
+    def _check_creation_code(self, traces: list[dict], number: int) -> None:
+        """Refuses a block in which creation code (a deployment's, or a factory's CREATE) ran BLOCKHASH or
+        PREVRANDAO: it runs once and leaves no code behind to check. Where the code could (its arguments, and
+        the runtime code it carries, are walked as code too, so most that could never do), the block is
+        replayed instruction by instruction to see whether it did. Every creation is in the call trace, which
+        is asked for whenever one can happen (a deployment in the block, CREATE on the chain)."""
+        could = [trace["transactionHash"] for trace in traces
+                 if any(call.get("type") == "create" and runs_any(decode_hex(call["action"]["init"]), BLOCK_IDENTITY)
+                        for call in trace.get("trace") or ())]
+        if not could:
+            return
+        for replayed in self._rpc.call("trace_replayBlockTransactions", hex(number), ["vmTrace"]):
+            if replayed["transactionHash"] in could and _ran(replayed["vmTrace"], IDENTITY_OPS):
+                raise LedgerError(f"transaction {replayed['transactionHash']} creates a contract whose creation "
+                                  f"code {READS_BLOCK_IDENTITY}")
 
     def call(self, to: bytes, data: bytes, sender: bytes = b"\0" * 20) -> tuple[bool, bytes]:
         """eth_call on the node's head, dated and numbered as PyEvmEngine.call runs it (the head's time, the
@@ -266,12 +281,6 @@ class AnvilEngine:
         self._stop()
 
 
-def _discard(process, folder: Path) -> None:
-    """Ends the node at once, without the state dump SIGTERM would make it write, and removes its folder."""
-    devnode.stop(process, signal.SIGKILL)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def account_changes(diff: dict, calls: list[dict] = ()) -> list[AccountChange]:
     """What one transaction changed, from a parity-style state diff: each field "=" (unchanged), {"+": new}
     (created), {"-": old} (deleted) or {"*": {"from": old, "to": new}}; an account whose fields are all
@@ -314,40 +323,55 @@ def _new_value(field: str | dict) -> str | None:
     return "0x0"  # "-": the value is gone
 
 
-def head_state(dump: Path, out: Path) -> None:
-    """Writes to `out` Anvil's state dump `dump` (its JSON: "block", "accounts", then "best_block_number",
-    "blocks", "transactions"...) cut to the accounts and the head block. The accounts, most of a market's dump,
-    are copied a chunk at a time, never parsed nor held whole; only what follows them is parsed."""
-    with dump.open("rb") as source, out.open("wb") as target:
-        head = source.read(len(STATE_START))
-        if head != STATE_START:
+def head_state(dump: Path) -> None:
+    """Cuts Anvil's state dump `dump` (its JSON: "block", "accounts", then "best_block_number", "blocks",
+    "transactions"...) to the accounts and the head block, where it lies. The accounts, most of a market's
+    dump, are scanned a chunk at a time, never parsed nor held whole nor copied; only what follows them is
+    parsed and written again."""
+    with dump.open("r+b") as file:
+        if file.read(len(STATE_START)) != STATE_START:
             raise ValueError("not the layout of anvil_dumpState (block, accounts, best_block_number, blocks, ...)")
-        target.write(head)
-        carried, accounts = b"", False
+        offset, carried, accounts = len(STATE_START), b"", False  # offset: where `carried` starts in the file
         while True:
-            chunk = source.read(DUMP_CHUNK)
-            if not chunk:
-                raise ValueError("the dump ends before its best_block_number")
+            chunk = file.read(DUMP_CHUNK)
             window = carried + chunk
-            accounts = accounts or ACCOUNTS_KEY in window
             at = window.find(ACCOUNTS_END)  # accounts hold hex strings only: the first is the key
             if at >= 0:
                 break
-            keep = len(ACCOUNTS_END) - 1  # a marker split between two chunks is found in the next window
-            target.write(window[:-keep])
-            carried = window[-keep:]
-        if not accounts:
+            if not chunk:
+                raise ValueError("the dump ends before its best_block_number")
+            accounts = accounts or ACCOUNTS_KEY in window
+            keep = min(len(window), len(ACCOUNTS_END) - 1)  # a marker split between chunks is in the next window
+            offset += len(window) - keep
+            carried = window[len(window) - keep:]
+        if not (accounts or ACCOUNTS_KEY in window[:at]):
             raise ValueError("the dump names no accounts before its best_block_number")
-        target.write(window[:at])
-        rest = json.loads(b"{" + window[at + 1:] + source.read())
+        rest = json.loads(b"{" + window[at + 1:] + file.read())
         rest["blocks"] = [max(rest["blocks"], key=lambda block: int(block["header"]["number"], 16))]
         rest["transactions"] = []
-        target.write(b"," + json.dumps(rest).encode()[1:])
+        file.seek(offset + at)
+        file.truncate()
+        file.write(b"," + json.dumps(rest).encode()[1:])
 
 
 BLOCK_IDENTITY = b"\x40\x44"  # BLOCKHASH, PREVRANDAO
+IDENTITY_OPS = {"BLOCKHASH", "PREVRANDAO", "DIFFICULTY"}  # as a vmTrace names them (0x44 was DIFFICULTY)
+READS_BLOCK_IDENTITY = ("reads BLOCKHASH or PREVRANDAO, which Anvil answers from its own headers, not the "
+                        "ledger's: run this chain on the pyevm engine")
 SELF_DESTRUCTION = b"\xf0\xf5\xff"  # CREATE and CREATE2 (the child may self-destruct), SELFDESTRUCT
 HALTS = b"\x00\x56\xf3\xfd\xfe\xff"  # STOP, JUMP, RETURN, REVERT, INVALID, SELFDESTRUCT: the next is not run after
+
+
+def _ran(vm_trace: dict | None, ops: set[str]) -> bool:
+    """Whether a parity vmTrace (its instructions, each with the trace of the frame it opened) ran one of `ops`."""
+    frames = [vm_trace]
+    while frames:
+        frame = frames.pop()
+        for instruction in (frame or {}).get("ops") or ():
+            if instruction.get("op") in ops:
+                return True
+            frames.append(instruction.get("sub"))
+    return False
 
 
 def runs_any(code: bytes, opcodes: bytes) -> bool:

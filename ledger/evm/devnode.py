@@ -65,10 +65,10 @@ def anvil_command(port: int, block_time: int | None = None, *, chain_id: int = C
     """Anvil on 127.0.0.1:`port`, configured as the Hardhat dev node (or with the chain id, genesis date and
     block gas limit given): mining on request, or every `block_time` seconds on its own clock; transactions
     in the order they came (fifo); free gas (a base fee of 0 stays 0 on Anvil); no accounts (the consortium
-    signs its own transactions). With `recent_only`, it keeps the transactions and states of its last
-    RECENT_BLOCKS blocks only (the anvil engine's node: the ledger holds the chain), so its memory follows
-    the state, not the run's length. With `load_state`, it starts from that state file (anvil_dumpState's JSON);
-    with `dump_state`, it writes its state to that file when it is stopped with SIGTERM."""
+    signs its own transactions). With `recent_only`, it keeps the transactions and states of its head and
+    of the RECENT_BLOCKS blocks before it only (the anvil engine's node: the ledger holds the chain), so its
+    memory follows the state, not the run's length. With `load_state`, it starts from that state file
+    (anvil_dumpState's JSON); with `dump_state`, it writes its state to that file when stopped with SIGTERM."""
     mining = ["--block-time", str(block_time)] if block_time else ["--no-mining"]
     if recent_only:
         mining += ["--prune-history", str(RECENT_BLOCKS), "--transaction-block-keeper", str(RECENT_BLOCKS)]
