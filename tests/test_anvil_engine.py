@@ -147,70 +147,66 @@ def test_a_renewed_node_holds_the_state_and_leaves_no_files(monkeypatch) -> None
         engine.close()
 
 
-def test_a_self_destructed_contract_is_deleted_as_py_evm_deletes_it() -> None:
-    # With calldata: SELFDESTRUCT to 0xcafe; without: SSTORE(1, 1).
-    runtime = bytes.fromhex("36600a57" "6001600155" "00" "5b" "61cafeff")
-    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
+# With calldata: SELFDESTRUCT to 0xcafe; without: SSTORE(1, 1).
+DESTRUCTIBLE = bytes.fromhex("36600a57" "6001600155" "00" "5b" "61cafeff")
+
+
+def same_on_both_engines(blocks, anvil: AnvilEngine | None = None) -> None:
+    """blocks(engine) makes blocks and returns what it compares (their hashes): the same on the anvil engine
+    (`anvil`, or a new one) as on py-evm."""
+    anvil = anvil or AnvilEngine(20221, T0)
     try:
-        hashes = []
-        for engine in (anvil, pyevm):
-            created = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(runtime), 200_000)], T0 + 10)
-            address = created.outcomes[0].contract_address
-            wrote = engine.execute_block([engine.sign(KEY, 1, address, b"", 100_000)], T0 + 20)
-            destroyed = engine.execute_block([engine.sign(KEY, 2, address, b"\x01", 100_000)], T0 + 30)
-            assert destroyed.outcomes[0].success
-            hashes.append((created.hash, wrote.hash, destroyed.hash))
-        assert hashes[0] == hashes[1]
+        made = [blocks(engine) for engine in (anvil, PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM))]
     finally:
         anvil.close()
+    assert made[0] == made[1]
+
+
+def test_a_self_destructed_contract_is_deleted_as_py_evm_deletes_it() -> None:
+    def blocks(engine):
+        created = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(DESTRUCTIBLE), 200_000)], T0 + 10)
+        address = created.outcomes[0].contract_address
+        wrote = engine.execute_block([engine.sign(KEY, 1, address, b"", 100_000)], T0 + 20)
+        destroyed = engine.execute_block([engine.sign(KEY, 2, address, b"\x01", 100_000)], T0 + 30)
+        assert destroyed.outcomes[0].success
+        return created.hash, wrote.hash, destroyed.hash
+    same_on_both_engines(blocks)
 
 
 def test_a_self_destruct_in_a_reverted_frame_deletes_nothing() -> None:
     # D self-destructs when called with data; W calls D so and then reverts; R calls W and goes on. Calling R, and
     # calling W directly (the whole transaction fails), leave D in place on both engines.
-    destructible = bytes.fromhex("36600a57" "6001600155" "00" "5b" "61cafeff")
-    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
-    try:
-        hashes = []
-        for engine in (anvil, pyevm):
-            d = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(destructible), 300_000)],
-                                     T0 + 10).outcomes[0].contract_address
-            w_code = bytes.fromhex("6001600053" "6000600060016000600073") + d + bytes.fromhex("5af15060006000fd")
-            w = engine.execute_block([engine.sign(KEY, 1, b"", deploy_code(w_code), 300_000)],
-                                     T0 + 20).outcomes[0].contract_address
-            r_code = bytes.fromhex("6000600060006000600073") + w + bytes.fromhex("5af100")
-            r = engine.execute_block([engine.sign(KEY, 2, b"", deploy_code(r_code), 300_000)],
-                                     T0 + 30).outcomes[0].contract_address
-            through_r = engine.execute_block([engine.sign(KEY, 3, r, b"", 300_000)], T0 + 40)
-            direct = engine.execute_block([engine.sign(KEY, 4, w, b"", 300_000)], T0 + 50)
-            still_there = engine.execute_block([engine.sign(KEY, 5, d, b"", 100_000)], T0 + 60)
-            assert through_r.outcomes[0].success and not direct.outcomes[0].success
-            hashes.append((through_r.hash, direct.hash, still_there.hash))
-        assert hashes[0] == hashes[1]
-    finally:
-        anvil.close()
+    def blocks(engine):
+        def deployed(nonce: int, runtime: bytes) -> bytes:
+            return engine.execute_block([engine.sign(KEY, nonce, b"", deploy_code(runtime), 300_000)],
+                                        T0 + 10 * (nonce + 1)).outcomes[0].contract_address
+        d = deployed(0, DESTRUCTIBLE)
+        w = deployed(1, bytes.fromhex("6001600053" "6000600060016000600073") + d + bytes.fromhex("5af15060006000fd"))
+        r = deployed(2, bytes.fromhex("6000600060006000600073") + w + bytes.fromhex("5af100"))
+        through_r = engine.execute_block([engine.sign(KEY, 3, r, b"", 300_000)], T0 + 40)
+        direct = engine.execute_block([engine.sign(KEY, 4, w, b"", 300_000)], T0 + 50)
+        still_there = engine.execute_block([engine.sign(KEY, 5, d, b"", 100_000)], T0 + 60)
+        assert through_r.outcomes[0].success and not direct.outcomes[0].success
+        return through_r.hash, direct.hash, still_there.hash
+    same_on_both_engines(blocks)
 
 
 def test_the_call_trace_is_asked_for_once_a_contract_could_self_destruct() -> None:
-    store, destructible = bytes.fromhex("6001600155"), bytes.fromhex("36600a57" "6001600155" "00" "5b" "61cafeff")
-    anvil, pyevm = AnvilEngine(20221, T0), PyEvmEngine(20221, T0, vm=PermissionedShanghaiVM)
-    asked = []
+    anvil, asked = AnvilEngine(20221, T0), []
     batch = anvil._rpc.batch
     anvil._rpc.batch = lambda calls: asked.append(calls[-1][1][1]) or batch(calls)
-    try:
-        hashes = []
-        for engine in (anvil, pyevm):
-            plain = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(store), 200_000)], T0 + 10)
-            engine.execute_block([engine.sign(KEY, 1, plain.outcomes[0].contract_address, b"", 100_000)], T0 + 20)
-            created = engine.execute_block([engine.sign(KEY, 2, b"", deploy_code(destructible), 200_000)], T0 + 30)
-            address = created.outcomes[0].contract_address
-            destroyed = engine.execute_block([engine.sign(KEY, 3, address, b"\x01", 100_000)], T0 + 40)
-            assert destroyed.outcomes[0].success
-            hashes.append(destroyed.hash)
-        assert hashes[0] == hashes[1]
-        assert asked == [["trace", "stateDiff"], ["stateDiff"], ["trace", "stateDiff"], ["trace", "stateDiff"]]
-    finally:
-        anvil.close()
+
+    def blocks(engine):
+        plain = engine.execute_block([engine.sign(KEY, 0, b"", deploy_code(bytes.fromhex("6001600155")), 200_000)],
+                                     T0 + 10)
+        engine.execute_block([engine.sign(KEY, 1, plain.outcomes[0].contract_address, b"", 100_000)], T0 + 20)
+        created = engine.execute_block([engine.sign(KEY, 2, b"", deploy_code(DESTRUCTIBLE), 200_000)], T0 + 30)
+        destroyed = engine.execute_block([engine.sign(KEY, 3, created.outcomes[0].contract_address, b"\x01",
+                                                      100_000)], T0 + 40)
+        assert destroyed.outcomes[0].success
+        return destroyed.hash
+    same_on_both_engines(blocks, anvil)
+    assert asked == [["trace", "stateDiff"], ["stateDiff"], ["trace", "stateDiff"], ["trace", "stateDiff"]]
 
 
 def test_a_contract_reading_blockhash_or_prevrandao_is_refused_on_anvil() -> None:
