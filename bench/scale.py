@@ -38,7 +38,7 @@ CLI = str(ROOT / "cli.py")
 SIZES = {
     "10k": {"investors": 450, "transfers": 2_600, "funds": 8},
     "100k": {"investors": 4_500, "transfers": 26_000, "funds": 60},
-    "1m": {"investors": 4_500, "transfers": 330_000, "funds": 60, "batch": 400},  # 290,000 made 876,958
+    "1m": {"investors": 4_500, "transfers": 335_000, "funds": 60, "batch": 400},  # 330,000 made 994,436
 }
 
 
